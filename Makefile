@@ -1,0 +1,44 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR)
+# Converted model weights are shared between checkouts (CI clones, worktrees) of this machine.
+export ASSISTANT_MODEL_CACHE_DIR ?= $(HOME)/.cache/assistant/models
+
+.PHONY: install run test test-fast lint bench adapters checkpoints clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first and alone: it resolves to the local CPU wheel instead of a multi-GB CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+run: install
+	$(PY) app.py
+
+test: install
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The quick loop while developing: no end-to-end tests with the default model.
+test-fast: install
+	$(PY) -m pytest -q -m "not e2e and not slow" $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check .
+
+bench: install
+	$(PY) benchmarks/generation.py
+
+adapters: install
+	$(PY) -m assistant.training.build_adapters
+
+checkpoints: install
+	$(PY) -m assistant.imaging.build_checkpoints
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

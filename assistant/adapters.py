@@ -1,0 +1,234 @@
+"""AdapterRegistry: list, validate, load, switch and delete LoRA adapters without reloading the base model.
+
+Each adapter is `adapters/<name>/` holding peft files plus `card.json`. Adapters stay resident once loaded:
+switching is peft's `set_adapter` (milliseconds); "base model" disables the adapter layers, which gives the
+base model's logits exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from assistant.config import Settings
+from assistant.db import Promotion, get_database
+from assistant.storage import InvalidName, atomic_write_json, check_name, clean_stale_temps
+
+BASE = "base model"  # how the UI names "no adapter"
+
+
+class AdapterError(ValueError):
+    """Unknown, corrupt or incompatible adapter: the message says which and why."""
+
+
+@dataclass
+class AdapterCard:
+    name: str
+    base_model: str = ""
+    method: str = "lora-sft"
+    description: str = ""
+    data: str = ""
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    created: str = ""
+    target_modules: list[str] = field(default_factory=list)
+    error: str = ""  # set when the folder is unusable (shown in listings instead of hiding it)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def write_card(folder: Path, card: AdapterCard) -> None:
+    card.created = card.created or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    atomic_write_json(folder / "card.json", {k: v for k, v in card.to_dict().items() if k != "error"})
+
+
+class AdapterRegistry:
+    """The one place that knows which adapters exist and which one is active in the model."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = settings.adapters_dir
+        self.engine = None
+        self._loaded: set[str] = set()
+        self._active: str | None = None
+        self._lock = threading.RLock()  # "adapter-registry": guards _loaded/_active and the peft wrapping
+
+    # --- discovery ------------------------------------------------------------------------------
+    def folder(self, name: str) -> Path:
+        try:
+            check_name(name, "adapter name")
+        except InvalidName as exc:
+            raise AdapterError(str(exc)) from exc
+        return self.root / name
+
+    def list(self) -> list[AdapterCard]:
+        clean_stale_temps(self.root)
+        if not self.root.exists():
+            return []
+        cards = []
+        for child in sorted(self.root.iterdir()):
+            if child.is_dir() and not child.name.startswith("."):
+                try:
+                    cards.append(self.get(child.name))
+                except AdapterError as exc:
+                    cards.append(AdapterCard(name=child.name, error=str(exc)))
+        return cards
+
+    def names(self) -> list[str]:
+        return [c.name for c in self.list() if not c.error]
+
+    def get(self, name: str) -> AdapterCard:
+        """The adapter's card, after checking the folder is complete and made for this base model."""
+        folder = self.folder(name)
+        if not folder.is_dir():
+            known = ", ".join(c.name for c in self.list() if not c.error) if self.root.exists() else ""
+            raise AdapterError(f"unknown adapter {name!r}" + (f"; available: {known}" if known else ""))
+        config_path = folder / "adapter_config.json"
+        weights = [p for p in ("adapter_model.safetensors", "adapter_model.bin") if (folder / p).exists()]
+        if not config_path.exists() or not weights:
+            raise AdapterError(f"adapter {name!r} is corrupt: adapter_config.json or adapter weights missing")
+        try:
+            config = json.loads(config_path.read_text())
+            raw = json.loads((folder / "card.json").read_text()) if (folder / "card.json").exists() else {}
+        except json.JSONDecodeError as exc:
+            raise AdapterError(f"adapter {name!r} is corrupt: {exc}") from exc
+        known_fields = AdapterCard.__dataclass_fields__
+        card = AdapterCard(**{k: v for k, v in raw.items() if k in known_fields})
+        card.name = name
+        targets = config.get("target_modules") or []
+        card.target_modules = sorted(targets) if isinstance(targets, list) else [str(targets)]
+        return card
+
+    def check_compatible(self, name: str) -> AdapterCard:
+        card = self.get(name)
+        base = self.settings.model
+        if card.base_model and card.base_model != base:
+            raise AdapterError(
+                f"adapter {name!r} was trained for base model {card.base_model!r}, but the loaded base model is "
+                f"{base!r}"
+            )
+        if self.engine is not None and self.engine.loaded.quant == "int8":
+            extra = set(card.target_modules) - set(self.settings.lora_targets)
+            if extra:
+                raise AdapterError(
+                    f"adapter {name!r} targets {sorted(extra)}, which are int8-quantized in this model; only "
+                    f"{self.settings.lora_targets} can take adapters with ASSISTANT_QUANT=int8"
+                )
+        return card
+
+    # --- the model ------------------------------------------------------------------------------
+    def attach(self, engine) -> None:  # noqa: ANN001 - LLMEngine (avoids an import cycle)
+        self.engine = engine
+        engine.adapters = self
+
+    def activate(self, name: str | None) -> None:
+        """Make `name` the active adapter (None = bare base model). Called under GENERATION_LOCK."""
+        with self._lock:
+            if name in (None, "", "none", BASE):
+                if self._loaded:
+                    self.engine.model.base_model.disable_adapter_layers()
+                self._active = None
+                return
+            if name not in self._loaded:
+                self._load(name)
+            model = self.engine.model
+            model.base_model.enable_adapter_layers()
+            model.set_adapter(name)
+            self._active = name
+
+    def _load(self, name: str) -> None:
+        from peft import PeftModel
+
+        self.check_compatible(name)
+        folder = str(self.folder(name))
+        model = self.engine.model
+        started = time.perf_counter()
+        if isinstance(model, PeftModel):
+            model.load_adapter(folder, adapter_name=name)
+        else:
+            self.engine.model = PeftModel.from_pretrained(model, folder, adapter_name=name)
+            self.engine.model.eval()
+        self._loaded.add(name)
+        self.load_seconds = time.perf_counter() - started
+
+    def unload(self, name: str) -> None:
+        with self._lock:
+            if name in self._loaded:
+                model = self.engine.model
+                if self._active == name:
+                    model.base_model.disable_adapter_layers()
+                    self._active = None
+                if len(self._loaded) > 1:
+                    model.delete_adapter(name)
+                    self._loaded.discard(name)
+                    others = sorted(self._loaded)
+                    model.set_adapter(others[0])
+                    model.base_model.disable_adapter_layers()
+                else:  # peft refuses to delete the last adapter: keep the weights, never activate them
+                    self._loaded.discard(name)
+                    self._zombie = name
+
+    @property
+    def active(self) -> str | None:
+        return self._active
+
+    # --- files ----------------------------------------------------------------------------------
+    def delete(self, name: str) -> None:
+        folder = self.folder(name)
+        if not folder.is_dir():
+            raise AdapterError(f"unknown adapter {name!r}")
+        if self.engine is not None:
+            from assistant.llm.engine import GENERATION_LOCK
+
+            with GENERATION_LOCK:
+                self.unload(name)
+        trash = self.root / f".old-{name}-{uuid.uuid4().hex[:6]}"
+        folder.rename(trash)  # atomic: the adapter disappears from listings at once
+        shutil.rmtree(trash, ignore_errors=True)
+        if self.default() == name:
+            self.record_promotion(None, action="rollback", evaluation={"reason": f"{name} deleted"})
+
+    # --- promotion (the default adapter) ---------------------------------------------------------
+    def default(self) -> str | None:
+        """The promoted adapter new conversations use (None = base model)."""
+        db = get_database(self.settings)
+        with db.session() as s:
+            row = s.scalars(select(Promotion).order_by(Promotion.id.desc())).first()
+            return row.adapter if row else None
+
+    def record_promotion(self, name: str | None, action: str = "promote", evaluation: dict | None = None) -> None:
+        if name is not None:
+            self.get(name)
+        db = get_database(self.settings)
+        with db.session() as s:
+            previous = s.scalars(select(Promotion).order_by(Promotion.id.desc())).first()
+            s.add(Promotion(action=action, adapter=name, previous=previous.adapter if previous else None,
+                            evaluation=evaluation or {}))
+
+    def rollback(self) -> str | None:
+        """Go back to the adapter that was default before the last promotion; returns the new default."""
+        db = get_database(self.settings)
+        with db.session() as s:
+            rows = list(s.scalars(select(Promotion).order_by(Promotion.id.desc())).all())
+        previous = rows[0].previous if rows else None
+        if previous is not None and not (self.root / previous).is_dir():
+            previous = None
+        self.record_promotion(previous, action="rollback")
+        return previous
+
+    def history(self) -> list[dict]:
+        db = get_database(self.settings)
+        with db.session() as s:
+            rows = s.scalars(select(Promotion).order_by(Promotion.id.desc()).limit(50)).all()
+            return [{"at": str(r.created_at), "action": r.action, "adapter": r.adapter or BASE,
+                     "previous": r.previous or BASE, "evaluation": r.evaluation} for r in rows]

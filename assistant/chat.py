@@ -1,0 +1,255 @@
+"""ChatEngine: one turn = command? -> retrieve? -> tool call? -> generate (streamed, CoT) -> record.
+
+It keeps no per-user state: everything a turn needs comes in the request or from the database, so the UI,
+the CLI and the API can all call it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from assistant.adapters import BASE
+from assistant.llm.engine import GenerationParams, GenerationStats, InputError
+from assistant.prompts import assistant_prefix, check_mode, majority_vote, parse_reply, system_prompt
+
+KNOWLEDGE_RULES = (
+    "Answer using the numbered sources below when they are relevant, and cite them inline like [1] or [2]. "
+    "If the sources do not contain the answer, say so briefly and answer from general knowledge."
+)
+
+
+@dataclass
+class TurnRequest:
+    owner: str
+    message: str
+    conversation_id: str | None = None
+    adapter: str | None = None  # None: the conversation's choice, else the promoted default; "none": base model
+    cot_mode: str | None = None
+    knowledge_mode: str | None = None
+    tools_enabled: bool | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    system_prompt: str | None = None
+    regenerate: bool = False  # answer the last user message again; the old reply becomes an alternative
+    record: bool = True
+
+
+@dataclass
+class TurnResult:
+    """The stable JSON contract (`chat --json`): later features fill the same fields."""
+
+    answer: str = ""
+    reasoning: str = ""
+    model: str = ""
+    quant: str = ""
+    adapter: str | None = None
+    sources: list[dict] = field(default_factory=list)
+    tool_calls: list[dict] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    tokens: int = 0
+    seconds: float = 0.0
+    cot_mode: str = "direct"
+    votes: list[dict] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    conversation_id: str | None = None
+    message_id: int | None = None
+    user_message_id: int | None = None
+    stopped: bool = False
+    first_token_seconds: float | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TurnUpdate:
+    """A partial state while the turn streams; `done` is set on the last one."""
+
+    result: TurnResult
+    status: str = ""
+    done: bool = False
+
+
+class ChatEngine:
+    def __init__(self, services) -> None:  # noqa: ANN001 - Services (avoids an import cycle)
+        self.services = services
+        self.settings = services.settings
+
+    # --- helpers --------------------------------------------------------------------------------
+    def check_message(self, text: str) -> str:
+        if text is None or not str(text).strip():
+            raise InputError("the message is empty: type a question or /help")
+        if len(text) > self.settings.max_input_chars:
+            raise InputError(f"the message is {len(text):,} characters; the limit is "
+                             f"{self.settings.max_input_chars:,} (set ASSISTANT_MAX_INPUT_CHARS to change it)")
+        return str(text)
+
+    def resolve_adapter(self, requested: str | None, conversation_adapter: str | None) -> str | None:
+        choice = requested if requested is not None else conversation_adapter
+        if choice is None:
+            choice = self.services.adapters.default()
+        if choice in ("none", "", BASE, None):
+            return None
+        self.services.adapters.check_compatible(choice)
+        return choice
+
+    # --- the turn -------------------------------------------------------------------------------
+    def turn(self, request: TurnRequest, stop_event: threading.Event | None = None) -> Iterator[TurnUpdate]:
+        """Run one turn, yielding partial results; the last update has `done=True`."""
+        started = time.perf_counter()
+        stop_event = stop_event or threading.Event()
+        store = self.services.conversations
+        if request.conversation_id is None:
+            conv = store.create(request.owner)
+        else:
+            conv = store.get(request.owner, request.conversation_id)
+        history = [{"role": m["role"], "content": m["content"]} for m in conv.messages
+                   if m["role"] in ("user", "assistant")]
+        user_message_id = None
+        if request.regenerate:
+            last_user = next((m for m in reversed(conv.messages) if m["role"] == "user"), None)
+            last_reply = next((m for m in reversed(conv.messages) if m["role"] == "assistant"), None)
+            if last_user is None:
+                raise InputError("nothing to regenerate yet")
+            message = last_user["content"]
+            user_message_id = last_user["id"]
+            if last_reply is not None and last_reply["id"] > last_user["id"]:
+                store.deactivate(request.owner, last_reply["id"])
+                history = history[:-1]
+            history = history[:-1]
+        else:
+            message = self.check_message(request.message)
+        mode = check_mode(request.cot_mode or conv.cot_mode or "direct")
+        knowledge_mode = request.knowledge_mode or conv.knowledge_mode or "auto"
+        tools_on = conv.tools_enabled if request.tools_enabled is None else request.tools_enabled
+        adapter = self.resolve_adapter(request.adapter, conv.adapter)
+        params = GenerationParams.from_settings(self.settings, **{**conv.generation, **request.params})
+        engine = self.services.llm
+        result = TurnResult(model=engine.name, quant=engine.loaded.quant, adapter=adapter, cot_mode=mode,
+                            conversation_id=conv.id)
+        if request.record and not request.regenerate:
+            user_message_id = store.add_message(conv.id, "user", message)
+        result.user_message_id = user_message_id
+
+        # 1) direct commands (/draw, /search, /tools …) need no model at all
+        tools = self.services.tools if tools_on or message.lstrip().startswith("/") else None
+        command = self.services.tools.run_command(message, request.owner) if message.lstrip().startswith("/") else None
+        if command is not None:
+            result.answer, result.tool_calls, result.images = command.text, command.calls, command.images
+            yield from self._finish(request, result, started, "", {})
+            return
+
+        # 2) retrieval
+        context = ""
+        if knowledge_mode != "off":
+            yield TurnUpdate(result, status="searching the knowledge base…")
+            hits = self.services.knowledge_hits(message, always=knowledge_mode == "always")
+            if hits:
+                result.sources = [h.to_dict() for h in hits]
+                context = self.services.format_sources(hits)
+
+        # 3) tools chosen by the model
+        tool_messages: list[dict] = []
+        if tools is not None and tools_on:
+            for update in tools.agent_step(message, history, engine, adapter, result):
+                yield TurnUpdate(result, status=update)
+            for call in result.tool_calls:
+                tool_messages.append({"role": "tool", "content": call.get("result_text") or call.get("error", "")})
+            if result.tool_calls and all(c.get("final") for c in result.tool_calls):
+                result.answer = "\n\n".join(c["summary"] for c in result.tool_calls if c.get("summary"))
+                yield from self._finish(request, result, started, "", params.__dict__)
+                return
+
+        # 4) generation
+        extra = (KNOWLEDGE_RULES + "\n\nSources:\n" + context) if context else ""
+        base_prompt = request.system_prompt or conv.generation.get("system_prompt") or self.settings.system_prompt
+        messages = [{"role": "system", "content": system_prompt(base_prompt, mode, extra)}, *history,
+                    {"role": "user", "content": message}]
+        if tool_messages:
+            messages += [{"role": "assistant", "content": "(calling tools)"}, *tool_messages]
+        prefix = assistant_prefix(mode)
+        prompt, notice = engine.build_prompt(messages, params.max_new_tokens, prefix=prefix)
+        if notice:
+            result.notices.append(notice)
+        if mode == "self-consistency":
+            yield from self._self_consistency(engine, prompt, params, adapter, stop_event, result)
+        else:
+            stats = GenerationStats()
+            text = ""
+            for piece in engine.stream(prompt, params, adapter, stop_event, stats):
+                text += piece
+                parsed = parse_reply(text, mode)
+                result.reasoning, result.answer = parsed.reasoning, parsed.answer
+                result.first_token_seconds = stats.first_token_seconds
+                yield TurnUpdate(result)
+            parsed = parse_reply(text, mode)
+            result.reasoning, result.answer = parsed.reasoning, parsed.answer
+            result.tokens, result.stopped = stats.tokens, stats.stopped
+            if stats.stopped:
+                result.notices.append("stopped")
+        yield from self._finish(request, result, started, "", params.__dict__)
+
+    def _self_consistency(self, engine, prompt: str, params: GenerationParams, adapter: str | None,  # noqa: ANN001
+                          stop_event: threading.Event, result: TurnResult) -> Iterator[TurnUpdate]:
+        """Sample N reasoning paths, vote on their final answers, answer with the majority (seed 003)."""
+        n = self.settings.self_consistency_paths
+        sample = GenerationParams(**{**params.__dict__, "temperature": max(params.temperature, 0.7)})
+        paths = []
+        for index in range(n):
+            if stop_event.is_set():
+                break
+            stats = GenerationStats()
+            text = ""
+            for piece in engine.stream(prompt, sample, adapter, stop_event, stats):
+                text += piece
+                result.reasoning = _paths_markdown(paths + [parse_reply(text, "step-by-step")], n, running=True)
+                yield TurnUpdate(result, status=f"reasoning path {index + 1}/{n}")
+            paths.append(parse_reply(text, "step-by-step"))
+            result.tokens += stats.tokens
+            result.stopped = stats.stopped
+        votes = majority_vote([p.final for p in paths])
+        result.votes = [{"answer": v.answer, "count": v.count, "paths": [i + 1 for i in v.paths]} for v in votes]
+        result.reasoning = _paths_markdown(paths, n, running=False)
+        if votes:
+            winner = paths[votes[0].paths[0]]
+            result.answer = winner.answer or votes[0].answer
+            tally = ", ".join(f"{v.answer} ×{v.count}" for v in votes)
+            result.notices.append(f"self-consistency: {len(paths)} paths, votes: {tally}")
+        elif paths:
+            result.answer = paths[0].answer
+            result.notices.append("self-consistency: no path gave a final answer to vote on")
+        yield TurnUpdate(result)
+
+    def _finish(self, request: TurnRequest, result: TurnResult, started: float, _unused: str,
+                params: dict) -> Iterator[TurnUpdate]:
+        result.seconds = round(time.perf_counter() - started, 3)
+        if request.record and result.conversation_id:
+            meta = {"user_message_id": result.user_message_id, "model": result.model, "quant": result.quant, "adapter": result.adapter,
+                    "cot_mode": result.cot_mode, "params": params, "sources": result.sources,
+                    "tool_calls": result.tool_calls, "images": result.images, "votes": result.votes,
+                    "notices": result.notices, "tokens": result.tokens, "seconds": result.seconds}
+            alternative_of = None
+            if request.regenerate:
+                alternative_of = -1  # marks "a regenerated reply"; pairs are found by their shared prompt
+            result.message_id = self.services.conversations.add_message(
+                result.conversation_id, "assistant", result.answer, result.reasoning, meta, alternative_of)
+        yield TurnUpdate(result, done=True)
+
+    def run(self, request: TurnRequest) -> TurnResult:
+        """Run a turn to the end (CLI, API, tests)."""
+        last = None
+        for last in self.turn(request):
+            pass
+        return last.result
+
+
+def _paths_markdown(paths: list, total: int, running: bool) -> str:
+    blocks = []
+    for i, path in enumerate(paths, 1):
+        head = f"**Path {i}/{total}**" + (f" → `{path.final}`" if path.final and not (running and i == len(paths))
+                                           else "")
+        blocks.append(f"{head}\n\n{(path.reasoning + chr(10) + chr(10) + path.answer).strip()}")
+    return "\n\n---\n\n".join(blocks)

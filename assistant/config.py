@@ -1,0 +1,150 @@
+"""The one settings object: every knob of the app, read from ASSISTANT_* env vars or a TOML file."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+QuantMode = Literal["auto", "none", "int8", "nf4", "bnb-int8", "bf16"]
+DeviceMode = Literal["auto", "cpu", "cuda"]
+
+
+class Settings(BaseSettings):
+    """Application settings. `ASSISTANT_DATA_DIR` moves everything the app writes."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_",
+        toml_file=os.environ.get("ASSISTANT_CONFIG", "assistant.toml"),
+        extra="ignore",
+    )
+
+    # --- model -----------------------------------------------------------------------------
+    model: str = Field("qwen2.5-0.5b-instruct", description="packaged alias, GGUF file, HF folder or (opt-in) hub id")
+    allow_hub: bool = Field(False, description="allow `model` to be a hub id (needs internet)")
+    quant: QuantMode = Field("auto", description="auto = bitsandbytes nf4 on CUDA, torch dynamic int8 on CPU")
+    device: DeviceMode = "auto"
+    threads: int = Field(0, description="torch threads; 0 = all cores")
+    lora_targets: list[str] = Field(
+        default_factory=lambda: ["q_proj", "v_proj"],
+        description="modules that adapters may target; kept unquantized so peft can wrap them",
+    )
+
+    # --- places ----------------------------------------------------------------------------
+    data_dir: Path = Path("data")
+    model_cache_dir: Path | None = Field(None, description="converted model cache; default <data_dir>/models")
+    adapters_dir: Path = REPO_ROOT / "adapters"
+    knowledge_dir: Path = REPO_ROOT / "knowledge"
+    plugins_dir: Path = REPO_ROOT / "plugins"
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite in the data dir")
+
+    # --- limits ----------------------------------------------------------------------------
+    max_input_chars: int = 20_000
+    max_upload_mb: int = 20
+    context_tokens: int = 4096
+    max_new_tokens_cap: int = 2048
+    max_tool_calls: int = 3
+    tool_timeout_s: float = 120.0
+    max_images: int = 64
+
+    # --- generation defaults ---------------------------------------------------------------
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    top_p: float = Field(0.9, gt=0.0, le=1.0)
+    top_k: int = Field(40, ge=0)
+    max_new_tokens: int = Field(512, ge=1)
+    repetition_penalty: float = Field(1.05, ge=1.0, le=2.0)
+    system_prompt: str = "You are a helpful, concise assistant running fully offline on the user's machine."
+    self_consistency_paths: int = Field(5, ge=2, le=16)
+
+    # --- server ----------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 7860
+    concurrency: int = Field(1, ge=1, description="generations at once (the model is shared)")
+    auth: str | None = Field(None, description="user:password for the UI, optional")
+
+    # --- knowledge -------------------------------------------------------------------------
+    chunk_size: int = 800
+    chunk_overlap: int = 120
+    retrieval_k: int = 4
+    auto_index_knowledge: bool = True
+
+    # --- feedback loop ---------------------------------------------------------------------
+    auto_retrain_every: int = Field(0, ge=0, description="retrain after N new votes; 0 = off")
+    min_votes_for_training: int = 8
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # env beats the TOML file, so a one-off `ASSISTANT_QUANT=none make run` works.
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls), file_secret_settings
+
+    @field_validator("data_dir", "adapters_dir", "knowledge_dir", "plugins_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    # --- derived places (all under data_dir unless overridden) ---------------------------------
+    @property
+    def models_dir(self) -> Path:
+        return (self.model_cache_dir or self.data_dir / "models").expanduser().resolve()
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'assistant.db'}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def images_dir(self) -> Path:
+        return self.data_dir / "images"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.data_dir / "jobs"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    def resolved_device(self) -> str:
+        """`cuda` only when asked for (or auto) and actually present."""
+        import torch
+
+        if self.device == "cpu":
+            return "cpu"
+        if torch.cuda.is_available():
+            return "cuda"
+        if self.device == "cuda":
+            raise RuntimeError("ASSISTANT_DEVICE=cuda but no CUDA device is available")
+        return "cpu"
+
+    def resolved_quant(self) -> str:
+        """`auto` -> nf4 with bitsandbytes on CUDA, torch dynamic int8 on CPU (fastest measured)."""
+        if self.quant != "auto":
+            return self.quant
+        return "nf4" if self.resolved_device() == "cuda" else "int8"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.index_dir, self.images_dir, self.jobs_dir, self.uploads_dir, self.models_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        self.adapters_dir.mkdir(parents=True, exist_ok=True)
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once). Tests build their own `Settings(...)` instead."""
+    return Settings()

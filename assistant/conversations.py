@@ -1,0 +1,138 @@
+"""ConversationStore: conversations and their messages in the database, always scoped to an owner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from assistant.db import Conversation, Database, Message, utcnow
+from assistant.prompts import check_mode
+
+KNOWLEDGE_MODES = ("off", "auto", "always")
+
+
+class NotFound(LookupError):
+    """No such conversation or message for this owner."""
+
+
+@dataclass
+class ConversationView:
+    id: str
+    title: str
+    adapter: str | None
+    cot_mode: str
+    knowledge_mode: str
+    tools_enabled: bool
+    generation: dict
+    messages: list[dict] = field(default_factory=list)
+
+
+def _message_dict(m: Message) -> dict:
+    return {"id": m.id, "role": m.role, "content": m.content, "reasoning": m.reasoning, "meta": m.meta or {},
+            "active": m.active, "alternative_of": m.alternative_of, "created_at": str(m.created_at)}
+
+
+class ConversationStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, owner: str, title: str = "New chat", **options: object) -> ConversationView:
+        self._check_options(options)
+        with self.db.session() as s:
+            conv = Conversation(owner=owner, title=title[:200] or "New chat", **options)
+            s.add(conv)
+            s.flush()
+            return self._view(conv, [])
+
+    def list(self, owner: str) -> list[tuple[str, str]]:
+        """(id, title) pairs, most recently used first."""
+        with self.db.session() as s:
+            rows = s.execute(select(Conversation.id, Conversation.title).where(Conversation.owner == owner)
+                             .order_by(Conversation.updated_at.desc())).all()
+            return [(r.id, r.title) for r in rows]
+
+    def get(self, owner: str, conversation_id: str, include_inactive: bool = False) -> ConversationView:
+        with self.db.session() as s:
+            conv = self._owned(s, owner, conversation_id)
+            messages = [m for m in conv.messages if include_inactive or m.active]
+            return self._view(conv, messages)
+
+    def update(self, owner: str, conversation_id: str, **options: object) -> ConversationView:
+        self._check_options(options)
+        with self.db.session() as s:
+            conv = self._owned(s, owner, conversation_id)
+            for key, value in options.items():
+                setattr(conv, key, value)
+            conv.updated_at = utcnow()
+            return self._view(conv, [m for m in conv.messages if m.active])
+
+    def rename(self, owner: str, conversation_id: str, title: str) -> None:
+        title = " ".join(title.split())[:200]
+        if not title:
+            raise ValueError("a conversation title cannot be empty")
+        self.update(owner, conversation_id, title=title)
+
+    def delete(self, owner: str, conversation_id: str) -> None:
+        with self.db.session() as s:
+            s.delete(self._owned(s, owner, conversation_id))
+
+    def add_message(self, conversation_id: str, role: str, content: str, reasoning: str = "",
+                    meta: dict | None = None, alternative_of: int | None = None) -> int:
+        with self.db.session() as s:
+            conv = s.get(Conversation, conversation_id)
+            if conv is None:
+                raise NotFound(f"no conversation {conversation_id!r}")
+            message = Message(conversation_id=conversation_id, role=role, content=content, reasoning=reasoning,
+                              meta=meta or {}, alternative_of=alternative_of)
+            s.add(message)
+            conv.updated_at = utcnow()
+            if conv.title == "New chat" and role == "user":
+                conv.title = " ".join(content.split())[:60] or "New chat"
+            s.flush()
+            return message.id
+
+    def deactivate(self, owner: str, message_id: int) -> dict:
+        """Hide a reply (kept as an alternative for preference pairs) before it is regenerated."""
+        with self.db.session() as s:
+            message = s.get(Message, message_id)
+            if message is None or message.conversation.owner != owner:
+                raise NotFound(f"no message {message_id}")
+            message.active = False
+            return _message_dict(message)
+
+    def message(self, message_id: int) -> dict:
+        with self.db.session() as s:
+            message = s.get(Message, message_id)
+            if message is None:
+                raise NotFound(f"no message {message_id}")
+            return {**_message_dict(message), "conversation_id": message.conversation_id,
+                    "owner": message.conversation.owner}
+
+    def history_before(self, message_id: int) -> list[dict]:
+        """The active messages of the conversation that precede `message_id` (the prompt it answered)."""
+        with self.db.session() as s:
+            message = s.get(Message, message_id)
+            if message is None:
+                raise NotFound(f"no message {message_id}")
+            return [_message_dict(m) for m in message.conversation.messages
+                    if m.id < message_id and m.active and m.role in ("user", "assistant")]
+
+    @staticmethod
+    def _owned(s, owner: str, conversation_id: str) -> Conversation:  # noqa: ANN001
+        conv = s.get(Conversation, conversation_id)
+        if conv is None or conv.owner != owner:  # another owner's conversation looks exactly like a missing one
+            raise NotFound(f"no conversation {conversation_id!r}")
+        return conv
+
+    @staticmethod
+    def _check_options(options: dict) -> None:
+        if "cot_mode" in options:
+            check_mode(str(options["cot_mode"]))
+        if "knowledge_mode" in options and options["knowledge_mode"] not in KNOWLEDGE_MODES:
+            raise ValueError(f"knowledge mode must be one of {', '.join(KNOWLEDGE_MODES)}")
+
+    @staticmethod
+    def _view(conv: Conversation, messages: list[Message]) -> ConversationView:
+        return ConversationView(conv.id, conv.title, conv.adapter, conv.cot_mode, conv.knowledge_mode,
+                                conv.tools_enabled, dict(conv.generation or {}), [_message_dict(m) for m in messages])

@@ -1,0 +1,146 @@
+"""`load_model(settings)`: find the weights (packaged alias, GGUF, HF folder, opt-in hub id), load, quantize."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from assistant.config import Settings
+from assistant.llm.packaged import PACKAGED, ModelSourceError, assemble
+from assistant.storage import atomic_dir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedModel:
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    name: str  # what the user asked for (alias, path or id)
+    path: str  # the folder the weights were loaded from
+    quant: str
+    device: str
+    load_seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def resolve_source(settings: Settings) -> tuple[str, Path | str]:
+    """Map `settings.model` to a loadable HF folder (converting a GGUF once) or a hub id."""
+    spec = settings.model.strip()
+    tried: list[str] = []
+    if spec in PACKAGED:
+        packaged = PACKAGED[spec]
+        hf_dir = settings.models_dir / spec / "hf"
+        if (hf_dir / "config.json").exists():
+            return spec, hf_dir
+        gguf = assemble(packaged, settings.models_dir / spec)
+        return spec, convert_gguf(gguf, hf_dir)
+    tried.append(f"packaged alias (known: {', '.join(PACKAGED)})")
+    path = Path(spec).expanduser()
+    if path.suffix.lower() == ".gguf":
+        if not path.is_file():
+            raise ModelSourceError(f"model {spec!r}: GGUF file not found (tried {path.resolve()})")
+        key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
+        hf_dir = settings.models_dir / f"{path.stem}-{key}" / "hf"
+        if (hf_dir / "config.json").exists() and hf_dir.stat().st_mtime >= path.stat().st_mtime:
+            return spec, hf_dir
+        return spec, convert_gguf(path, hf_dir)
+    tried.append("GGUF file (needs a .gguf suffix)")
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise ModelSourceError(f"model {spec!r}: folder {path.resolve()} has no config.json")
+        return spec, path.resolve()
+    tried.append(f"local folder ({path.resolve()} does not exist)")
+    if settings.allow_hub and "/" in spec:
+        return spec, spec
+    tried.append("hub id (set ASSISTANT_ALLOW_HUB=true to allow downloads)")
+    raise ModelSourceError(f"model {spec!r} not found; tried: " + "; ".join(tried))
+
+
+def convert_gguf(gguf: Path, hf_dir: Path) -> Path:
+    """Dequantize a GGUF once into a safetensors folder (40–70 s), so later starts take seconds."""
+    log.info("converting %s to a safetensors cache in %s (once)", gguf, hf_dir)
+    started = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    # A GGUF-loaded model remembers its quantizer; saving needs it gone (see MODELS.md).
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    with atomic_dir(hf_dir, overwrite=True) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    log.info("converted in %.1f s", time.perf_counter() - started)
+    return hf_dir
+
+
+def load_model(settings: Settings) -> LoadedModel:
+    """Load tokenizer + model on the configured device with the configured quantization."""
+    started = time.perf_counter()
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    device = settings.resolved_device()
+    quant = settings.resolved_quant()
+    name, source = resolve_source(settings)
+    notes: list[str] = []
+    tokenizer = AutoTokenizer.from_pretrained(str(source))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    kwargs: dict[str, Any] = {}
+    if quant in ("nf4", "bnb-int8"):
+        kwargs["quantization_config"] = bnb_config(quant, device)
+        kwargs["device_map"] = {"": 0} if device == "cuda" else {"": "cpu"}
+    elif quant == "bf16":
+        kwargs["dtype"] = torch.bfloat16
+    else:
+        kwargs["dtype"] = torch.float16 if device == "cuda" and quant == "none" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(str(source), **kwargs)
+    if quant not in ("nf4", "bnb-int8"):
+        model.to(device)
+    if quant == "int8":
+        if device == "cuda":
+            raise ModelSourceError("ASSISTANT_QUANT=int8 is the CPU path; on CUDA use nf4 or bnb-int8 (or auto)")
+        quantize_dynamic_int8(model, keep=settings.lora_targets)
+        notes.append(f"torch dynamic int8 on every Linear except {', '.join(settings.lora_targets)} (kept for LoRA)")
+    model.eval()
+    return LoadedModel(model, tokenizer, name, str(source), quant, device, time.perf_counter() - started, notes)
+
+
+def bnb_config(quant: str, device: str):  # noqa: ANN201 - BitsAndBytesConfig
+    from transformers import BitsAndBytesConfig
+
+    if quant == "nf4":
+        compute = torch.bfloat16 if device == "cuda" else torch.float32
+        return BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=compute, bnb_4bit_use_double_quant=True
+        )
+    return BitsAndBytesConfig(load_in_8bit=True)
+
+
+def quantize_dynamic_int8(model: torch.nn.Module, keep: list[str]) -> None:
+    """Swap Linear layers for torch's dynamic int8 ones in place, except the LoRA targets.
+
+    peft cannot wrap a quantized Linear, so the modules adapters attach to stay in fp32; everything else
+    (MLPs, k/o projections, lm_head) gets int8 weights: the fastest CPU path we measured.
+    """
+    from torch.ao.quantization import quantize_dynamic
+
+    names = {
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and not any(name.split(".")[-1] == k for k in keep)
+    }
+    # lm_head is tied to the input embeddings in small Qwen models: quantizing it makes an int8 copy for the
+    # output projection only, which is the single largest matmul per token.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_dynamic(model, qconfig_spec=dict.fromkeys(names, torch.ao.quantization.default_dynamic_qconfig),
+                         dtype=torch.qint8, inplace=True)

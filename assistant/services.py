@@ -1,0 +1,110 @@
+"""Services: the one container of process-wide objects (settings, DB, model, adapters, knowledge, tools, jobs).
+
+The UI, the CLI and the API all go through `get_services()`. Heavy parts (the LLM, the knowledge index) load
+lazily, once, behind `SERVICES_LOCK`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import cached_property
+
+from assistant.adapters import AdapterRegistry
+from assistant.config import Settings, get_settings
+from assistant.conversations import ConversationStore
+from assistant.db import Database, get_database
+from assistant.jobs import JobRunner
+
+log = logging.getLogger(__name__)
+
+SERVICES_LOCK = threading.RLock()  # guards lazy construction of the shared model and index
+
+
+class Services:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.ensure_dirs()
+        self.db: Database = get_database(settings)
+        self.conversations = ConversationStore(self.db)
+        self.adapters = AdapterRegistry(settings)
+        self.jobs = JobRunner(settings, self.db)
+        self._llm = None
+
+    # --- the model --------------------------------------------------------------------------------
+    @property
+    def llm_loaded(self) -> bool:
+        return self._llm is not None
+
+    @property
+    def llm(self):  # noqa: ANN201 - LLMEngine
+        if self._llm is None:
+            with SERVICES_LOCK:
+                if self._llm is None:
+                    from assistant.llm.engine import LLMEngine
+                    from assistant.llm.loader import load_model
+
+                    loaded = load_model(self.settings)
+                    engine = LLMEngine(loaded, self.settings)
+                    self.adapters.attach(engine)
+                    self._llm = engine
+                    log.info("model %s loaded (%s, %s) in %.1f s", loaded.name, loaded.quant, loaded.device,
+                             loaded.load_seconds)
+        return self._llm
+
+    def set_llm(self, engine) -> None:  # noqa: ANN001 - tests inject a tiny model this way
+        self.adapters.attach(engine)
+        self._llm = engine
+
+    # --- features ---------------------------------------------------------------------------------
+    @cached_property
+    def chat(self):  # noqa: ANN201 - ChatEngine
+        from assistant.chat import ChatEngine
+
+        return ChatEngine(self)
+
+    @cached_property
+    def knowledge(self):  # noqa: ANN201 - KnowledgeBase
+        from assistant.knowledge.service import get_knowledge_base
+
+        return get_knowledge_base(self.settings)
+
+    @cached_property
+    def tools(self):  # noqa: ANN201 - ToolService
+        from assistant.tools.service import ToolService
+
+        return ToolService(self)
+
+    @cached_property
+    def feedback(self):  # noqa: ANN201 - FeedbackStore
+        from assistant.feedback import FeedbackStore
+
+        return FeedbackStore(self)
+
+    def knowledge_hits(self, query: str, always: bool = False) -> list:
+        """Chunks relevant enough to show the model (all top-k when `always`)."""
+        try:
+            kb = self.knowledge
+        except ImportError:
+            return []
+        hits = kb.search(query, k=self.settings.retrieval_k)
+        if always:
+            return hits
+        return [h for h in hits if kb.is_relevant(h)]
+
+    def format_sources(self, hits: list) -> str:
+        from assistant.knowledge.citations import format_context
+
+        return format_context(hits)
+
+
+_services: dict[str, Services] = {}
+
+
+def get_services(settings: Settings | None = None) -> Services:
+    settings = settings or get_settings()
+    key = str(settings.data_dir)
+    with SERVICES_LOCK:
+        if key not in _services:
+            _services[key] = Services(settings)
+        return _services[key]

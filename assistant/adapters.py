@@ -212,8 +212,14 @@ class AdapterRegistry:
         db = get_database(self.settings)
         with db.session() as s:
             previous = s.scalars(select(Promotion).order_by(Promotion.id.desc())).first()
-            s.add(Promotion(action=action, adapter=name, previous=previous.adapter if previous else None,
-                            evaluation=evaluation or {}))
+            s.add(
+                Promotion(
+                    action=action,
+                    adapter=name,
+                    previous=previous.adapter if previous else None,
+                    evaluation=evaluation or {},
+                )
+            )
 
     def rollback(self) -> str | None:
         """Go back to the adapter that was default before the last promotion; returns the new default."""
@@ -230,5 +236,13 @@ class AdapterRegistry:
         db = get_database(self.settings)
         with db.session() as s:
             rows = s.scalars(select(Promotion).order_by(Promotion.id.desc()).limit(50)).all()
-            return [{"at": str(r.created_at), "action": r.action, "adapter": r.adapter or BASE,
-                     "previous": r.previous or BASE, "evaluation": r.evaluation} for r in rows]
+            return [
+                {
+                    "at": str(r.created_at),
+                    "action": r.action,
+                    "adapter": r.adapter or BASE,
+                    "previous": r.previous or BASE,
+                    "evaluation": r.evaluation,
+                }
+                for r in rows
+            ]

@@ -6,6 +6,7 @@ the CLI and the API can all call it.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from assistant.adapters import BASE
 from assistant.llm.engine import GenerationParams, GenerationStats, InputError
 from assistant.prompts import assistant_prefix, check_mode, majority_vote, parse_reply, system_prompt
 
+TOOL_RULES = "Tools were already called for this message; use their results to answer (mention errors plainly):"
 KNOWLEDGE_RULES = (
     "Answer using the numbered sources below when they are relevant, and cite them inline like [1] or [2]. "
     "If the sources do not contain the answer, say so briefly and answer from general knowledge."
@@ -83,8 +85,10 @@ class ChatEngine:
         if text is None or not str(text).strip():
             raise InputError("the message is empty: type a question or /help")
         if len(text) > self.settings.max_input_chars:
-            raise InputError(f"the message is {len(text):,} characters; the limit is "
-                             f"{self.settings.max_input_chars:,} (set ASSISTANT_MAX_INPUT_CHARS to change it)")
+            raise InputError(
+                f"the message is {len(text):,} characters; the limit is "
+                f"{self.settings.max_input_chars:,} (set ASSISTANT_MAX_INPUT_CHARS to change it)"
+            )
         return str(text)
 
     def resolve_adapter(self, requested: str | None, conversation_adapter: str | None) -> str | None:
@@ -106,9 +110,10 @@ class ChatEngine:
             conv = store.create(request.owner)
         else:
             conv = store.get(request.owner, request.conversation_id)
-        history = [{"role": m["role"], "content": m["content"]} for m in conv.messages
-                   if m["role"] in ("user", "assistant")]
-        user_message_id = None
+        history = [
+            {"role": m["role"], "content": m["content"]} for m in conv.messages if m["role"] in ("user", "assistant")
+        ]
+        user_message_id = replaced_id = None
         if request.regenerate:
             last_user = next((m for m in reversed(conv.messages) if m["role"] == "user"), None)
             last_reply = next((m for m in reversed(conv.messages) if m["role"] == "assistant"), None)
@@ -118,6 +123,7 @@ class ChatEngine:
             user_message_id = last_user["id"]
             if last_reply is not None and last_reply["id"] > last_user["id"]:
                 store.deactivate(request.owner, last_reply["id"])
+                replaced_id = last_reply["id"]
                 history = history[:-1]
             history = history[:-1]
         else:
@@ -128,18 +134,20 @@ class ChatEngine:
         adapter = self.resolve_adapter(request.adapter, conv.adapter)
         params = GenerationParams.from_settings(self.settings, **{**conv.generation, **request.params})
         engine = self.services.llm
-        result = TurnResult(model=engine.name, quant=engine.loaded.quant, adapter=adapter, cot_mode=mode,
-                            conversation_id=conv.id)
+        result = TurnResult(
+            model=engine.name, quant=engine.loaded.quant, adapter=adapter, cot_mode=mode, conversation_id=conv.id
+        )
         if request.record and not request.regenerate:
             user_message_id = store.add_message(conv.id, "user", message)
         result.user_message_id = user_message_id
 
         # 1) direct commands (/draw, /search, /tools …) need no model at all
-        tools = self.services.tools if tools_on or message.lstrip().startswith("/") else None
-        command = self.services.tools.run_command(message, request.owner) if message.lstrip().startswith("/") else None
+        command = None
+        if message.lstrip().startswith("/"):
+            command = self.services.tools.run_command(message, request.owner, conv.id)
         if command is not None:
             result.answer, result.tool_calls, result.images = command.text, command.calls, command.images
-            yield from self._finish(request, result, started, "", {})
+            yield from self._finish(request, result, started, replaced_id, {})
             return
 
         # 2) retrieval
@@ -152,24 +160,34 @@ class ChatEngine:
                 context = self.services.format_sources(hits)
 
         # 3) tools chosen by the model
-        tool_messages: list[dict] = []
-        if tools is not None and tools_on:
-            for update in tools.agent_step(message, history, engine, adapter, result):
+        tool_notes: list[str] = []
+        if tools_on:
+            yield TurnUpdate(result, status="choosing tools…")
+            for update in self.services.tools.agent_step(
+                message, history, engine, adapter, result, owner=request.owner, conversation_id=conv.id
+            ):
                 yield TurnUpdate(result, status=update)
             for call in result.tool_calls:
-                tool_messages.append({"role": "tool", "content": call.get("result_text") or call.get("error", "")})
+                outcome = call.get("result_text") or f"error: {call.get('error', 'no output')}"
+                tool_notes.append(
+                    f"- {call.get('name')}({json.dumps(call.get('arguments', {}), ensure_ascii=False)})"
+                    f" returned: {outcome}"
+                )
             if result.tool_calls and all(c.get("final") for c in result.tool_calls):
                 result.answer = "\n\n".join(c["summary"] for c in result.tool_calls if c.get("summary"))
-                yield from self._finish(request, result, started, "", params.__dict__)
+                yield from self._finish(request, result, started, replaced_id, params.__dict__)
                 return
 
         # 4) generation
         extra = (KNOWLEDGE_RULES + "\n\nSources:\n" + context) if context else ""
+        if tool_notes:
+            extra += "\n\n" + TOOL_RULES + "\n" + "\n".join(tool_notes)
         base_prompt = request.system_prompt or conv.generation.get("system_prompt") or self.settings.system_prompt
-        messages = [{"role": "system", "content": system_prompt(base_prompt, mode, extra)}, *history,
-                    {"role": "user", "content": message}]
-        if tool_messages:
-            messages += [{"role": "assistant", "content": "(calling tools)"}, *tool_messages]
+        messages = [
+            {"role": "system", "content": system_prompt(base_prompt, mode, extra)},
+            *history,
+            {"role": "user", "content": message},
+        ]
         prefix = assistant_prefix(mode)
         prompt, notice = engine.build_prompt(messages, params.max_new_tokens, prefix=prefix)
         if notice:
@@ -190,10 +208,17 @@ class ChatEngine:
             result.tokens, result.stopped = stats.tokens, stats.stopped
             if stats.stopped:
                 result.notices.append("stopped")
-        yield from self._finish(request, result, started, "", params.__dict__)
+        yield from self._finish(request, result, started, replaced_id, params.__dict__)
 
-    def _self_consistency(self, engine, prompt: str, params: GenerationParams, adapter: str | None,  # noqa: ANN001
-                          stop_event: threading.Event, result: TurnResult) -> Iterator[TurnUpdate]:
+    def _self_consistency(
+        self,
+        engine,
+        prompt: str,
+        params: GenerationParams,
+        adapter: str | None,  # noqa: ANN001
+        stop_event: threading.Event,
+        result: TurnResult,
+    ) -> Iterator[TurnUpdate]:
         """Sample N reasoning paths, vote on their final answers, answer with the majority (seed 003)."""
         n = self.settings.self_consistency_paths
         sample = GenerationParams(**{**params.__dict__, "temperature": max(params.temperature, 0.7)})
@@ -223,33 +248,44 @@ class ChatEngine:
             result.notices.append("self-consistency: no path gave a final answer to vote on")
         yield TurnUpdate(result)
 
-    def _finish(self, request: TurnRequest, result: TurnResult, started: float, _unused: str,
-                params: dict) -> Iterator[TurnUpdate]:
+    def _finish(
+        self, request: TurnRequest, result: TurnResult, started: float, replaced_id: int | None, params: dict
+    ) -> Iterator[TurnUpdate]:
         result.seconds = round(time.perf_counter() - started, 3)
         if request.record and result.conversation_id:
-            meta = {"user_message_id": result.user_message_id, "model": result.model, "quant": result.quant, "adapter": result.adapter,
-                    "cot_mode": result.cot_mode, "params": params, "sources": result.sources,
-                    "tool_calls": result.tool_calls, "images": result.images, "votes": result.votes,
-                    "notices": result.notices, "tokens": result.tokens, "seconds": result.seconds}
-            alternative_of = None
-            if request.regenerate:
-                alternative_of = -1  # marks "a regenerated reply"; pairs are found by their shared prompt
+            meta = {
+                "user_message_id": result.user_message_id,
+                "model": result.model,
+                "quant": result.quant,
+                "adapter": result.adapter,
+                "cot_mode": result.cot_mode,
+                "params": params,
+                "sources": result.sources,
+                "tool_calls": result.tool_calls,
+                "images": result.images,
+                "votes": result.votes,
+                "notices": result.notices,
+                "tokens": result.tokens,
+                "seconds": result.seconds,
+            }
             result.message_id = self.services.conversations.add_message(
-                result.conversation_id, "assistant", result.answer, result.reasoning, meta, alternative_of)
+                result.conversation_id, "assistant", result.answer, result.reasoning, meta, replaced_id
+            )
         yield TurnUpdate(result, done=True)
 
     def run(self, request: TurnRequest) -> TurnResult:
         """Run a turn to the end (CLI, API, tests)."""
-        last = None
-        for last in self.turn(request):
+        update = None
+        for update in self.turn(request):  # noqa: B007 - only the final update matters
             pass
-        return last.result
+        return update.result
 
 
 def _paths_markdown(paths: list, total: int, running: bool) -> str:
     blocks = []
     for i, path in enumerate(paths, 1):
-        head = f"**Path {i}/{total}**" + (f" → `{path.final}`" if path.final and not (running and i == len(paths))
-                                           else "")
+        head = f"**Path {i}/{total}**" + (
+            f" → `{path.final}`" if path.final and not (running and i == len(paths)) else ""
+        )
         blocks.append(f"{head}\n\n{(path.reasoning + chr(10) + chr(10) + path.answer).strip()}")
     return "\n\n---\n\n".join(blocks)

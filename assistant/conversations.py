@@ -29,8 +29,16 @@ class ConversationView:
 
 
 def _message_dict(m: Message) -> dict:
-    return {"id": m.id, "role": m.role, "content": m.content, "reasoning": m.reasoning, "meta": m.meta or {},
-            "active": m.active, "alternative_of": m.alternative_of, "created_at": str(m.created_at)}
+    return {
+        "id": m.id,
+        "role": m.role,
+        "content": m.content,
+        "reasoning": m.reasoning,
+        "meta": m.meta or {},
+        "active": m.active,
+        "alternative_of": m.alternative_of,
+        "created_at": str(m.created_at),
+    }
 
 
 class ConversationStore:
@@ -48,8 +56,11 @@ class ConversationStore:
     def list(self, owner: str) -> list[tuple[str, str]]:
         """(id, title) pairs, most recently used first."""
         with self.db.session() as s:
-            rows = s.execute(select(Conversation.id, Conversation.title).where(Conversation.owner == owner)
-                             .order_by(Conversation.updated_at.desc())).all()
+            rows = s.execute(
+                select(Conversation.id, Conversation.title)
+                .where(Conversation.owner == owner)
+                .order_by(Conversation.updated_at.desc())
+            ).all()
             return [(r.id, r.title) for r in rows]
 
     def get(self, owner: str, conversation_id: str, include_inactive: bool = False) -> ConversationView:
@@ -77,14 +88,27 @@ class ConversationStore:
         with self.db.session() as s:
             s.delete(self._owned(s, owner, conversation_id))
 
-    def add_message(self, conversation_id: str, role: str, content: str, reasoning: str = "",
-                    meta: dict | None = None, alternative_of: int | None = None) -> int:
+    def add_message(
+        self,
+        conversation_id: str,
+        role: str,
+        content: str,
+        reasoning: str = "",
+        meta: dict | None = None,
+        alternative_of: int | None = None,
+    ) -> int:
         with self.db.session() as s:
             conv = s.get(Conversation, conversation_id)
             if conv is None:
                 raise NotFound(f"no conversation {conversation_id!r}")
-            message = Message(conversation_id=conversation_id, role=role, content=content, reasoning=reasoning,
-                              meta=meta or {}, alternative_of=alternative_of)
+            message = Message(
+                conversation_id=conversation_id,
+                role=role,
+                content=content,
+                reasoning=reasoning,
+                meta=meta or {},
+                alternative_of=alternative_of,
+            )
             s.add(message)
             conv.updated_at = utcnow()
             if conv.title == "New chat" and role == "user":
@@ -106,8 +130,11 @@ class ConversationStore:
             message = s.get(Message, message_id)
             if message is None:
                 raise NotFound(f"no message {message_id}")
-            return {**_message_dict(message), "conversation_id": message.conversation_id,
-                    "owner": message.conversation.owner}
+            return {
+                **_message_dict(message),
+                "conversation_id": message.conversation_id,
+                "owner": message.conversation.owner,
+            }
 
     def history_before(self, message_id: int) -> list[dict]:
         """The active messages of the conversation that precede `message_id` (the prompt it answered)."""
@@ -115,8 +142,11 @@ class ConversationStore:
             message = s.get(Message, message_id)
             if message is None:
                 raise NotFound(f"no message {message_id}")
-            return [_message_dict(m) for m in message.conversation.messages
-                    if m.id < message_id and m.active and m.role in ("user", "assistant")]
+            return [
+                _message_dict(m)
+                for m in message.conversation.messages
+                if m.id < message_id and m.active and m.role in ("user", "assistant")
+            ]
 
     @staticmethod
     def _owned(s, owner: str, conversation_id: str) -> Conversation:  # noqa: ANN001
@@ -134,5 +164,13 @@ class ConversationStore:
 
     @staticmethod
     def _view(conv: Conversation, messages: list[Message]) -> ConversationView:
-        return ConversationView(conv.id, conv.title, conv.adapter, conv.cot_mode, conv.knowledge_mode,
-                                conv.tools_enabled, dict(conv.generation or {}), [_message_dict(m) for m in messages])
+        return ConversationView(
+            conv.id,
+            conv.title,
+            conv.adapter,
+            conv.cot_mode,
+            conv.knowledge_mode,
+            conv.tools_enabled,
+            dict(conv.generation or {}),
+            [_message_dict(m) for m in messages],
+        )

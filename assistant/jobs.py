@@ -7,6 +7,7 @@ restart. The worker reads its config from the DB, calls the registered function 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
@@ -65,8 +66,16 @@ class JobInfo:
     @classmethod
     def from_row(cls, row: Job) -> JobInfo:
         return cls(
-            row.id, row.kind, row.status, row.progress, row.message, row.config, row.result,
-            row.created_at, row.started_at, row.finished_at,
+            row.id,
+            row.kind,
+            row.status,
+            row.progress,
+            row.message,
+            row.config,
+            row.result,
+            row.created_at,
+            row.started_at,
+            row.finished_at,
         )
 
 
@@ -89,8 +98,10 @@ class JobRunner:
         with self.db.session() as s:
             busy = s.scalars(select(Job).where(Job.lock_key == lock_key, Job.status.in_(ACTIVE))).first()
             if busy is not None:
-                raise JobError(f"a {busy.kind} job ({busy.id}) is already {busy.status} for {lock_key!r}; "
-                               "wait for it or cancel it first")
+                raise JobError(
+                    f"a {busy.kind} job ({busy.id}) is already {busy.status} for {lock_key!r}; "
+                    "wait for it or cancel it first"
+                )
             job = Job(kind=kind, lock_key=lock_key, config=json.loads(json.dumps(config, default=str)))
             s.add(job)
             s.flush()
@@ -108,8 +119,12 @@ class JobRunner:
         with open(job_dir / "log.txt", "ab") as log_file:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "assistant.jobs", "run", job_id],
-                stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=str(REPO_ROOT), env=env, start_new_session=True,  # survives the UI process
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=str(REPO_ROOT),
+                env=env,
+                start_new_session=True,  # survives the UI process
             )
         with self.db.session() as s:
             row = s.get(Job, job_id)
@@ -143,10 +158,8 @@ class JobRunner:
             row.cancel_requested = True
             pid = row.pid
         if pid and _alive(pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)  # the worker turns SIGTERM into JobCancelled
-            except ProcessLookupError:
-                pass
         return self.get(job_id)
 
     def wait(self, job_id: str, timeout: float = 600.0, poll: float = 0.5) -> JobInfo:

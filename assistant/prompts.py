@@ -74,9 +74,8 @@ def parse_reply(text: str, mode: str) -> ParsedReply:
     elif BEGIN_SOLUTION in text:
         reasoning, answer = text.split(BEGIN_SOLUTION, 1)
     else:
-        match = None
-        for match in _HEADING_ANSWER.finditer(text):
-            pass  # the last heading wins: "Answer:" can also appear inside the reasoning
+        # the last heading wins: "Answer:" can also appear inside the reasoning
+        match = next(reversed(list(_HEADING_ANSWER.finditer(text))), None)
         if match:
             reasoning, answer = text[: match.start()], text[match.end() :]
         else:

@@ -48,8 +48,13 @@ class Services:
                     engine = LLMEngine(loaded, self.settings)
                     self.adapters.attach(engine)
                     self._llm = engine
-                    log.info("model %s loaded (%s, %s) in %.1f s", loaded.name, loaded.quant, loaded.device,
-                             loaded.load_seconds)
+                    log.info(
+                        "model %s loaded (%s, %s) in %.1f s",
+                        loaded.name,
+                        loaded.quant,
+                        loaded.device,
+                        loaded.load_seconds,
+                    )
         return self._llm
 
     def set_llm(self, engine) -> None:  # noqa: ANN001 - tests inject a tiny model this way

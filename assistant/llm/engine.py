@@ -32,9 +32,11 @@ class GenerationParams:
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> GenerationParams:
-        base = cls(settings.temperature, settings.top_p, settings.top_k, settings.max_new_tokens,
-                   settings.repetition_penalty)
-        params = cls(**{**asdict(base), **{k: v for k, v in overrides.items() if v is not None}})
+        base = cls(
+            settings.temperature, settings.top_p, settings.top_k, settings.max_new_tokens, settings.repetition_penalty
+        )
+        known = cls.__dataclass_fields__
+        params = cls(**{**asdict(base), **{k: v for k, v in overrides.items() if v is not None and k in known}})
         return params.validated(settings)
 
     def validated(self, settings: Settings) -> GenerationParams:
@@ -43,8 +45,11 @@ class GenerationParams:
             ("temperature", 0.0 <= float(self.temperature) <= 2.0, "0 to 2"),
             ("top_p", 0.0 < float(self.top_p) <= 1.0, "above 0, at most 1"),
             ("top_k", int(self.top_k) >= 0, "0 or more"),
-            ("max_new_tokens", 1 <= int(self.max_new_tokens) <= settings.max_new_tokens_cap,
-             f"1 to {settings.max_new_tokens_cap}"),
+            (
+                "max_new_tokens",
+                1 <= int(self.max_new_tokens) <= settings.max_new_tokens_cap,
+                f"1 to {settings.max_new_tokens_cap}",
+            ),
             ("repetition_penalty", 1.0 <= float(self.repetition_penalty) <= 2.0, "1 to 2"),
         ]
         for name, ok, allowed in checks:
@@ -54,8 +59,11 @@ class GenerationParams:
 
     def to_generate_kwargs(self) -> dict:
         sample = self.temperature > 0
-        kwargs: dict = {"max_new_tokens": int(self.max_new_tokens), "do_sample": sample,
-                        "repetition_penalty": float(self.repetition_penalty)}
+        kwargs: dict = {
+            "max_new_tokens": int(self.max_new_tokens),
+            "do_sample": sample,
+            "repetition_penalty": float(self.repetition_penalty),
+        }
         if sample:
             kwargs.update(temperature=float(self.temperature), top_p=float(self.top_p), top_k=int(self.top_k))
         else:  # greedy: silence the model's sampling defaults
@@ -104,22 +112,27 @@ class LLMEngine:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def build_prompt(self, messages: list[dict], max_new_tokens: int, prefix: str = "",
-                     tools: list[dict] | None = None) -> tuple[str, str]:
+    def build_prompt(
+        self, messages: list[dict], max_new_tokens: int, prefix: str = "", tools: list[dict] | None = None
+    ) -> tuple[str, str]:
         """Apply the chat template, dropping old turns and cutting an over-long message to fit the window.
 
         Returns (prompt text, notice) where the notice says what was cut (empty when nothing was).
         """
         budget = self.settings.context_tokens - max_new_tokens - 16
         if budget < 64:
-            raise InputError(f"max_new_tokens={max_new_tokens} leaves no room in the {self.settings.context_tokens}-"
-                             "token context window")
+            raise InputError(
+                f"max_new_tokens={max_new_tokens} leaves no room in the {self.settings.context_tokens}-"
+                "token context window"
+            )
         messages = [dict(m) for m in messages]
         notices: list[str] = []
 
         def render(msgs: list[dict]) -> str:
-            return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True,
-                                                      tools=tools) + prefix
+            return (
+                self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True, tools=tools)
+                + prefix
+            )
 
         prompt = render(messages)
         n_tokens = self.count_tokens(prompt)
@@ -138,22 +151,34 @@ class LLMEngine:
             ids = self.tokenizer(last["content"], add_special_tokens=False)["input_ids"]
             keep = max(16, len(ids) - (n_tokens - budget) - 8)
             last["content"] = self.tokenizer.decode(ids[:keep])
-            notices.append(f"your message was cut from {len(ids):,} to {keep:,} tokens to fit the "
-                           f"{self.settings.context_tokens:,}-token context window")
+            notices.append(
+                f"your message was cut from {len(ids):,} to {keep:,} tokens to fit the "
+                f"{self.settings.context_tokens:,}-token context window"
+            )
             prompt = render(messages)
         return prompt, "; ".join(notices)
 
-    def stream(self, prompt: str, params: GenerationParams, adapter: str | None = None,
-               stop_event: threading.Event | None = None, stats: GenerationStats | None = None) -> Iterator[str]:
+    def stream(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        adapter: str | None = None,
+        stop_event: threading.Event | None = None,
+        stats: GenerationStats | None = None,
+    ) -> Iterator[str]:
         """Yield text pieces as they are decoded. Holds GENERATION_LOCK for the whole generation."""
         stop_event = stop_event or threading.Event()
         stats = stats if stats is not None else GenerationStats()
         inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.loaded.device)
         stats.prompt_tokens = int(inputs["input_ids"].shape[1])
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
-        kwargs = dict(**inputs, streamer=streamer, pad_token_id=self.tokenizer.pad_token_id,
-                      stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop_event)]),
-                      **params.to_generate_kwargs())
+        kwargs = dict(
+            **inputs,
+            streamer=streamer,
+            pad_token_id=self.tokenizer.pad_token_id,
+            stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop_event)]),
+            **params.to_generate_kwargs(),
+        )
         errors: list[BaseException] = []
         with GENERATION_LOCK:
             if self.adapters is not None:
@@ -175,22 +200,28 @@ class LLMEngine:
             started = time.perf_counter()
             worker = threading.Thread(target=run, name="generate", daemon=True)
             worker.start()
+            finished = False
             try:
                 for piece in streamer:
                     if stats.first_token_seconds is None:
                         stats.first_token_seconds = time.perf_counter() - started
                     if piece:
                         yield piece
+                finished = True
             finally:
-                # A closed generator (client gone, Stop) must not leave generate() running under the lock.
-                stop_event.set() if worker.is_alive() else None
+                stats.stopped = stop_event.is_set()
+                if not finished:
+                    # A closed generator (client gone, Stop) must not leave generate() running under the lock.
+                    stats.stopped = True
+                    stop_event.set()
                 worker.join()
                 stats.seconds = time.perf_counter() - started
-                stats.stopped = stop_event.is_set()
         if errors:
             raise errors[0]
 
-    def generate(self, prompt: str, params: GenerationParams, adapter: str | None = None) -> tuple[str, GenerationStats]:
+    def generate(
+        self, prompt: str, params: GenerationParams, adapter: str | None = None
+    ) -> tuple[str, GenerationStats]:
         stats = GenerationStats()
         text = "".join(self.stream(prompt, params, adapter, stats=stats))
         return text, stats

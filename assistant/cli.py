@@ -1,0 +1,185 @@
+"""`python -m assistant …`: the command line front end. Every command calls the same services as the UI."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+import warnings
+
+from assistant.config import Settings, get_settings
+
+# Feature modules add their own sub-commands: (module, function that adds parsers, handler).
+FEATURE_CLIS = [
+    "assistant.knowledge.cli",  # ingest, search
+    "assistant.imaging.cli",  # images
+    "assistant.training.cli",  # adapters, train sft
+    "assistant.training.feedback_cli",  # feedback, train rlhf|reward
+]
+
+
+def _chat_parser(sub) -> None:  # noqa: ANN001
+    chat = sub.add_parser("chat", help="ask one question (or continue a conversation) and print the answer")
+    chat.add_argument("message", help="the question; '-' reads standard input")
+    chat.add_argument("--cot", choices=["direct", "step-by-step", "self-consistency"], default=None)
+    chat.add_argument("--adapter", default=None, help="adapter name, or 'none' for the bare base model")
+    chat.add_argument("--knowledge", choices=["off", "auto", "always"], default=None)
+    chat.add_argument("--no-tools", action="store_true", help="never call tools in this turn")
+    chat.add_argument("--conversation", default=None, help="continue this conversation id")
+    chat.add_argument("--temperature", type=float, default=None)
+    chat.add_argument("--max-new-tokens", type=int, default=None)
+    chat.add_argument("--seed", type=int, default=None)
+    chat.add_argument("--json", action="store_true", help="print the stable JSON result instead of text")
+    chat.set_defaults(handler=run_chat)
+
+
+def run_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.chat import TurnRequest
+    from assistant.services import get_services
+
+    services = get_services(settings)
+    message = sys.stdin.read() if args.message == "-" else args.message
+    params = {
+        k: v
+        for k, v in {"temperature": args.temperature, "max_new_tokens": args.max_new_tokens, "seed": args.seed}.items()
+        if v is not None
+    }
+    request = TurnRequest(
+        owner="cli",
+        message=message,
+        conversation_id=args.conversation,
+        adapter=args.adapter,
+        cot_mode=args.cot,
+        knowledge_mode=args.knowledge,
+        tools_enabled=False if args.no_tools else None,
+        params=params,
+    )
+    printed = 0
+    last = None
+    for update in services.chat.turn(request):
+        last = update
+        if not args.json and not update.done and args.cot in (None, "direct"):
+            text = update.result.answer
+            if text.startswith(update.result.answer[:printed]) and len(text) > printed:
+                sys.stdout.write(text[printed:])
+                sys.stdout.flush()
+                printed = len(text)
+    result = last.result
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        return 0
+    if printed == 0:
+        if result.reasoning:
+            print("--- thinking ---\n" + result.reasoning + "\n--- answer ---")
+        print(result.answer, end="")
+    print()
+    for i, source in enumerate(result.sources, 1):
+        print(f"[{i}] {source.get('source')} — {source.get('location')}")
+    for path in result.images:
+        print(f"image: {path}")
+    for notice in result.notices:
+        print(f"note: {notice}", file=sys.stderr)
+    return 0
+
+
+def _jobs_parser(sub) -> None:  # noqa: ANN001
+    jobs = sub.add_parser("jobs", help="background jobs: list, show, cancel")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True)
+    jobs_sub.add_parser("list").add_argument("--json", action="store_true")
+    show = jobs_sub.add_parser("show")
+    show.add_argument("job_id")
+    show.add_argument("--log", action="store_true", help="print the end of the job's log")
+    jobs_sub.add_parser("cancel").add_argument("job_id")
+    jobs.set_defaults(handler=run_jobs)
+
+
+def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import asdict
+
+    from assistant.jobs import JobRunner
+
+    runner = JobRunner(settings)
+    if args.jobs_command == "list":
+        jobs = runner.list()
+        if args.json:
+            print(json.dumps([asdict(j) for j in jobs], default=str, indent=2))
+        for job in [] if args.json else jobs:
+            print(f"{job.id}  {job.kind:<12} {job.status:<10} {job.progress:>4.0%}  {job.message[:60]}")
+        return 0
+    if args.jobs_command == "show":
+        job = runner.get(args.job_id)
+        print(json.dumps(asdict(job), default=str, indent=2))
+        if args.log:
+            print(runner.log_tail(args.job_id))
+        return 0
+    job = runner.cancel(args.job_id)
+    print(f"{job.id}: {job.status}")
+    return 0
+
+
+def _serve_parser(sub) -> None:  # noqa: ANN001
+    serve = sub.add_parser("serve", help="start the web UI (same as app.py)")
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--no-preload", action="store_true", help="load the model on the first message")
+    serve.set_defaults(handler=run_serve)
+
+
+def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.services import get_services
+    from assistant.startup import StartupStatus, warm_up
+    from assistant.ui.app import launch
+
+    if args.port:
+        settings.port = args.port
+    services = get_services(settings)
+    status = StartupStatus()
+    warm_up(services, status, load_model=not args.no_preload)
+    launch(services, status)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m assistant", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _chat_parser(sub)
+    _jobs_parser(sub)
+    _serve_parser(sub)
+    train = sub.add_parser("train", help="train adapters: sft, reward, rlhf")
+    train_sub = train.add_subparsers(dest="train_command", required=True)
+    for module_name in FEATURE_CLIS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("assistant"):
+                continue  # that feature is not installed in this build
+            raise
+        if hasattr(module, "add_parser"):
+            module.add_parser(sub)
+        if hasattr(module, "register_train_commands"):
+            module.register_train_commands(train_sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if not args.verbose:
+        warnings.filterwarnings("ignore")
+    settings = get_settings()
+    handler = getattr(args, "handler", None) or getattr(args, "func", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(handler(args, settings) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback for user errors
+        if args.verbose:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,68 @@
+"""Work done once when the app starts, in a background thread: load the model, index the shipped knowledge."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StartupStatus:
+    """What the footer shows while the app warms up; written by one thread, read by many."""
+
+    model: str = "not loaded"
+    knowledge: str = "not indexed"
+    knowledge_progress: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # "startup-status"
+
+    def set(self, **values: object) -> None:
+        with self.lock:
+            for key, value in values.items():
+                setattr(self, key, value)
+
+    def line(self) -> str:
+        with self.lock:
+            parts = [f"model: {self.model}", f"knowledge: {self.knowledge}"]
+            if 0 < self.knowledge_progress < 1:
+                parts[-1] += f" ({self.knowledge_progress:.0%})"
+            return " · ".join(parts + [f"⚠️ {e}" for e in self.errors[-2:]])
+
+
+def warm_up(services, status: StartupStatus, load_model: bool = True) -> threading.Thread:  # noqa: ANN001
+    """Start the warm-up thread and return it."""
+
+    def run() -> None:
+        if services.settings.auto_index_knowledge:
+            try:
+                status.set(knowledge="indexing…")
+                started = time.perf_counter()
+
+                def progress(fraction: float, message: str = "") -> None:
+                    status.set(knowledge_progress=fraction, knowledge=f"indexing {message}".strip())
+
+                report = services.knowledge.sync_folder(progress=progress)
+                summary = getattr(report, "summary", lambda: "ready")()
+                status.set(knowledge=f"{summary} in {time.perf_counter() - started:.1f} s", knowledge_progress=1.0)
+            except Exception as exc:  # noqa: BLE001 - the chat still works without the index
+                log.exception("knowledge indexing failed")
+                status.set(knowledge="unavailable", errors=[*status.errors, f"knowledge: {exc}"])
+        if load_model:
+            try:
+                status.set(model="loading…")
+                engine = services.llm
+                status.set(
+                    model=f"{engine.name} · {engine.loaded.quant} · {engine.loaded.device} "
+                    f"(loaded in {engine.loaded.load_seconds:.1f} s)"
+                )
+            except Exception as exc:  # noqa: BLE001
+                log.exception("model loading failed")
+                status.set(model="failed", errors=[*status.errors, f"model: {exc}"])
+
+    thread = threading.Thread(target=run, name="warm-up", daemon=True)
+    thread.start()
+    return thread

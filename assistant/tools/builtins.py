@@ -1,0 +1,174 @@
+"""The built-in tools. Each returns a dict: `text` for the model and the user, and `images` (file paths) if any."""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Literal
+
+from langchain_core.tools import BaseTool, StructuredTool
+from pydantic import BaseModel, Field
+
+from assistant.tools.calculator import evaluate
+
+
+@dataclass
+class TurnContext:
+    """Who is calling: set around each tool call so tools that act on the conversation know which one."""
+
+    owner: str
+    conversation_id: str | None = None
+
+
+CURRENT_TURN: ContextVar[TurnContext | None] = ContextVar("current_turn", default=None)
+
+
+class SearchArgs(BaseModel):
+    query: str = Field(description="what to look up in the user's documents and the shipped notes")
+    k: int = Field(4, ge=1, le=20, description="how many passages")
+
+
+class DrawArgs(BaseModel):
+    prompt: str = Field(description="what to draw, e.g. 'digit 7', 'three red circles', '画一个数字3'")
+    n: int = Field(4, ge=1, le=64, description="how many images")
+    model: str = Field("auto", description="image model, e.g. gan-digits, vae-shapes; auto picks one")
+    seed: int | None = Field(None, description="random seed for reproducible images")
+
+
+class TrainArgs(BaseModel):
+    model: Literal["vae", "gan", "ssl"] = Field(description="which kind of image model")
+    dataset: Literal["digits", "shapes"] = Field("digits", description="training data")
+    epochs: int = Field(20, ge=1, le=500, description="passes over the data")
+
+
+class InpaintArgs(BaseModel):
+    model: str = Field("ssl-digits", description="masked-SSL model, e.g. ssl-digits or ssl-shapes")
+    mask_ratio: float = Field(0.25, gt=0.0, lt=1.0, description="share of the image to hide and fill in")
+
+
+class AdapterArgs(BaseModel):
+    name: str = Field(description="adapter name, or 'base' for the bare base model")
+
+
+class CalculatorArgs(BaseModel):
+    expression: str = Field(description="arithmetic, e.g. '17*23' or 'sqrt(2)^2'")
+
+
+class NoArgs(BaseModel):
+    pass
+
+
+def _call_with_settings(function, settings, **kwargs):  # noqa: ANN001, ANN202
+    """Call an imaging service function, passing settings if it takes them."""
+    if "settings" in inspect.signature(function).parameters:
+        kwargs["settings"] = settings
+    return function(**kwargs)
+
+
+def make_builtin_tools(services) -> list[BaseTool]:  # noqa: ANN001 - Services
+    settings = services.settings
+
+    def search_knowledge(query: str, k: int = 4) -> dict:
+        hits = services.knowledge.search(query, k=k)
+        if not hits:
+            return {"text": "No matching passages in the knowledge base.", "sources": []}
+        lines = [f"[{i}] {h.source} ({h.location}): {h.text[:400]}" for i, h in enumerate(hits, 1)]
+        return {"text": "\n".join(lines), "sources": [h.to_dict() for h in hits]}
+
+    def generate_images(prompt: str, n: int = 4, model: str = "auto", seed: int | None = None) -> dict:
+        from assistant.imaging import service as imaging
+
+        out = _call_with_settings(
+            imaging.generate_images,
+            settings,
+            model=model,
+            prompt_or_class=prompt,
+            n=min(n, settings.max_images),
+            seed=seed,
+        )
+        files = out.get("files", [])
+        text = out.get("summary") or (
+            f"{len(files)} image(s) from {out.get('model')} for {out.get('condition', prompt)!r}"
+        )
+        return {"text": text, "images": files, "final": True, **{k: v for k, v in out.items() if k != "files"}}
+
+    def train_image_model(model: str, dataset: str = "digits", epochs: int = 20) -> dict:
+        from assistant.imaging import service as imaging
+
+        out = _call_with_settings(imaging.train_image_model, settings, model=model, dataset=dataset, epochs=epochs)
+        job = out.get("job_id")
+        return {
+            "text": f"Started training {model} on {dataset} for {epochs} epochs (job {job}); follow it in the "
+            "Images tab or with `python -m assistant jobs show " + str(job) + "`.",
+            "final": True,
+            **out,
+        }
+
+    def inpaint_image(model: str = "ssl-digits", mask_ratio: float = 0.25) -> dict:
+        from assistant.imaging import service as imaging
+
+        out = _call_with_settings(imaging.inpaint, settings, model=model, image=None, mask_ratio=mask_ratio)
+        files = out.get("files", [])
+        return {
+            "text": out.get("summary")
+            or f"Inpainted test images with {model} ({mask_ratio:.0%} masked): rows show original, masked and filled.",
+            "images": files,
+            "final": True,
+        }
+
+    def list_adapters() -> dict:
+        cards = services.adapters.list()
+        default = services.adapters.default()
+        lines = [
+            f"- {c.name}{' (default)' if c.name == default else ''}: {c.description or c.method}"
+            + (f" [unusable: {c.error}]" if c.error else "")
+            for c in cards
+        ]
+        return {"text": "Adapters:\n" + ("\n".join(lines) if lines else "(none)") + "\n- base: the bare base model"}
+
+    def switch_adapter(name: str) -> dict:
+        turn = CURRENT_TURN.get()
+        target = None if name.strip().lower() in ("base", "none", "base model") else name.strip()
+        if target is not None:
+            services.adapters.check_compatible(target)
+        if turn and turn.conversation_id:
+            services.conversations.update(turn.owner, turn.conversation_id, adapter=target or "none")
+        return {
+            "text": f"This conversation now uses {target or 'the base model'}.",
+            "adapter": target or "none",
+            "final": True,
+        }
+
+    def calculator(expression: str) -> dict:
+        return {"text": f"{expression} = {evaluate(expression)}"}
+
+    def current_datetime() -> dict:
+        now = dt.datetime.now().astimezone()
+        return {"text": now.strftime("%A %d %B %Y, %H:%M %Z")}
+
+    specs = [
+        (
+            search_knowledge,
+            SearchArgs,
+            "Search the user's documents and the assistant's own notes (how to use the "
+            "assistant, VAE, GAN, LoRA, RLHF, retrieval…); returns cited passages.",
+        ),
+        (
+            generate_images,
+            DrawArgs,
+            "Draw images with the local image models: digits 0-9 or shapes (circle, "
+            "square, triangle, star) in colours and sizes.",
+        ),
+        (train_image_model, TrainArgs, "Start training a VAE, GAN or masked-SSL image model in the background."),
+        (inpaint_image, InpaintArgs, "Show masked-image inpainting: hide patches of test images and fill them in."),
+        (list_adapters, NoArgs, "List the LoRA adapters available for the chat model."),
+        (switch_adapter, AdapterArgs, "Switch this conversation to another LoRA adapter (or 'base')."),
+        (calculator, CalculatorArgs, "Evaluate an arithmetic expression exactly."),
+        (current_datetime, NoArgs, "The current local date and time."),
+    ]
+    return [
+        StructuredTool.from_function(func=f, name=f.__name__, description=d, args_schema=schema)
+        for f, schema, d in specs
+    ]

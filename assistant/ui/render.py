@@ -1,0 +1,130 @@
+"""Turn stored messages and streaming turn results into Gradio chatbot messages.
+
+Each assistant reply becomes several chatbot messages (folded Thinking, folded tool calls, images, answer,
+folded sources); `ids` maps every chatbot message index back to the stored message so 👍/👎 reach the
+right reply.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gradio as gr
+
+from assistant.chat import TurnResult
+
+
+@dataclass
+class Rendered:
+    messages: list = field(default_factory=list)
+    ids: list[int | None] = field(default_factory=list)  # stored message id per chatbot message
+    feedback: list[str | None] = field(default_factory=list)
+
+    def add(self, message: dict | gr.ChatMessage, message_id: int | None, vote: str | None = None) -> None:
+        self.messages.append(message)
+        self.ids.append(message_id)
+        self.feedback.append(vote)
+
+
+def sources_markdown(sources: list[dict]) -> str:
+    if not sources:
+        return ""
+    lines = []
+    for i, s in enumerate(sources, 1):
+        quote = " ".join(str(s.get("text", "")).split())[:300]
+        lines.append(
+            f"**[{i}] {s.get('source', '?')}** — {s.get('location', '')} (score {s.get('score', 0):.3f})\n> {quote}"
+        )
+    return "\n\n".join(lines)
+
+
+def tool_markdown(call: dict) -> str:
+    args = json.dumps(call.get("arguments", {}), ensure_ascii=False)
+    body = f"**arguments** `{args}`"
+    if call.get("how"):
+        body += f"\n\n*chosen by {call['how']}*"
+    if "error" in call:
+        body += f"\n\n**error** {call['error']}"
+    else:
+        body += f"\n\n**result**\n\n{str(call.get('result_text', ''))[:1500]}"
+    return body
+
+
+def assistant_messages(
+    out: Rendered,
+    message_id: int | None,
+    answer: str,
+    reasoning: str,
+    meta: dict,
+    vote: str | None = None,
+    pending: bool = False,
+    status: str = "",
+) -> None:
+    """Append the chatbot messages of one assistant reply."""
+    if reasoning:
+        title = "💭 Thinking" + (" (self-consistency)" if meta.get("cot_mode") == "self-consistency" else "")
+        out.add(
+            gr.ChatMessage(
+                role="assistant",
+                content=reasoning,
+                metadata={"title": title, "status": "pending" if pending and not answer else "done"},
+            ),
+            message_id,
+        )
+    for call in meta.get("tool_calls", []):
+        title = f"🛠 {call.get('name', '?')}" + (" — error" if "error" in call else "")
+        out.add(
+            gr.ChatMessage(
+                role="assistant",
+                content=tool_markdown(call),
+                metadata={"title": title, "status": "done", "duration": call.get("seconds", 0.0)},
+            ),
+            message_id,
+        )
+    for path in meta.get("images", [])[:16]:
+        if Path(path).exists():
+            out.add(gr.ChatMessage(role="assistant", content=gr.Image(path, show_label=False, height=96)), message_id)
+    text = answer or (f"*{status}*" if pending and status else "")
+    notices = [n for n in meta.get("notices", []) if n]
+    if notices and not pending:
+        text += "\n\n" + "\n".join(f"> ℹ️ {n}" for n in notices)
+    if text or not pending:
+        out.add(gr.ChatMessage(role="assistant", content=text or "(empty reply)"), message_id, vote)
+    if meta.get("sources") and not pending:
+        out.add(
+            gr.ChatMessage(
+                role="assistant",
+                content=sources_markdown(meta["sources"]),
+                metadata={"title": f"📚 Sources ({len(meta['sources'])})", "status": "done"},
+            ),
+            message_id,
+        )
+
+
+def render_conversation(messages: list[dict], votes: dict[int, int] | None = None) -> Rendered:
+    votes = votes or {}
+    out = Rendered()
+    for m in messages:
+        if m["role"] == "user":
+            out.add({"role": "user", "content": m["content"]}, m["id"])
+        elif m["role"] == "assistant":
+            vote = {1: "Like", -1: "Dislike"}.get(votes.get(m["id"]))
+            assistant_messages(out, m["id"], m["content"], m["reasoning"], m["meta"], vote)
+    return out
+
+
+def render_partial(base: Rendered, user_text: str, result: TurnResult, status: str, done: bool) -> Rendered:
+    """The conversation so far plus the streaming turn."""
+    out = Rendered(list(base.messages), list(base.ids), list(base.feedback))
+    out.add({"role": "user", "content": user_text}, result.user_message_id)
+    meta = {
+        "cot_mode": result.cot_mode,
+        "tool_calls": result.tool_calls,
+        "images": result.images,
+        "sources": result.sources,
+        "notices": result.notices,
+    }
+    assistant_messages(out, result.message_id, result.answer, result.reasoning, meta, pending=not done, status=status)
+    return out

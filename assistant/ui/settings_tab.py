@@ -1,0 +1,28 @@
+"""The Settings tab: what is running (model, quantization, device, paths) and how to change it."""
+
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+
+from assistant.startup import StartupStatus
+
+WHY_DEFAULT = (
+    "**Why int8 on CPU?** Measured on this 2-core CPU (docs/benchmarks.md): torch dynamic int8 decodes about 2× faster "
+    "than fp32 and far faster than bitsandbytes, which runs on CPU but slower than fp32. The layers LoRA adapters "
+    "attach to stay in fp32 so adapters still switch at run time. On CUDA, `auto` uses bitsandbytes nf4."
+)
+
+
+def build_settings_tab(services, status: StartupStatus) -> None:  # noqa: ANN001
+    settings = services.settings
+    gr.Markdown("Settings come from `ASSISTANT_*` environment variables or `assistant.toml`; restart to apply.")
+    gr.Markdown(WHY_DEFAULT)
+    view = settings.model_dump(mode="json", exclude={"auth"})
+    view["resolved_device"] = settings.resolved_device()
+    view["resolved_quant"] = settings.resolved_quant()
+    gr.Code(json.dumps(view, indent=2), language="json", label="Current settings")
+    state = gr.Markdown(status.line())
+    refresh = gr.Button("Refresh status", size="sm")
+    refresh.click(lambda: status.line(), None, state, queue=False)

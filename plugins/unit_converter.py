@@ -1,0 +1,50 @@
+"""Example plugin: drop a file like this into plugins/ and its LangChain tools appear in the assistant.
+
+Every module-level LangChain tool (made with `@tool` or `StructuredTool`) is registered at start; the
+function's docstring is the description the model sees, and its type hints become the argument schema.
+"""
+
+from langchain_core.tools import tool
+
+# Factors to a base unit per dimension; temperatures are handled apart because they have offsets.
+_LENGTH = {
+    "m": 1.0,
+    "km": 1000.0,
+    "cm": 0.01,
+    "mm": 0.001,
+    "mi": 1609.344,
+    "mile": 1609.344,
+    "miles": 1609.344,
+    "ft": 0.3048,
+    "feet": 0.3048,
+    "in": 0.0254,
+    "inch": 0.0254,
+    "yd": 0.9144,
+}
+_MASS = {"kg": 1.0, "g": 0.001, "lb": 0.45359237, "lbs": 0.45359237, "pound": 0.45359237, "oz": 0.028349523125}
+_TEMPERATURE = ("c", "f", "k", "celsius", "fahrenheit", "kelvin")
+
+
+def _to_celsius(value: float, unit: str) -> float:
+    unit = unit[0]
+    return value if unit == "c" else (value - 32) * 5 / 9 if unit == "f" else value - 273.15
+
+
+def _from_celsius(value: float, unit: str) -> float:
+    unit = unit[0]
+    return value if unit == "c" else value * 9 / 5 + 32 if unit == "f" else value + 273.15
+
+
+@tool
+def convert_units(value: float, from_unit: str, to_unit: str) -> str:
+    """Convert a length (m, km, cm, mm, mi, ft, in, yd), mass (kg, g, lb, oz) or temperature (C, F, K)."""
+    source, target = from_unit.strip().lower().rstrip("."), to_unit.strip().lower().rstrip(".")
+    source, target = source.replace("°", ""), target.replace("°", "")
+    if source in _TEMPERATURE and target in _TEMPERATURE:
+        result = _from_celsius(_to_celsius(value, source), target)
+    else:
+        table = next((t for t in (_LENGTH, _MASS) if source in t and target in t), None)
+        if table is None:
+            raise ValueError(f"cannot convert {from_unit!r} to {to_unit!r}")
+        result = value * table[source] / table[target]
+    return f"{value:g} {from_unit} = {result:.4g} {to_unit}"

@@ -106,19 +106,28 @@ class ChatEngine:
         started = time.perf_counter()
         stop_event = stop_event or threading.Event()
         store = self.services.conversations
-        if request.conversation_id is None:
+        conv = store.get(request.owner, request.conversation_id) if request.conversation_id else None
+        # Validate everything before anything is written: bad input never leaves a trace in the store.
+        if not request.regenerate:
+            message = self.check_message(request.message)
+        elif conv is None or not any(m["role"] == "user" for m in conv.messages):
+            raise InputError("nothing to regenerate yet")
+        mode = check_mode(request.cot_mode or (conv.cot_mode if conv else None) or "direct")
+        knowledge_mode = request.knowledge_mode or (conv.knowledge_mode if conv else None) or "auto"
+        tools_default = conv.tools_enabled if conv else True
+        tools_on = tools_default if request.tools_enabled is None else request.tools_enabled
+        adapter = self.resolve_adapter(request.adapter, conv.adapter if conv else None)
+        stored_params = conv.generation if conv else {}
+        params = GenerationParams.from_settings(self.settings, **{**stored_params, **request.params})
+        if conv is None:
             conv = store.create(request.owner)
-        else:
-            conv = store.get(request.owner, request.conversation_id)
         history = [
             {"role": m["role"], "content": m["content"]} for m in conv.messages if m["role"] in ("user", "assistant")
         ]
         user_message_id = replaced_id = None
         if request.regenerate:
-            last_user = next((m for m in reversed(conv.messages) if m["role"] == "user"), None)
+            last_user = next(m for m in reversed(conv.messages) if m["role"] == "user")
             last_reply = next((m for m in reversed(conv.messages) if m["role"] == "assistant"), None)
-            if last_user is None:
-                raise InputError("nothing to regenerate yet")
             message = last_user["content"]
             user_message_id = last_user["id"]
             if last_reply is not None and last_reply["id"] > last_user["id"]:
@@ -126,13 +135,6 @@ class ChatEngine:
                 replaced_id = last_reply["id"]
                 history = history[:-1]
             history = history[:-1]
-        else:
-            message = self.check_message(request.message)
-        mode = check_mode(request.cot_mode or conv.cot_mode or "direct")
-        knowledge_mode = request.knowledge_mode or conv.knowledge_mode or "auto"
-        tools_on = conv.tools_enabled if request.tools_enabled is None else request.tools_enabled
-        adapter = self.resolve_adapter(request.adapter, conv.adapter)
-        params = GenerationParams.from_settings(self.settings, **{**conv.generation, **request.params})
         engine = self.services.llm
         result = TurnResult(
             model=engine.name, quant=engine.loaded.quant, adapter=adapter, cot_mode=mode, conversation_id=conv.id
@@ -199,7 +201,7 @@ class ChatEngine:
             text = ""
             for piece in engine.stream(prompt, params, adapter, stop_event, stats):
                 text += piece
-                parsed = parse_reply(text, mode)
+                parsed = parse_reply(text, mode, partial=True)
                 result.reasoning, result.answer = parsed.reasoning, parsed.answer
                 result.first_token_seconds = stats.first_token_seconds
                 yield TurnUpdate(result)
@@ -230,7 +232,8 @@ class ChatEngine:
             text = ""
             for piece in engine.stream(prompt, sample, adapter, stop_event, stats):
                 text += piece
-                result.reasoning = _paths_markdown(paths + [parse_reply(text, "step-by-step")], n, running=True)
+                result.reasoning = _paths_markdown(paths + [parse_reply(text, "step-by-step", partial=True)], n,
+                                                   running=True)
                 yield TurnUpdate(result, status=f"reasoning path {index + 1}/{n}")
             paths.append(parse_reply(text, "step-by-step"))
             result.tokens += stats.tokens

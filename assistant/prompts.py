@@ -63,8 +63,11 @@ _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _HEADING_ANSWER = re.compile(r"(?im)^\s*(?:\*\*)?(?:solution|final answer|answer|答案|结论)(?:\*\*)?\s*[:：]\s*")
 
 
-def parse_reply(text: str, mode: str) -> ParsedReply:
-    """Split a reply into reasoning and answer. `direct` replies are all answer."""
+def parse_reply(text: str, mode: str, partial: bool = False) -> ParsedReply:
+    """Split a reply into reasoning and answer. `direct` replies are all answer.
+
+    `partial` is for a reply still streaming: until a marker or heading shows up, everything is reasoning.
+    """
     text = text.replace(BEGIN_THOUGHT, "", 1) if text.lstrip().startswith(BEGIN_THOUGHT) else text
     if mode == "direct":
         return ParsedReply("", text.strip(), extract_final(text))
@@ -78,6 +81,8 @@ def parse_reply(text: str, mode: str) -> ParsedReply:
         match = next(reversed(list(_HEADING_ANSWER.finditer(text))), None)
         if match:
             reasoning, answer = text[: match.start()], text[match.end() :]
+        elif partial:
+            reasoning, answer = text, ""
         else:
             paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
             if len(paragraphs) > 1:

@@ -1,0 +1,272 @@
+"""The one training loop for every image model, plus checkpoint files.
+
+Device auto (CUDA only when present), bf16 autocast on CUDA, seeded shuffling and init, a resumable run state
+saved atomically after every epoch, and the finished checkpoint written as one folder (model.pt + card.json)
+through `atomic_dir`, so a cancelled or crashed run never replaces a good checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import torch
+
+from assistant.imaging import gan, ssl, vae
+from assistant.imaging.datasets import ImageDataset, load_dataset, one_hot
+from assistant.storage import atomic_dir, atomic_write_bytes, check_name
+
+MODEL_KINDS: dict[str, ModuleType] = {"vae": vae, "gan": gan, "ssl": ssl}
+SHIPPED_DIR = Path(__file__).resolve().parent / "checkpoints"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, unreadable or not what it claims to be."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything one training run needs; the same fields drive the CLI, the UI form and the job."""
+
+    model: str = "vae"  # vae | gan | ssl
+    dataset: str = "digits"  # digits | shapes | folder
+    folder: str | None = None  # for dataset=folder: one sub-folder per class
+    name: str | None = None  # checkpoint name; default "<model>-<dataset>"
+    epochs: int = 20
+    batch_size: int = 64
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    resume: bool = True  # continue an interrupted run of the same name
+    evaluate: bool = True  # put test-split metrics on the card
+    hp: dict = field(default_factory=dict)  # model hyper-parameters (lr, latent, width, mask, mask_ratio…)
+
+    def checkpoint_name(self) -> str:
+        if self.name:
+            return check_name(self.name, "checkpoint name")
+        suffix = Path(self.folder).name if self.dataset == "folder" and self.folder else self.dataset
+        return check_name(f"{self.model}-{suffix}", "checkpoint name")
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    """CUDA when asked for or on auto and actually available; CPU otherwise."""
+    if preference == "cpu":
+        return torch.device("cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if preference == "cuda":
+        raise RuntimeError("device=cuda was asked for but no CUDA device is available")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Amp:
+    """Mixed precision on CUDA (bf16 autocast; fp16 + grad scaling where bf16 is missing), plain fp32 on CPU."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.enabled = device.type == "cuda"
+        self.dtype = torch.bfloat16 if self.enabled and torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.enabled and self.dtype == torch.float16)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if not self.enabled:
+            return contextlib.nullcontext()
+        return torch.autocast("cuda", dtype=self.dtype)
+
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
+
+# --- checkpoint files --------------------------------------------------------------------------------------------
+@dataclass
+class Checkpoint:
+    name: str
+    kind: str
+    model: torch.nn.Module
+    spec: dict
+    hp: dict
+    card: dict
+    path: Path
+
+
+def user_checkpoints_dir(settings) -> Path:  # noqa: ANN001 - Settings
+    return settings.images_dir / "checkpoints"
+
+
+def find_checkpoint(name: str, settings=None) -> Path:  # noqa: ANN001
+    """A user-trained checkpoint of that name first, else the shipped one."""
+    check_name(name, "model name")
+    places = ([user_checkpoints_dir(settings)] if settings is not None else []) + [SHIPPED_DIR]
+    for place in places:
+        if (place / name / "model.pt").exists():
+            return place / name
+    known = sorted({p.name for place in places if place.exists() for p in place.iterdir()
+                    if (p / "model.pt").exists() and not p.name.startswith(("classifier-", "."))})
+    raise CheckpointError(f"no image model named {name!r}; available: {', '.join(known) or 'none'}")
+
+
+def list_checkpoints(settings=None) -> list[dict]:  # noqa: ANN001
+    """Cards of every usable checkpoint (user ones shadow shipped ones of the same name)."""
+    seen: dict[str, dict] = {}
+    places = [SHIPPED_DIR] + ([user_checkpoints_dir(settings)] if settings is not None else [])
+    for place in places:
+        if not place.exists():
+            continue
+        for folder in sorted(place.iterdir()):
+            if folder.name.startswith(("classifier-", ".")) or not (folder / "model.pt").exists():
+                continue
+            try:
+                card = __import__("json").loads((folder / "card.json").read_text())
+            except (OSError, ValueError):
+                card = {}
+            seen[folder.name] = {"name": folder.name, "path": str(folder),
+                                 "shipped": place == SHIPPED_DIR, **card}
+    return list(seen.values())
+
+
+def save_checkpoint(folder: Path, kind: str, model: torch.nn.Module, spec: dict, hp: dict, card: dict,
+                    half: bool = False) -> Path:
+    """Write model.pt + card.json into a temp folder, then rename it over `folder` in one step."""
+    import json
+
+    state = {k: (v.half() if half and v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
+    with atomic_dir(folder, overwrite=True) as tmp:
+        torch.save({"format": 1, "kind": kind, "spec": spec, "hp": hp, "state_dict": state}, tmp / "model.pt")
+        (tmp / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False, default=str))
+    return folder
+
+
+def load_checkpoint(name_or_path: str | Path, settings=None, device: str = "cpu") -> Checkpoint:  # noqa: ANN001
+    """Load a checkpoint by model name (user first, then shipped) or folder path; clear error if it is broken."""
+    import json
+
+    path = Path(name_or_path)
+    folder = path if path.is_dir() else find_checkpoint(str(name_or_path), settings)
+    try:
+        blob = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+        kind, spec, hp = blob["kind"], blob["spec"], blob["hp"]
+        model = MODEL_KINDS[kind].build(spec, **hp)
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
+    except Exception as exc:  # noqa: BLE001 - any failure here means the file is not a usable checkpoint
+        raise CheckpointError(f"checkpoint {str(folder)!r} is corrupt or incompatible ({type(exc).__name__}: "
+                              f"{str(exc)[:200]}); retrain it or rebuild the shipped ones with "
+                              "`python -m assistant.imaging.build_checkpoints`") from exc
+    try:
+        card = json.loads((folder / "card.json").read_text())
+    except (OSError, ValueError):
+        card = {}
+    model.to(device).eval()
+    return Checkpoint(folder.name, kind, model, spec, hp, card, folder)
+
+
+# --- training ----------------------------------------------------------------------------------------------------
+def _save_run_state(path: Path, payload: dict) -> None:
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def train(cfg: TrainConfig, settings=None, data: ImageDataset | None = None,  # noqa: ANN001, C901
+          progress: Callable[[float, str], None] | None = None,
+          metric: Callable[..., None] | None = None,
+          on_epoch: Callable[[int, torch.nn.Module], None] | None = None,
+          out_dir: Path | None = None) -> dict:
+    """Train `cfg.model` on `cfg.dataset`; write the checkpoint folder; return its card.
+
+    `progress(fraction, message)` may raise (a cancelled job): the last epoch's run state stays for `resume`.
+    """
+    if cfg.model not in MODEL_KINDS:
+        raise ValueError(f"unknown image model {cfg.model!r}; choose one of: {', '.join(MODEL_KINDS)}")
+    if cfg.epochs <= 0 or cfg.batch_size <= 0:
+        raise ValueError("epochs and batch_size must be positive")
+    module = MODEL_KINDS[cfg.model]
+    name = cfg.checkpoint_name()
+    base = out_dir or user_checkpoints_dir(settings)
+    final_dir, state_path = base / name, base / ".runs" / f"{name}.pt"
+    data = data or load_dataset(cfg.dataset, folder=cfg.folder)
+    if len(data.x_train) == 0:
+        raise ValueError(f"dataset {data.name!r} has no training images")
+    device = pick_device(cfg.device)
+    if device.type == "cpu":
+        torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))  # this machine class: 2 cores
+    seed_everything(cfg.seed)
+    spec = data.spec()
+    hp = {**{k: v for k, v in module.DEFAULTS.items()}, **cfg.hp}
+    model = module.build(spec, **hp).to(device)
+    opts = module.make_optimizers(model, hp)
+    amp = Amp(device)
+    start_epoch, step, elapsed = 0, 0, 0.0
+    history: list[float] = []
+    if cfg.resume and state_path.exists():
+        try:
+            state = torch.load(state_path, map_location="cpu", weights_only=False)
+            if state["kind"] == cfg.model and state["spec"] == spec and state["epoch"] < cfg.epochs:
+                model.load_state_dict(state["model"])
+                for key, opt in opts.items():
+                    opt.load_state_dict(state["opts"][key])
+                torch.set_rng_state(state["rng"])
+                start_epoch, step, elapsed, history = state["epoch"], state["step"], state["elapsed"], state["history"]
+        except Exception:  # noqa: BLE001 - a broken run state only means starting over
+            start_epoch = 0
+    x_train = data.x_train.to(device)
+    cond_train = one_hot(data.y_train, data.attributes).to(device)
+    n = len(x_train)
+    batches = max(1, n // cfg.batch_size) if n >= cfg.batch_size else 1
+    total = cfg.epochs * batches
+    started = time.monotonic() - elapsed
+    model.train()
+    for epoch in range(start_epoch, cfg.epochs):
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)).to(device)
+        epoch_losses = []
+        for b in range(batches):
+            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            losses = module.train_step(model, x_train[idx], cond_train[idx], opts, amp, hp)
+            epoch_losses.append(losses["loss"])
+            step += 1
+            if metric:
+                metric(step, **losses)
+            if progress:
+                progress(step / total, f"epoch {epoch + 1}/{cfg.epochs} · loss {losses['loss']:.4f}")
+        history.append(float(np.mean(epoch_losses)))
+        if on_epoch:
+            model.eval()
+            on_epoch(epoch + 1, model)
+            model.train()
+        _save_run_state(state_path, {
+            "kind": cfg.model, "spec": spec, "epoch": epoch + 1, "step": step,
+            "elapsed": time.monotonic() - started, "history": history, "rng": torch.get_rng_state(),
+            "model": model.state_dict(), "opts": {k: o.state_dict() for k, o in opts.items()},
+        })
+    model.eval()
+    train_seconds = time.monotonic() - started
+    card = {
+        "name": name, "kind": cfg.model, "dataset": data.name, "attributes": data.attributes,
+        "image_size": data.size, "channels": data.channels, "epochs": cfg.epochs, "seed": cfg.seed,
+        "hp": hp, "device": str(device), "train_seconds": round(train_seconds, 1),
+        "train_images": n, "loss_history": [round(v, 5) for v in history],
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "config": {k: v for k, v in asdict(cfg).items() if k != "hp"},
+    }
+    if cfg.evaluate:
+        from assistant.imaging.metrics import evaluate_model
+
+        card["metrics"] = evaluate_model(cfg.model, model.cpu(), data, settings=settings, seed=cfg.seed)
+    save_checkpoint(final_dir, cfg.model, model.cpu(), spec, hp, card)
+    state_path.unlink(missing_ok=True)  # the run is complete; a later run starts fresh
+    card["path"] = str(final_dir)
+    return card

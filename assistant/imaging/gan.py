@@ -1,0 +1,116 @@
+"""Conditional DCGAN: a generator against a binary real/fake discriminator, trained in alternation.
+
+The discriminator is conditional by projection (Miyato & Koyama 2018): D(x, c) = w.h(x) + <E c, h(x)>, still one
+real/fake logit. Both nets use the non-saturating loss of Goodfellow et al. (2014): D minimises
+BCE(D(x), 1) + BCE(D(G(z)), 0); G minimises BCE(D(G(z)), 1). While one net steps, the other is frozen.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+DEFAULTS = {"latent": 32, "width": 32, "lr": 2e-4}
+
+
+class Generator(nn.Module):
+    """z + condition -> 4x4 feature map -> (transposed conv, BN, ReLU) x k -> tanh image of the dataset's size."""
+
+    def __init__(self, channels: int, size: int, cond_dim: int, latent: int, width: int) -> None:
+        super().__init__()
+        ups = max(1, (size // 4).bit_length() - 1)  # 16 -> 2 upsamplings, 32 -> 3
+        ch = width * 2 ** (ups - 1)
+        self.latent = latent
+        self.project = nn.Sequential(nn.Linear(latent + cond_dim, ch * 16), nn.BatchNorm1d(ch * 16), nn.ReLU(),
+                                     nn.Unflatten(1, (ch, 4, 4)))
+        layers: list[nn.Module] = []
+        for _ in range(ups - 1):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU()]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self.body(self.project(torch.cat([z, cond], dim=1)))
+
+
+class Discriminator(nn.Module):
+    """Image -> (strided conv, LeakyReLU) x k -> features h; logit = w.h + <E c, h> (projection)."""
+
+    def __init__(self, channels: int, size: int, cond_dim: int, width: int) -> None:
+        super().__init__()
+        downs = max(1, (size // 4).bit_length() - 1)
+        layers: list[nn.Module] = []
+        ch_in, ch = channels, width
+        for i in range(downs):
+            layers += [nn.Conv2d(ch_in, ch, 4, 2, 1), nn.LeakyReLU(0.2)]
+            if i > 0:
+                layers.insert(-1, nn.BatchNorm2d(ch))
+            ch_in, ch = ch, ch * 2
+        layers += [nn.Flatten(), nn.Linear(ch_in * 16, 128), nn.LeakyReLU(0.2)]
+        self.features = nn.Sequential(*layers)
+        self.real_fake = nn.Linear(128, 1)
+        self.embed = nn.Linear(cond_dim, 128, bias=False)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        h = self.features(x)
+        return (self.real_fake(h) + (self.embed(cond) * h).sum(dim=1, keepdim=True)).squeeze(1)
+
+
+class ConditionalGAN(nn.Module):
+    def __init__(self, channels: int, size: int, cond_dim: int, latent: int = 32, width: int = 32) -> None:
+        super().__init__()
+        self.latent = latent
+        self.generator = Generator(channels, size, cond_dim, latent, width)
+        self.discriminator = Discriminator(channels, size, cond_dim, width)
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """BCE: real -> 1, fake -> 0."""
+    return (F.binary_cross_entropy_with_logits(real_logits.float(), torch.ones_like(real_logits.float()))
+            + F.binary_cross_entropy_with_logits(fake_logits.float(), torch.zeros_like(fake_logits.float())))
+
+
+def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Non-saturating: G wants D to call its images real."""
+    return F.binary_cross_entropy_with_logits(fake_logits.float(), torch.ones_like(fake_logits.float()))
+
+
+def build(spec: dict, **hp) -> ConditionalGAN:
+    from assistant.imaging.datasets import condition_dim
+
+    hp = {**DEFAULTS, **hp}
+    return ConditionalGAN(spec["channels"], spec["size"], condition_dim(spec["attributes"]), hp["latent"], hp["width"])
+
+
+def make_optimizers(model: ConditionalGAN, hp: dict) -> dict[str, torch.optim.Optimizer]:
+    lr = hp.get("lr", DEFAULTS["lr"])
+    return {"generator": torch.optim.Adam(model.generator.parameters(), lr=lr, betas=(0.5, 0.999)),
+            "discriminator": torch.optim.Adam(model.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))}
+
+
+def train_step(model: ConditionalGAN, x: torch.Tensor, cond: torch.Tensor, opts: dict, amp,  # noqa: ANN001
+               hp: dict | None = None) -> dict[str, float]:
+    """One discriminator step (G frozen), then one generator step (D frozen), on the same conditions."""
+    real = x * 2 - 1  # the generator's tanh range
+    z = torch.randn(len(x), model.latent, device=x.device)
+    model.generator.requires_grad_(False)
+    with amp.autocast():
+        fake = model.generator(z, cond)
+        d_loss = discriminator_loss(model.discriminator(real, cond), model.discriminator(fake.detach(), cond))
+    amp.step(d_loss, opts["discriminator"])
+    model.generator.requires_grad_(True)
+    model.discriminator.requires_grad_(False)
+    with amp.autocast():
+        g_loss = generator_loss(model.discriminator(model.generator(z, cond), cond))
+    amp.step(g_loss, opts["generator"])
+    model.discriminator.requires_grad_(True)
+    return {"loss": g_loss.item() + d_loss.item(), "d_loss": d_loss.item(), "g_loss": g_loss.item()}
+
+
+@torch.no_grad()
+def sample(model: ConditionalGAN, cond: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One forward pass of G per image: images in [0, 1]."""
+    z = torch.randn(len(cond), model.latent, generator=generator).to(cond.device)
+    return (model.generator(z, cond) + 1) / 2

@@ -1,0 +1,102 @@
+"""Conditional VAE: encode to mean and log-variance, sample with the reparameterisation trick, decode.
+
+Loss is the negative ELBO (Kingma & Welling 2014, eq. 10): per-image summed binary cross-entropy of the
+reconstruction plus KL(q(z|x,c) || N(0, I)) = -1/2 * sum(1 + logvar - mu^2 - exp(logvar)). The condition c
+(one-hot attributes) is fed to both encoder and decoder; an all-zero c is not used, unconditional sampling
+draws c from the training labels instead.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+DEFAULTS = {"latent": 16, "width": 32, "lr": 2e-3}  # lr as in the seed
+
+
+class ConditionalVAE(nn.Module):
+    def __init__(self, channels: int, size: int, cond_dim: int, latent: int = 16, width: int = 32) -> None:
+        super().__init__()
+        self.latent, self.cond_dim, self.size = latent, cond_dim, size
+        self.feat = size // 4
+        flat = 2 * width * self.feat * self.feat
+        self.encoder = nn.Sequential(  # (C + cond maps) x S x S -> 2w x S/4 x S/4
+            nn.Conv2d(channels + cond_dim, width, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
+            nn.Flatten(),
+        )
+        self.fc_mean = nn.Linear(flat, latent)
+        self.fc_logvar = nn.Linear(flat, latent)
+        self.fc_decode = nn.Linear(latent + cond_dim, flat)
+        self.decoder = nn.Sequential(
+            nn.ReLU(), nn.Unflatten(1, (2 * width, self.feat, self.feat)),
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.ConvTranspose2d(width, channels, 4, 2, 1),  # logits; sigmoid gives pixels
+        )
+
+    def encode(self, x: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z | x, c): the mean and log-variance of a diagonal Gaussian."""
+        maps = cond[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
+        h = self.encoder(torch.cat([x, maps], dim=1))
+        return self.fc_mean(h), self.fc_logvar(h)
+
+    def decode_logits(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.fc_decode(torch.cat([z, cond], dim=1)))
+
+    def decode(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """p(x | z, c): pixel probabilities in [0, 1]."""
+        return torch.sigmoid(self.decode_logits(z, cond))
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mean, logvar = self.encode(x, cond)
+        z = reparameterize(mean, logvar)
+        return self.decode_logits(z, cond), mean, logvar
+
+
+def reparameterize(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """z = mean + sigma * eps: a sample that gradients can flow through."""
+    return mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+
+
+def negative_elbo(logits: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(loss, reconstruction, KL), each summed over pixels/latents and averaged over the batch."""
+    recon = F.binary_cross_entropy_with_logits(logits.float(), x.float(), reduction="sum") / len(x)
+    kl = -0.5 * torch.sum(1 + logvar - mean.pow(2) - logvar.exp()) / len(x)
+    return recon + kl, recon, kl
+
+
+def build(spec: dict, **hp) -> ConditionalVAE:
+    from assistant.imaging.datasets import condition_dim
+
+    hp = {**DEFAULTS, **hp}
+    return ConditionalVAE(spec["channels"], spec["size"], condition_dim(spec["attributes"]), hp["latent"], hp["width"])
+
+
+def make_optimizers(model: ConditionalVAE, hp: dict) -> dict[str, torch.optim.Optimizer]:
+    return {"vae": torch.optim.Adam(model.parameters(), lr=hp.get("lr", DEFAULTS["lr"]))}
+
+
+def train_step(model: ConditionalVAE, x: torch.Tensor, cond: torch.Tensor, opts: dict, amp,  # noqa: ANN001
+               hp: dict | None = None) -> dict[str, float]:
+    """One gradient step on the negative ELBO."""
+    with amp.autocast():
+        logits, mean, logvar = model(x, cond)
+    loss, recon, kl = negative_elbo(logits, x, mean, logvar)
+    amp.step(loss, opts["vae"])
+    return {"loss": loss.item(), "recon": recon.item(), "kl": kl.item()}
+
+
+@torch.no_grad()
+def sample(model: ConditionalVAE, cond: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Decode z ~ N(0, I) under each condition: images in [0, 1]."""
+    z = torch.randn(len(cond), model.latent, generator=generator).to(cond.device)
+    return model.decode(z, cond)
+
+
+@torch.no_grad()
+def reconstruct(model: ConditionalVAE, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    """Decode the posterior mean: the model's reconstruction of x."""
+    mean, _ = model.encode(x, cond)
+    return model.decode(mean, cond)

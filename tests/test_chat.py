@@ -1,0 +1,106 @@
+"""ChatEngine turns with a tiny real model: recording, regenerate, JSON contract, commands, bad input."""
+
+import pytest
+
+from assistant.chat import TurnRequest
+from assistant.conversations import NotFound
+from assistant.llm.engine import InputError
+
+
+def ask(services, message, **kwargs):
+    kwargs.setdefault("knowledge_mode", "off")
+    return services.chat.run(TurnRequest(owner=kwargs.pop("owner", "alice"), message=message, **kwargs))
+
+
+def test_turn_records_both_messages_with_meta(services):
+    result = ask(services, "Hello there", tools_enabled=False)
+    view = services.conversations.get("alice", result.conversation_id)
+    assert [m["role"] for m in view.messages] == ["user", "assistant"]
+    reply = view.messages[1]
+    assert reply["content"] == result.answer and reply["id"] == result.message_id
+    assert reply["meta"]["model"] == services.settings.model and reply["meta"]["cot_mode"] == "direct"
+    assert reply["meta"]["user_message_id"] == view.messages[0]["id"]
+    assert result.tokens > 0
+
+
+def test_json_contract_has_the_stable_fields(services):
+    data = ask(services, "Hi", tools_enabled=False).to_json()
+    for key in (
+        "answer",
+        "reasoning",
+        "model",
+        "quant",
+        "adapter",
+        "sources",
+        "tool_calls",
+        "images",
+        "tokens",
+        "seconds",
+    ):
+        assert key in data
+
+
+def test_regenerate_keeps_the_old_reply_as_an_alternative(services):
+    first = ask(services, "Tell me something", tools_enabled=False, params={"temperature": 1.0, "seed": 1})
+    second = services.chat.run(
+        TurnRequest(
+            owner="alice",
+            message="",
+            conversation_id=first.conversation_id,
+            regenerate=True,
+            knowledge_mode="off",
+            tools_enabled=False,
+        )
+    )
+    visible = services.conversations.get("alice", first.conversation_id)
+    everything = services.conversations.get("alice", first.conversation_id, include_inactive=True)
+    assert [m["role"] for m in visible.messages] == ["user", "assistant"]
+    assert visible.messages[1]["id"] == second.message_id
+    old = next(m for m in everything.messages if m["id"] == first.message_id)
+    assert old["active"] is False
+    assert visible.messages[1]["alternative_of"] == first.message_id
+    assert old["meta"]["user_message_id"] == visible.messages[1]["meta"]["user_message_id"]
+
+
+def test_bad_input_is_refused_and_nothing_is_stored(services):
+    with pytest.raises(InputError, match="empty"):
+        ask(services, "   ")
+    with pytest.raises(InputError, match="limit"):
+        ask(services, "x" * (services.settings.max_input_chars + 1))
+    assert services.conversations.list("alice") == []
+
+
+def test_another_owner_cannot_continue_my_conversation(services):
+    mine = ask(services, "secret", tools_enabled=False)
+    with pytest.raises(NotFound):
+        ask(services, "let me in", owner="mallory", conversation_id=mine.conversation_id)
+
+
+def test_step_by_step_splits_reasoning(services):
+    result = ask(services, "What is 2+2?", cot_mode="step-by-step", tools_enabled=False)
+    assert result.cot_mode == "step-by-step"
+    assert "begin_of_thought" not in result.answer
+
+
+def test_self_consistency_votes(services):
+    services.settings.self_consistency_paths = 3
+    result = ask(services, "What is 2+2?", cot_mode="self-consistency", tools_enabled=False)
+    assert result.reasoning.count("**Path") == 3
+    assert sum(v["count"] for v in result.votes) <= 3
+
+
+def test_commands_run_without_the_model(services):
+    result = ask(services, "/help")
+    assert "/draw" in result.answer
+    result = ask(services, "/calc 17*23")
+    assert result.tool_calls[0]["name"] == "calculator" and "391" in result.answer
+    assert "Unknown command" in ask(services, "/frobnicate").answer
+
+
+def test_unknown_adapter_is_a_clear_error(services):
+    from assistant.adapters import AdapterError
+
+    with pytest.raises(AdapterError, match="unknown adapter"):
+        ask(services, "hi", adapter="nope")
+    with pytest.raises(AdapterError, match="invalid"):
+        ask(services, "hi", adapter="../../etc")

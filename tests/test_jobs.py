@@ -1,0 +1,52 @@
+"""The JobRunner runs real subprocesses: progress, metrics, cancel, refusal of duplicates, restart survival."""
+
+import time
+
+import pytest
+
+from assistant.config import Settings
+from assistant.jobs import JobError, JobRunner
+
+
+@pytest.fixture()
+def runner(tmp_path):
+    return JobRunner(Settings(data_dir=tmp_path / "data"))
+
+
+def test_job_runs_in_a_subprocess_and_reports(runner):
+    job_id = runner.start("sleep", {"steps": 5, "interval": 0.05})
+    info = runner.wait(job_id, timeout=60)
+    assert info.status == "succeeded", runner.log_tail(job_id)
+    assert info.progress == 1.0 and info.result == {"steps": 5}
+    assert [m["step"] for m in runner.metrics(job_id)] == [0, 1, 2, 3, 4]
+    assert "succeeded" in runner.log_tail(job_id)
+
+
+def test_failure_is_recorded_with_its_message(runner):
+    info = runner.wait(runner.start("sleep", {"steps": 1, "interval": 0.01, "fail": True}), timeout=60)
+    assert info.status == "failed" and "asked to fail" in info.message
+
+
+def test_same_lock_key_is_refused_while_running_and_cancel_works(runner):
+    job_id = runner.start("sleep", {"steps": 200, "interval": 0.05}, lock_key="adapter:x")
+    with pytest.raises(JobError, match="already"):
+        runner.start("sleep", {"steps": 1}, lock_key="adapter:x")
+    time.sleep(1.0)
+    runner.cancel(job_id)
+    info = runner.wait(job_id, timeout=30)
+    assert info.status == "cancelled"
+    # the lock is free again
+    runner.wait(runner.start("sleep", {"steps": 1, "interval": 0.01}, lock_key="adapter:x"), timeout=60)
+
+
+def test_job_survives_a_ui_restart(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data")
+    job_id = JobRunner(settings).start("sleep", {"steps": 10, "interval": 0.1})
+    # the UI process goes away; a new one (new runner, same data dir) still sees the job finish
+    info = JobRunner(Settings(data_dir=tmp_path / "data")).wait(job_id, timeout=60)
+    assert info.status == "succeeded"
+
+
+def test_unknown_kind(runner):
+    with pytest.raises(JobError, match="unknown job kind"):
+        runner.start("mine-bitcoin", {})

@@ -1,0 +1,96 @@
+"""End to end with the default packaged model: the real app on a free port, driven through gradio_client, and
+the CLI's JSON contract. Marked e2e (they load the 0.5B model)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MODEL_CACHE
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.e2e
+
+CHAT_DEFAULTS = ("default (promoted)", "direct", "off", False, 0.0, 0.9, 40, 48, 1.05, "You are a helpful assistant.")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env(data_dir: Path, **extra: str) -> dict:
+    env = dict(os.environ)
+    env.update(ASSISTANT_DATA_DIR=str(data_dir), ASSISTANT_MODEL_CACHE_DIR=str(MODEL_CACHE), PYTHONPATH=str(REPO),
+               ASSISTANT_AUTO_INDEX_KNOWLEDGE="false", **extra)
+    return env
+
+
+@pytest.fixture()
+def app_server(tmp_path, default_hf_dir):
+    port = _free_port()
+    log = open(tmp_path / "app.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                            env=_env(tmp_path / "data", ASSISTANT_PORT=str(port)))
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError((tmp_path / "app.log").read_text()[-3000:])
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(1)
+    yield url, tmp_path
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+def _chat(client, text: str, browser: str):
+    job = client.submit(text, browser, *CHAT_DEFAULTS, api_name="/chat")
+    updates = list(job)
+    return updates[-1]
+
+
+def test_app_chats_streams_and_keeps_history_per_browser(app_server):
+    from gradio_client import Client
+
+    url, _ = app_server
+    alice, bob = Client(url, verbose=False), Client(url, verbose=False)
+    job = alice.submit("What is 17 + 25? Answer with the number.", "alice-browser", *CHAT_DEFAULTS, api_name="/chat")
+    updates = list(job)
+    assert len(updates) >= 3, "the reply should stream in several updates"
+    chatbot, _, conversations, status = updates[-1]
+    reply = chatbot["value"][-1]["content"][0]["text"] if isinstance(chatbot, dict) else chatbot[-1]["content"]
+    assert "42" in str(reply)
+    assert "tokens" in status
+    # Bob's browser sees none of Alice's conversations
+    loaded_bob = bob.predict("bob-browser", api_name="/load")
+    assert "17 + 25" not in json.dumps(loaded_bob, ensure_ascii=False)
+    loaded_alice = alice.predict("alice-browser", api_name="/load")
+    assert "17 + 25" in json.dumps(loaded_alice, ensure_ascii=False)
+
+
+def test_cli_json_contract_with_the_default_model(tmp_path, default_hf_dir):
+    out = subprocess.run(
+        [sys.executable, "-m", "assistant", "chat", "What is the capital of Japan?", "--json", "--no-tools",
+         "--knowledge", "off", "--temperature", "0", "--max-new-tokens", "32"],
+        cwd=REPO, env=_env(tmp_path / "data"), capture_output=True, text=True, timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    data = json.loads(out.stdout)
+    assert "Tokyo" in data["answer"]
+    assert data["model"] == "qwen2.5-0.5b-instruct" and data["quant"] == "int8" and data["adapter"] is None
+    assert data["tokens"] > 0 and data["seconds"] > 0
+    for key in ("reasoning", "sources", "tool_calls", "images"):
+        assert key in data

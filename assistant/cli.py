@@ -9,6 +9,8 @@ import logging
 import sys
 import warnings
 
+from pydantic import ValidationError
+
 from assistant.config import Settings, get_settings
 
 # Feature modules add their own sub-commands: (module, function that adds parsers, handler).
@@ -169,7 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if not args.verbose:
         warnings.filterwarnings("ignore")
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "ASSISTANT_" + "_".join(str(part) for part in error["loc"]).upper()
+            print(f"error: invalid setting {name}={error.get('input')!r}: {error['msg']}", file=sys.stderr)
+        return 2
     handler = getattr(args, "handler", None) or getattr(args, "func", None)
     if handler is None:
         parser.print_help()

@@ -12,6 +12,7 @@ from assistant.adapters import BASE, AdapterError
 from assistant.chat import TurnRequest
 from assistant.conversations import NotFound
 from assistant.llm.engine import InputError
+from assistant.llm.packaged import ModelSourceError
 from assistant.prompts import COT_MODES
 from assistant.ui.render import render_conversation, render_partial
 
@@ -20,7 +21,7 @@ DEFAULT_ADAPTER = "default (promoted)"
 # Stop buttons must reach the generation of their own browser session only.
 _STOP_EVENTS: dict[str, threading.Event] = {}
 STOP_EVENTS_LOCK = threading.Lock()  # guards _STOP_EVENTS
-USER_ERRORS = (InputError, AdapterError, NotFound, ValueError)
+USER_ERRORS = (InputError, AdapterError, NotFound, ValueError, ModelSourceError)
 
 
 def _stop_event(session: str, fresh: bool = False) -> threading.Event:

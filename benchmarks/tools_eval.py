@@ -87,7 +87,7 @@ def main() -> int:
     print("| mode | prompts | correct tool | correct tool + key args | tool acc. en | tool acc. zh | seconds |")
     print("|---|---|---|---|---|---|---|")
     for mode, n, tool_ok, args_ok, by_lang, seconds in results:
-        def acc(lang: str) -> str:
+        def acc(lang: str, by_lang: dict = by_lang) -> str:
             values = by_lang.get(lang, [])
             return f"{sum(values) / len(values):.0%} ({len(values)})" if values else "n/a"
 

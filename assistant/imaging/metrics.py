@@ -9,15 +9,20 @@ from torch import nn
 from assistant.imaging.datasets import ImageDataset, one_hot
 
 
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^1/2) between two feature sets (as in FID)."""
-    from scipy import linalg
+def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
+    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^1/2) between two feature sets (as in FID).
 
+    Tr (S_a S_b)^1/2 = Tr (A^1/2 S_b A^1/2)^1/2 with A = S_a: symmetric, so eigh is stable even for the
+    rank-deficient covariances that dead ReLU features give.
+    """
+    a, b = a.astype(np.float64), b.astype(np.float64)
     mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
-    covmean = covmean.real
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean))
+    cov_a = np.cov(a, rowvar=False) + eps * np.eye(a.shape[1])
+    cov_b = np.cov(b, rowvar=False) + eps * np.eye(b.shape[1])
+    vals, vecs = np.linalg.eigh(cov_a)
+    root_a = (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
+    cross = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * cross)
 
 
 @torch.no_grad()

@@ -175,8 +175,13 @@ class ChatEngine:
                     f"- {call.get('name')}({json.dumps(call.get('arguments', {}), ensure_ascii=False)})"
                     f" returned: {outcome}"
                 )
-            if result.tool_calls and all(c.get("final") for c in result.tool_calls):
-                result.answer = "\n\n".join(c["summary"] for c in result.tool_calls if c.get("summary"))
+            # Image, training and adapter tools answer for themselves; a failed call is reported as it is,
+            # because a small model asked to explain an error tends to invent one.
+            if result.tool_calls and all(c.get("final") or "error" in c for c in result.tool_calls):
+                result.answer = "\n\n".join(
+                    c["summary"] if c.get("summary") else f"⚠️ I tried `{c.get('name')}` but it failed: {c['error']}"
+                    for c in result.tool_calls
+                )
                 yield from self._finish(request, result, started, replaced_id, params.__dict__)
                 return
 

@@ -150,6 +150,12 @@ def _count(text: str, default: int) -> int:
     return default
 
 
+def count_in(text: str) -> int | None:
+    """An explicit number of things asked for ("three red circles", "画五个"), else None."""
+    value = _count(text, -1)
+    return value if value > 0 else None
+
+
 def guess_arguments(tool: str, message: str, adapters: list[str]) -> dict:
     """Arguments read straight from the message, for when the model's own call is missing or broken."""
     text = message.strip()

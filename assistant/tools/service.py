@@ -6,6 +6,7 @@ import concurrent.futures
 import contextvars
 import json
 import logging
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from assistant.llm.engine import GenerationParams
 from assistant.tools.builtins import CURRENT_TURN, TurnContext, make_builtin_tools
 from assistant.tools.parsing import ToolParseError, parse_tool_calls, validate_call
 from assistant.tools.registry import ToolRegistry
-from assistant.tools.router import guess_arguments, route
+from assistant.tools.router import count_in, guess_arguments, route
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +212,38 @@ class ToolService:
         if parse_error:
             return [{"name": "?", "error": parse_error}]
         return []
+
+
+def _grounded(value: str, message: str) -> bool:
+    """Does a string argument come from the user's message (and not from the tool's description)?
+
+    Latin words must mostly be words of the message; CJK text is compared character by character.
+    """
+    cjk = [ch for ch in value if "\u4e00" <= ch <= "\u9fff"]
+    if cjk:
+        return sum(ch in message for ch in cjk) / len(cjk) >= 0.75
+    words = re.findall(r"\w+", value.lower())
+    if not words:
+        return False
+    message_words = set(re.findall(r"\w+", message.lower()))
+    return sum(w in message_words for w in words) / len(words) >= 0.75
+
+
+def ground_arguments(tool: str, arguments: dict, message: str, adapters: list[str]) -> tuple[dict, list[str]]:
+    """Replace free-text arguments the model invented (small models copy the schema's examples) by the ones
+    read from the message."""
+    guessed = guess_arguments(tool, message, adapters)
+    fixed, replaced = dict(arguments), []
+    for key, value in arguments.items():
+        if isinstance(value, str) and key in guessed and not _grounded(value, message) and value != guessed[key]:
+            fixed[key] = guessed[key]
+            replaced.append(key)
+    if tool == "generate_images":
+        explicit = count_in(message)
+        if explicit and fixed.get("n") != explicit:
+            fixed["n"] = explicit
+            replaced.append("n")
+    return fixed, replaced
 
 
 def _record_text(record: dict) -> str:

@@ -94,3 +94,17 @@ def test_cli_json_contract_with_the_default_model(tmp_path, default_hf_dir):
     assert data["tokens"] > 0 and data["seconds"] > 0
     for key in ("reasoning", "sources", "tool_calls", "images"):
         assert key in data
+
+
+def test_chat_turn_draws_a_seven_with_the_default_model(tmp_path, default_hf_dir):
+    """The model (helped by the router) picks generate_images; the image file exists and shows the digit 7."""
+    from assistant.chat import TurnRequest
+    from assistant.config import Settings
+    from assistant.services import Services
+
+    settings = Settings(data_dir=tmp_path / "data", model_cache_dir=MODEL_CACHE, auto_index_knowledge=False)
+    result = Services(settings).chat.run(TurnRequest(owner="e2e", message="draw a 7", knowledge_mode="off"))
+    assert result.tool_calls and result.tool_calls[0]["name"] == "generate_images"
+    assert result.images and all(Path(p).is_file() for p in result.images)
+    assert result.tool_calls[0]["result"]["condition"] == {"digit": "7"} or "7" in json.dumps(
+        result.tool_calls[0]["result"]["condition"])

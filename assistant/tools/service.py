@@ -187,14 +187,14 @@ class ToolService:
         except ToolParseError as exc:
             calls, parse_error = [], str(exc)
         if calls:
-            return [
-                {
-                    "name": c.name,
-                    "arguments": c.arguments,
-                    "how": "model" + (" (repaired: " + ", ".join(c.repaired) + ")" if c.repaired else ""),
-                }
-                for c in calls
-            ]
+            decided = []
+            for c in calls:
+                how = "model" + (" (repaired: " + ", ".join(c.repaired) + ")" if c.repaired else "")
+                arguments, replaced = ground_arguments(c.name, c.arguments, message, self.services.adapters.names())
+                if replaced:
+                    how += f"; {', '.join(replaced)} taken from the message"
+                decided.append({"name": c.name, "arguments": arguments, "how": how})
+            return decided
         if routes:
             top = routes[0].tool
             guessed = guess_arguments(top, message, self.services.adapters.names())

@@ -1,0 +1,1 @@
+"""Knowledge: ingestion, incremental FAISS + BM25 index, hybrid retrieval and citations. Entry point: `service`."""

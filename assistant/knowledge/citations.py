@@ -1,0 +1,46 @@
+"""Citations: retrieved chunks as a numbered context block for the prompt, and as a sources panel for people."""
+
+from __future__ import annotations
+
+import re
+
+from assistant.knowledge.search import Hit
+
+MAX_QUOTE = 300
+
+
+def _field(hit: Hit | dict, name: str):  # noqa: ANN202 - chat results carry hits as dicts
+    return hit.get(name) if isinstance(hit, dict) else getattr(hit, name)
+
+
+def format_context(hits: list[Hit | dict]) -> str:
+    """'[1] (source, location)\\ntext' blocks; the model is told to cite them as [1], [2]."""
+    blocks = []
+    for i, hit in enumerate(hits, 1):
+        text = str(_field(hit, "text")).strip()
+        blocks.append(f"[{i}] ({_field(hit, 'source')}, {_field(hit, 'location')})\n{text}")
+    return "\n\n".join(blocks)
+
+
+def quote(text: str, limit: int = MAX_QUOTE) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def sources_markdown(hits: list[Hit | dict]) -> str:
+    """Markdown panel: one entry per [n] with document, location, score and the quoted chunk."""
+    lines = []
+    for i, hit in enumerate(hits, 1):
+        lines.append(f"**[{i}] {_field(hit, 'source')}** — {_field(hit, 'location')} "
+                     f"(score {float(_field(hit, 'score') or 0):.3f})\n> {quote(_field(hit, 'text'))}")
+    return "\n\n".join(lines)
+
+
+def cited_numbers(answer: str, n_sources: int) -> list[int]:
+    """The [n] markers an answer actually uses (in order of first use, only valid numbers)."""
+    seen: list[int] = []
+    for match in re.finditer(r"\[(\d{1,2})\]", answer):
+        number = int(match.group(1))
+        if 1 <= number <= n_sources and number not in seen:
+            seen.append(number)
+    return seen

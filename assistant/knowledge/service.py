@@ -1,0 +1,268 @@
+"""KnowledgeBase: the one object the chat, UI, CLI, API and jobs use to ingest, list, delete and search documents.
+
+Writers build a fresh copy of the index, save it as a new version and then swap it in, so searches running at
+the same time always see a complete index, and another process (an ingest job) can write too.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from assistant.config import Settings
+from assistant.knowledge.embeddings import MiniLMEmbeddings
+from assistant.knowledge.index import FileEntry, KnowledgeIndex, write_lock
+from assistant.knowledge.loaders import SUPPORTED, LoadError, check_path, file_sha256, load_file
+from assistant.knowledge.search import Hit, Mode
+from assistant.knowledge.search import search as run_search
+from assistant.knowledge.splitting import index_text, split_file
+from assistant.storage import InvalidName, atomic_write_bytes, check_name
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+COMMIT_EVERY_CHUNKS = 5_000  # big batches are saved in steps, so a cancelled job keeps what it finished
+EMBED_BATCH = 64
+
+
+@dataclass
+class FileResult:
+    path: str
+    source: str
+    status: str  # indexed | unchanged | removed | error
+    chunks: int = 0
+    message: str = ""
+
+
+@dataclass
+class IngestReport:
+    results: list[FileResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def errors(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "error"]
+
+    def summary(self) -> str:
+        parts = [f"{self.count(s)} {s}" for s in ("indexed", "unchanged", "removed", "error") if self.count(s)]
+        return ", ".join(parts) or "nothing to do"
+
+    def to_dict(self) -> dict:
+        return {"summary": self.summary(), "seconds": round(self.seconds, 2),
+                "results": [asdict(r) for r in self.results]}
+
+
+class KnowledgeBase:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.embeddings = MiniLMEmbeddings()
+        self.lock = threading.RLock()  # one writer per process; the file lock orders processes
+        self._index: KnowledgeIndex | None = None
+
+    # --- places -------------------------------------------------------------------------------
+    @property
+    def roots(self) -> dict[str, Path]:
+        """Folders files may be indexed from, by the label that prefixes their source names."""
+        return {"knowledge": self.settings.knowledge_dir, "uploads": self.settings.uploads_dir.resolve()}
+
+    def source_name(self, path: Path) -> str:
+        path = Path(path).resolve()
+        for label, root in self.roots.items():
+            if path.is_relative_to(root.resolve()):
+                return f"{label}/{path.relative_to(root.resolve()).as_posix()}"
+        return str(path)
+
+    def folder_files(self) -> list[Path]:
+        """Every supported file under the knowledge and uploads folders (hidden files skipped)."""
+        files = []
+        for root in self.roots.values():
+            if root.is_dir():
+                files += [p for p in sorted(root.rglob("*")) if p.is_file() and p.suffix.lower() in SUPPORTED
+                          and not any(part.startswith(".") for part in p.relative_to(root).parts)]
+        return files
+
+    # --- reading ------------------------------------------------------------------------------
+    @property
+    def index(self) -> KnowledgeIndex:
+        """The live index, reloaded when another process has saved a newer version."""
+        current = self._index
+        stale = current is None or current.version != current.current_version()
+        # While this process is writing (lock held), keep answering from the complete previous version
+        # instead of waiting for the whole ingestion; only the very first load waits.
+        if stale and self.lock.acquire(blocking=current is None):
+            try:
+                current = self._index
+                if current is None or current.version != current.current_version():
+                    current = KnowledgeIndex(self.settings.index_dir, self.embeddings).load()
+                    self._index = current
+            finally:
+                self.lock.release()
+        return current
+
+    def search(self, query: str, k: int | None = None, mode: Mode = "hybrid") -> list[Hit]:
+        return run_search(self.index, self.embeddings, query, k or self.settings.retrieval_k, mode)
+
+    @staticmethod
+    def is_relevant(hit: Hit) -> bool:
+        return hit.relevant
+
+    def documents(self) -> list[dict]:
+        """Indexed files: source, size, chunks, indexed_at (ISO), kind, notes."""
+        rows = []
+        for entry in sorted(self.index.files.values(), key=lambda e: e.source):
+            rows.append({"source": entry.source, "path": entry.path, "size": entry.size, "chunks": entry.chunks,
+                         "indexed_at": datetime.fromtimestamp(entry.indexed_at, UTC).isoformat(timespec="seconds"),
+                         "kind": entry.kind, "notes": entry.notes})
+        return rows
+
+    # --- writing ------------------------------------------------------------------------------
+    def ingest(self, paths: Iterable[Path | str], progress: Progress | None = None) -> IngestReport:
+        """Index these files (changed ones re-indexed, unchanged skipped); bad files get a message each."""
+        return self._update([Path(p) for p in paths], [], progress=progress)
+
+    def sync_folder(self, progress: Progress | None = None) -> IngestReport:
+        """Bring the index in line with the knowledge and uploads folders: add, update, and drop deleted files."""
+        with self.lock:
+            present = {self.source_name(p) for p in self.folder_files()}
+            missing = [s for s, e in self.index.files.items() if s not in present and self._in_roots(Path(e.path))]
+            return self._update(self.folder_files(), missing, progress=progress)
+
+    def reindex(self, progress: Progress | None = None) -> IngestReport:
+        """Rebuild from scratch: every file in the folders is read and embedded again."""
+        with self.lock:
+            present = {self.source_name(p) for p in self.folder_files()}
+            gone = [s for s in self.index.files if s not in present]
+            return self._update(self.folder_files(), gone, progress=progress, force=True)
+
+    def delete(self, source: str) -> IngestReport:
+        """Remove a document from the index; an uploaded file is deleted too (a shipped one stays on disk)."""
+        with self.lock:
+            entry = self.index.files.get(source)
+            if entry is None:
+                raise KeyError(f"no indexed document {source!r}")
+            report = self._update([], [source])
+            path = Path(entry.path)
+            if self._in_root(path, self.roots["uploads"]):
+                path.unlink(missing_ok=True)
+            return report
+
+    def add_upload(self, filename: str, data: bytes, progress: Progress | None = None) -> IngestReport:
+        """Store an uploaded file under uploads/ (safe name, size limit) and index it."""
+        name = Path(filename).name
+        try:
+            check_name(name, "file name")
+        except InvalidName as exc:
+            return IngestReport([FileResult(filename, "", "error", message=str(exc))])
+        if len(data) > self.settings.max_upload_mb * 1024 * 1024:
+            return IngestReport([FileResult(name, f"uploads/{name}", "error",
+                                            message=f"{name}: {len(data) / 1e6:.1f} MB is over the "
+                                                    f"{self.settings.max_upload_mb} MB limit")])
+        if Path(name).suffix.lower() not in SUPPORTED:
+            return IngestReport([FileResult(name, f"uploads/{name}", "error",
+                                            message=f"{name}: unsupported file type; supported: "
+                                                    f"{', '.join(sorted(SUPPORTED))}")])
+        path = self.settings.uploads_dir / name
+        atomic_write_bytes(path, data)
+        report = self.ingest([path], progress=progress)
+        if any(r.status == "error" for r in report.results):
+            path.unlink(missing_ok=True)  # a refused upload should not linger and fail every later sync
+        return report
+
+    # --- the one write path -------------------------------------------------------------------
+    def _update(self, paths: list[Path], removed: list[str], progress: Progress | None = None,
+                force: bool = False) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+        progress = progress or (lambda fraction, message: None)
+        with self.lock, write_lock(self.settings.index_dir):
+            # A private copy: searches keep using the live index until the new version is saved.
+            work = KnowledgeIndex(self.settings.index_dir, self.embeddings).load()
+            pending: list[tuple[FileEntry, list, object]] = []
+            pending_removed = [s for s in removed if s in work.files]
+            report.results += [FileResult(work.files[s].path, s, "removed") for s in pending_removed]
+            pending_chunks = 0
+            changed = bool(pending_removed)
+            for i, path in enumerate(paths):
+                progress(i / max(len(paths), 1), f"{i}/{len(paths)} {path.name}")
+                result = self._prepare(work, path, force, progress, i, len(paths))
+                report.results.append(result[0])
+                if result[1] is None:
+                    continue
+                entry, docs, vectors = result[1]
+                if entry.source in work.files:
+                    pending_removed.append(entry.source)
+                pending.append((entry, docs, vectors))
+                pending_chunks += len(docs)
+                if pending_chunks >= COMMIT_EVERY_CHUNKS:
+                    self._commit(work, pending_removed, pending)
+                    pending, pending_removed, pending_chunks = [], [], 0
+                changed = True
+            if pending or pending_removed:
+                self._commit(work, pending_removed, pending)
+            if changed or self._index is None:
+                self._index = work
+        progress(1.0, report.summary())
+        report.seconds = time.perf_counter() - started
+        log.info("knowledge: %s in %.1f s", report.summary(), report.seconds)
+        return report
+
+    def _prepare(self, work: KnowledgeIndex, path: Path, force: bool, progress: Progress, i: int, n: int):  # noqa: ANN202
+        """(result, (entry, chunks, vectors) or None) for one file."""
+        source = self.source_name(path)
+        try:
+            resolved, kind = check_path(path, list(self.roots.values()), self.settings.max_upload_mb)
+            source = self.source_name(resolved)
+            old = work.files.get(source)
+            if old is not None and not force and old.sha256 == file_sha256(resolved):
+                return FileResult(str(path), source, "unchanged", old.chunks), None
+            loaded = load_file(resolved, list(self.roots.values()), self.settings.max_upload_mb)
+            docs = split_file(loaded, source, self.settings.chunk_size, self.settings.chunk_overlap)
+            if not docs:
+                raise LoadError(f"{path.name}: no text to index")
+        except LoadError as exc:
+            return FileResult(str(path), source, "error", message=str(exc)), None
+        vectors = []
+        texts = [index_text(d) for d in docs]
+        for start in range(0, len(texts), EMBED_BATCH):
+            progress((i + start / len(texts)) / n, f"{i}/{n} {path.name}: embedding {start}/{len(texts)} chunks")
+            vectors.append(self.embeddings.embed_array(texts[start : start + EMBED_BATCH]))
+        entry = FileEntry(source, str(resolved), loaded.sha256, loaded.size, loaded.kind,
+                          [uuid.uuid4().hex for _ in docs], time.time(), loaded.notes)
+        message = "; ".join(loaded.notes)
+        return FileResult(str(path), source, "indexed", len(docs), message), (entry, docs, np.vstack(vectors))
+
+    @staticmethod
+    def _commit(work: KnowledgeIndex, removed: list[str], added: list) -> None:
+        work.apply(removed, added)
+        work.save()
+
+    def _in_roots(self, path: Path) -> bool:
+        return any(self._in_root(path, root) for root in self.roots.values())
+
+    @staticmethod
+    def _in_root(path: Path, root: Path) -> bool:
+        return Path(path).resolve().is_relative_to(Path(root).resolve())
+
+
+_bases: dict[str, KnowledgeBase] = {}
+KNOWLEDGE_BASES_LOCK = threading.Lock()  # guards the per-data-dir registry below
+
+
+def get_knowledge_base(settings: Settings) -> KnowledgeBase:
+    """The shared KnowledgeBase of this data dir (one per process)."""
+    key = str(settings.data_dir)
+    with KNOWLEDGE_BASES_LOCK:
+        if key not in _bases:
+            _bases[key] = KnowledgeBase(settings)
+        return _bases[key]

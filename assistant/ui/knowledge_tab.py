@@ -1,0 +1,110 @@
+"""The Knowledge tab: upload, list, delete and re-index documents, and try searches. It only calls KnowledgeBase."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from assistant.config import Settings
+from assistant.knowledge.citations import quote
+from assistant.knowledge.loaders import SUPPORTED
+from assistant.knowledge.service import IngestReport, get_knowledge_base
+
+HEADERS = ["document", "size (KB)", "chunks", "indexed at (UTC)", "notes"]
+
+
+def documents_table(settings: Settings) -> list[list]:
+    rows = get_knowledge_base(settings).documents()
+    return [[d["source"], round(d["size"] / 1024, 1), d["chunks"], d["indexed_at"].replace("T", " ")[:19],
+             "; ".join(d["notes"])] for d in rows]
+
+
+def report_markdown(report: IngestReport) -> str:
+    lines = [f"**{report.summary()}** in {report.seconds:.1f} s"]
+    icons = {"indexed": "✅", "unchanged": "⏸", "removed": "🗑", "error": "⚠️"}
+    for r in report.results:
+        detail = f" — {r.message}" if r.message else ""
+        chunks = f" ({r.chunks} chunks)" if r.chunks else ""
+        lines.append(f"- {icons.get(r.status, '')} `{r.source or r.path}` {r.status}{chunks}{detail}")
+    return "\n".join(lines)
+
+
+def hits_markdown(hits: list) -> str:
+    if not hits:
+        return "_No matching chunks._"
+    return "\n\n".join(
+        f"**{i}. {h.source}** — {h.location} · score {h.score:.4f} · cosine {h.cosine:.2f}\n> {quote(h.text, 500)}"
+        for i, h in enumerate(hits, 1)
+    )
+
+
+def build_knowledge_tab(settings: Settings) -> None:
+    """Build the tab's components inside the caller's open `gr.Tab`."""
+    kb = get_knowledge_base(settings)
+    gr.Markdown(
+        "Documents in the shipped `knowledge/` folder and your uploads are split into chunks, embedded and indexed "
+        "(dense + BM25). The chat cites them as [1], [2]. Supported: " + ", ".join(sorted(SUPPORTED))
+        + f"; up to {settings.max_upload_mb} MB per file."
+    )
+    with gr.Row():
+        with gr.Column(scale=1):
+            files = gr.File(label="Upload documents", file_count="multiple", file_types=sorted(SUPPORTED))
+            upload = gr.Button("Add to knowledge", variant="primary")
+            with gr.Row():
+                refresh = gr.Button("Refresh list", size="sm")
+                reindex = gr.Button("Re-index everything", size="sm")
+            status = gr.Markdown()
+        with gr.Column(scale=2):
+            table = gr.Dataframe(headers=HEADERS, value=documents_table(settings), interactive=False,
+                                 wrap=True, label="Indexed documents")
+            with gr.Row():
+                choice = gr.Dropdown(label="Document", choices=[d["source"] for d in kb.documents()], scale=3)
+                delete = gr.Button("Delete", variant="stop", scale=1)
+    with gr.Row():
+        query = gr.Textbox(label="Search the knowledge base", placeholder="how do I train an adapter?", scale=4)
+        mode = gr.Radio(["hybrid", "dense", "bm25"], value="hybrid", label="Mode", scale=2)
+        k = gr.Slider(1, 20, value=settings.retrieval_k, step=1, label="k", scale=1)
+    results = gr.Markdown()
+
+    def listing():  # noqa: ANN202
+        rows = documents_table(settings)
+        return rows, gr.Dropdown(choices=[r[0] for r in rows], value=None)
+
+    def on_upload(paths: list[str] | None, progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
+        if not paths:
+            return "Choose files first.", *listing()
+        report = IngestReport()
+        started = time.perf_counter()
+        for i, path in enumerate(paths):
+            progress(i / len(paths), desc=f"indexing {Path(path).name}")
+            part = kb.add_upload(Path(path).name, Path(path).read_bytes())
+            report.results += part.results
+        report.seconds = time.perf_counter() - started
+        return report_markdown(report), *listing()
+
+    def on_reindex(progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
+        report = kb.reindex(progress=lambda fraction, message: progress(fraction, desc=message))
+        return report_markdown(report), *listing()
+
+    def on_delete(source: str | None):  # noqa: ANN202
+        if not source:
+            return "Pick a document to delete.", *listing()
+        try:
+            report = kb.delete(source)
+        except KeyError as exc:
+            return f"⚠️ {exc}", *listing()
+        return report_markdown(report), *listing()
+
+    def on_search(text: str, mode_v: str, k_v: float) -> str:
+        if not text.strip():
+            return ""
+        return hits_markdown(kb.search(text, k=int(k_v), mode=mode_v))
+
+    outputs = [status, table, choice]
+    upload.click(on_upload, [files], outputs)
+    reindex.click(on_reindex, None, outputs)
+    delete.click(on_delete, [choice], outputs)
+    refresh.click(listing, None, [table, choice])
+    query.submit(on_search, [query, mode, k], results)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import random
 import time
 from collections.abc import Callable
@@ -131,7 +132,7 @@ def list_checkpoints(settings=None) -> list[dict]:  # noqa: ANN001
             if folder.name.startswith(("classifier-", ".")) or not (folder / "model.pt").exists():
                 continue
             try:
-                card = __import__("json").loads((folder / "card.json").read_text())
+                card = json.loads((folder / "card.json").read_text())
             except (OSError, ValueError):
                 card = {}
             seen[folder.name] = {"name": folder.name, "path": str(folder),
@@ -142,8 +143,6 @@ def list_checkpoints(settings=None) -> list[dict]:  # noqa: ANN001
 def save_checkpoint(folder: Path, kind: str, model: torch.nn.Module, spec: dict, hp: dict, card: dict,
                     half: bool = False) -> Path:
     """Write model.pt + card.json into a temp folder, then rename it over `folder` in one step."""
-    import json
-
     state = {k: (v.half() if half and v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
     with atomic_dir(folder, overwrite=True) as tmp:
         torch.save({"format": 1, "kind": kind, "spec": spec, "hp": hp, "state_dict": state}, tmp / "model.pt")
@@ -153,8 +152,6 @@ def save_checkpoint(folder: Path, kind: str, model: torch.nn.Module, spec: dict,
 
 def load_checkpoint(name_or_path: str | Path, settings=None, device: str = "cpu") -> Checkpoint:  # noqa: ANN001
     """Load a checkpoint by model name (user first, then shipped) or folder path; clear error if it is broken."""
-    import json
-
     path = Path(name_or_path)
     folder = path if path.is_dir() else find_checkpoint(str(name_or_path), settings)
     try:

@@ -1,0 +1,155 @@
+"""Free text (English or Chinese) -> the condition an image model understands, or a clear "cannot draw".
+
+"the digit seven", "draw five 7s", "画一个数字3" -> {digit: 7 | 7 | 3} (and a count where one is given);
+"a small red triangle", "三个蓝色的圆" -> {shape, colour, size}. Folder datasets match their class names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+NUMBER_WORDS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                "eight": 8, "nine": 9, "ten": 10, "a": 1, "an": 1, "a couple of": 2, "a few": 3, "several": 4}
+DIGIT_WORDS = {w: v for w, v in NUMBER_WORDS.items() if len(w) > 2 and v <= 9}
+PLURAL_DIGITS = {"zeros": 0, "zeroes": 0, "ones": 1, "twos": 2, "threes": 3, "fours": 4, "fives": 5, "sixes": 6,
+                 "sevens": 7, "eights": 8, "nines": 9}
+CN_NUMERALS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+               "九": 9, "十": 10}
+CN_MEASURE = "个张幅只枚"  # measure words: "三个" is a count, not the digit 3
+
+# Synonyms for the shapes dataset's attribute values.
+SYNONYMS = {
+    "circle": ["circle", "circles", "round", "disc", "disk", "dot", "圆形", "圆圈", "圆"],
+    "square": ["square", "squares", "box", "正方形", "方形", "方块"],
+    "triangle": ["triangle", "triangles", "三角形", "三角"],
+    "star": ["star", "stars", "五角星", "星星", "星形", "星"],
+    "red": ["red", "红色", "红"],
+    "green": ["green", "绿色", "绿"],
+    "blue": ["blue", "蓝色", "蓝"],
+    "yellow": ["yellow", "gold", "黄色", "黄"],
+    "small": ["small", "little", "tiny", "小"],
+    "large": ["large", "big", "huge", "大"],
+}
+# Things people ask for that no shipped model draws: named in the error instead of silently ignored.
+UNDRAWABLE = ["purple", "orange", "pink", "black", "white", "brown", "grey", "gray", "hexagon", "pentagon",
+              "heart", "oval", "rectangle", "diamond", "cat", "dog", "flower", "face", "car", "house", "tree",
+              "紫", "橙", "粉", "黑", "白", "棕", "灰", "六边形", "五边形", "心形", "椭圆", "长方形", "菱形",
+              "猫", "狗", "花", "脸", "车", "房子", "树", "字母", "letter"]
+
+
+class PromptError(ValueError):
+    """The prompt asks for something this model cannot draw (the message says what it can)."""
+
+
+@dataclass
+class Condition:
+    """What to draw: attribute -> value index (missing attributes are random), and a count if the text had one."""
+
+    values: dict[str, int] = field(default_factory=dict)
+    count: int | None = None
+
+    def describe(self, attributes: dict[str, list[str]]) -> str:
+        if not self.values:
+            return "anything (unconditional)"
+        return ", ".join(f"{attr}={attributes[attr][idx]}" for attr, idx in self.values.items())
+
+
+def capabilities(attributes: dict[str, list[str]]) -> str:
+    """One line saying what a model with these attributes can draw."""
+    if list(attributes) == ["digit"]:
+        return "digits 0-9 (e.g. 'digit 7', 'the digit seven', '画一个数字3')"
+    return "; ".join(f"{attr}: {', '.join(values)}" for attr, values in attributes.items())
+
+
+def _number(token: str) -> int | None:
+    token = token.strip().lower()
+    if token.isdigit():
+        return int(token)
+    if token in NUMBER_WORDS:
+        return NUMBER_WORDS[token]
+    if token in PLURAL_DIGITS:
+        return PLURAL_DIGITS[token]
+    if token.endswith("s") and token[:-1].isdigit():
+        return int(token[:-1])
+    if token in CN_NUMERALS:
+        return CN_NUMERALS[token]
+    return None
+
+
+def _count(text: str) -> int | None:
+    """A count written as a number before a measure word or a plural noun: "三个", "5 images", "five 7s"."""
+    match = re.search(rf"([0-9]+|[{''.join(CN_NUMERALS)}])\s*[{CN_MEASURE}]", text)
+    if match:
+        return _number(match.group(1))
+    words = "|".join(sorted((w for w in NUMBER_WORDS if " " not in w and len(w) > 2), key=len, reverse=True))
+    match = re.search(rf"\b([0-9]+|{words}|a couple of|a few|several)\s+(?:images?|pictures?|samples?|of\b|"
+                      rf"(?:[a-z]+\s+){{0,3}}[a-z0-9]+s\b)", text)
+    return _number(match.group(1)) if match else None
+
+
+def _digit(text: str) -> int | None:
+    """The digit asked for: after "digit/number/数字", else a plural digit ("7s", "sevens"), else a lone digit."""
+    match = re.search(r"(?:digit|number|数字)\s*(?:of\s+)?(?:a\s+)?([0-9]+|[a-z]+|[零〇一二两三四五六七八九十])", text)
+    if match and _number(match.group(1)) is not None:
+        return _number(match.group(1))
+    match = re.search(r"\b([0-9])s\b|\b(zeroe?s|ones|twos|threes|fours|fives|sixes|sevens|eights|nines)\b", text)
+    if match:
+        return _number(match.group(1) or match.group(2))
+    found = [(m.start(), int(m.group())) for m in re.finditer(r"(?<![0-9])[0-9]+(?![0-9])", text)]
+    found += [(m.start(), DIGIT_WORDS[m.group(1)]) for m in re.finditer(r"\b(" + "|".join(DIGIT_WORDS) + r")\b", text)]
+    found += [(i, CN_NUMERALS[c]) for i, c in enumerate(text)
+              if c in CN_NUMERALS and text[i + 1:i + 2] not in tuple(CN_MEASURE)]
+    if not found:
+        return None
+    found = [value for _, value in sorted(found)]
+    return found[-1]  # "draw five 7" / "画三个7": the count comes first, the thing drawn last
+
+
+def parse_prompt(prompt: str | int | None, attributes: dict[str, list[str]]) -> Condition:
+    """Map a prompt (or a class index / class name) onto `attributes`; raise PromptError naming what is drawable."""
+    can = capabilities(attributes)
+    if prompt is None or (isinstance(prompt, str) and prompt.strip().lower() in ("", "any", "anything", "random")):
+        return Condition()
+    first = next(iter(attributes))
+    if isinstance(prompt, int) and not isinstance(prompt, bool):
+        if not 0 <= prompt < len(attributes[first]):
+            raise PromptError(f"class {prompt} is out of range; this model draws {can}")
+        return Condition({first: prompt})
+    text = str(prompt).strip().lower()
+    if text in attributes[first]:  # an exact class name, e.g. "7" or "daisy"
+        return Condition({first: attributes[first].index(text)}, _count(text))
+    known = {w for names in attributes.values() for name in names for w in SYNONYMS.get(name, [name])}
+    for bad in UNDRAWABLE:
+        if bad not in known and re.search(rf"\b{bad}s?\b" if bad.isascii() else bad, text):
+            raise PromptError(f"this model cannot draw {bad!r}; it draws {can}")
+    count = _count(text)
+    if list(attributes) == ["digit"]:
+        digit = _digit(text)
+        if digit is None:
+            raise PromptError(f"no digit found in {prompt!r}; this model draws {can}")
+        if digit > 9:
+            raise PromptError(f"{digit} is not a single digit; this model draws {can}")
+        return Condition({"digit": digit}, count)
+    values: dict[str, int] = {}
+    for attr, names in attributes.items():
+        for idx, name in enumerate(names):
+            for word in SYNONYMS.get(name, [name]):
+                pattern = rf"\b{re.escape(word)}\b" if word.isascii() else re.escape(word)
+                if re.search(pattern, text) and attr not in values:
+                    values[attr] = idx
+    if not values:
+        raise PromptError(f"nothing in {prompt!r} matches what this model draws: {can}")
+    return Condition(values, count)
+
+
+def guess_dataset(prompt: str | int | None) -> str:
+    """For model 'auto': digits when the prompt is about a digit, shapes when it names a shape or colour."""
+    if prompt is None or isinstance(prompt, int):
+        return "digits"
+    text = str(prompt).lower()
+    shape_words = [w for key in ("circle", "square", "triangle", "star", "red", "green", "blue", "yellow")
+                   for w in SYNONYMS[key]]
+    if any((re.search(rf"\b{w}\b", text) if w.isascii() else w in text) for w in shape_words):
+        return "shapes"
+    return "digits"

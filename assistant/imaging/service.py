@@ -1,0 +1,187 @@
+"""The image tools: plain functions with typed arguments returning JSON-able dicts (chat tools, UI and CLI share them).
+
+Every picture is written as PNG under `settings.images_dir` (the UI may serve files from there).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import torch
+
+from assistant.config import Settings, get_settings
+from assistant.imaging.datasets import DATASETS, DatasetError, ImageDataset, load_dataset
+from assistant.imaging.engine import MODEL_KINDS, Checkpoint, TrainConfig, list_checkpoints, load_checkpoint
+from assistant.imaging.prompting import Condition, guess_dataset, parse_prompt
+from assistant.imaging.sampling import generate, inpaint_rows, save_grid, save_images
+from assistant.imaging.ssl import masked_mse
+from assistant.storage import check_name
+
+MAX_EPOCHS = 500
+
+
+def _out_dir(settings: Settings, what: str, model: str) -> Path:
+    return settings.images_dir / what / f"{model}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def resolve_model_name(model: str, prompt: str | int | None = None) -> str:
+    """'auto' -> gan-<dataset the prompt is about>; 'gan'/'vae' -> <kind>-<that dataset>; else the name itself."""
+    model = (model or "auto").strip().lower()
+    if model == "auto":
+        return f"gan-{guess_dataset(prompt)}"
+    if model in ("gan", "vae"):
+        return f"{model}-{guess_dataset(prompt)}"
+    if model == "ssl":
+        return "ssl-digits"
+    return check_name(model, "model name")
+
+
+def dataset_of(ckpt: Checkpoint) -> ImageDataset:
+    """Reload the dataset a checkpoint was trained on (its test split is what the metrics use)."""
+    config = ckpt.card.get("config", {})
+    name = config.get("dataset") or ckpt.spec["dataset"]
+    return load_dataset(name, folder=config.get("folder"))
+
+
+def generate_images(model: str = "auto", prompt_or_class: str | int | None = None, n: int | None = None,
+                    seed: int | None = None, settings: Settings | None = None, out_dir: str | Path | None = None
+                    ) -> dict:
+    """Draw n images from a VAE/GAN checkpoint for a prompt ("digit 7", "a small red triangle", "画一个数字3")."""
+    settings = settings or get_settings()
+    name = resolve_model_name(model, prompt_or_class)
+    ckpt = load_checkpoint(name, settings)
+    if ckpt.kind not in ("vae", "gan"):
+        raise ValueError(f"{name} is a masked-SSL model: it fills in masked images (use inpaint), it does not draw "
+                         "from a prompt; try gan-digits, gan-shapes, vae-digits or vae-shapes")
+    condition: Condition = parse_prompt(prompt_or_class, ckpt.spec["attributes"])
+    if n is None:
+        n = condition.count or 4
+    n = int(n)
+    if n <= 0:
+        raise ValueError("n must be at least 1")
+    capped = n > settings.max_images
+    n = min(n, settings.max_images)
+    seed = int(seed) if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item())
+    images, _ = generate(ckpt, condition.values, n, seed)
+    folder = Path(out_dir) if out_dir else _out_dir(settings, "samples", name)
+    files = save_images(images, folder, name)
+    grid = save_grid(images, folder / "grid.png", nrow=min(8, n)) if n > 1 else files[0]
+    attrs = ckpt.spec["attributes"]
+    cond_named = {attr: attrs[attr][idx] for attr, idx in condition.values.items()}
+    summary = (f"{n} image(s) from {name} for {condition.describe(attrs)}"
+               + (f" (capped at {settings.max_images})" if capped else ""))
+    return {"model": name, "kind": ckpt.kind, "condition": cond_named, "prompt": prompt_or_class, "n": n,
+            "seed": seed, "files": files, "grid": grid, "capped": capped, "summary": summary}
+
+
+def train_image_model(model: str, dataset: str = "digits", epochs: int = 20, folder: str | None = None,
+                      name: str | None = None, batch_size: int = 64, seed: int = 0, lr: float | None = None,
+                      device: str = "auto", settings: Settings | None = None) -> dict:
+    """Start training in a background job (progress and live loss in the job); returns the job id at once."""
+    from assistant.jobs import JobRunner
+
+    settings = settings or get_settings()
+    kind = model.strip().lower()
+    if "-" in kind and kind.split("-", 1)[0] in MODEL_KINDS:  # "vae-shapes" names kind and dataset at once
+        kind, suffix = kind.split("-", 1)
+        if suffix in DATASETS and suffix != "folder":
+            dataset = suffix
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"unknown image model {model!r}; choose one of: {', '.join(MODEL_KINDS)}")
+    if dataset.startswith("folder:"):
+        dataset, folder = "folder", dataset.split(":", 1)[1]
+    if dataset not in DATASETS:
+        raise DatasetError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+    if dataset == "folder":
+        load_dataset("folder", folder=folder)  # fail now, not in the job, on an empty or unreadable folder
+    epochs = int(epochs)
+    if not 1 <= epochs <= MAX_EPOCHS:
+        raise ValueError(f"epochs must be between 1 and {MAX_EPOCHS}")
+    cfg = TrainConfig(model=kind, dataset=dataset, folder=folder, name=name, epochs=epochs,
+                      batch_size=max(1, int(batch_size)), seed=int(seed), device=device,
+                      hp={"lr": float(lr)} if lr else {})
+    checkpoint = cfg.checkpoint_name()
+    job_id = JobRunner(settings).start("image_train", cfg.__dict__, lock_key=f"image:{checkpoint}")
+    return {"job_id": job_id, "name": checkpoint, "model": kind, "dataset": dataset, "epochs": epochs,
+            "checkpoint_dir": str(settings.images_dir / "checkpoints" / checkpoint)}
+
+
+def _load_image(path: str | Path, channels: int, size: int) -> torch.Tensor:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img = img.convert("L" if channels == 1 else "RGB").resize((size, size), Image.Resampling.BILINEAR)
+            array = torch.tensor(list(img.getdata()), dtype=torch.float32) / 255.0
+    except (FileNotFoundError, UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"cannot read image {str(path)!r}: {type(exc).__name__}") from exc
+    return array.view(size, size, channels).permute(2, 0, 1).unsqueeze(0)
+
+
+def inpaint(image: str | Path | None = None, mask_ratio: float = 0.25, model: str = "ssl-digits", seed: int = 0,
+            mask: str = "patches", n: int = 8, settings: Settings | None = None) -> dict:
+    """Hide patches of an image (or of n test images) and fill them with a masked-SSL model.
+
+    Writes a 3-row grid (original / masked / filled) and one PNG per filled image.
+    """
+    settings = settings or get_settings()
+    name = resolve_model_name(model)
+    ckpt = load_checkpoint(name, settings)
+    if ckpt.kind != "ssl":
+        raise ValueError(f"{name} is a {ckpt.kind} model; inpainting needs a masked-SSL model (ssl-digits, ssl-shapes)")
+    if image is not None:
+        x = _load_image(image, ckpt.spec["channels"], ckpt.spec["size"])
+    else:
+        n = max(1, min(int(n), settings.max_images))
+        x = dataset_of(ckpt).x_test[:n]
+    original, masked, filled, hidden = inpaint_rows(ckpt, x, float(mask_ratio), seed, mask)
+    mse = masked_mse(filled, original, hidden).item()
+    folder = _out_dir(settings, "inpaint", name)
+    grid = save_grid(torch.cat([original, masked, filled]), folder / "rows.png", nrow=len(x))
+    files = save_images(filled, folder, "filled")
+    return {"model": name, "mask_ratio": mask_ratio, "mask": mask, "grid": grid, "files": [grid, *files],
+            "hidden_pixel_mse": round(mse, 5),
+            "summary": f"inpainted {len(x)} image(s) with {name}, {mask_ratio:.0%} hidden; rows: original, masked, "
+                       f"filled (hidden-pixel MSE {mse:.4f})"}
+
+
+def evaluate_image_model(model: str, recompute: bool = False, settings: Settings | None = None) -> dict:
+    """The model's test-split metrics (from its card, or recomputed) plus freshly drawn evaluation grids."""
+    from assistant.imaging.metrics import evaluate_model
+
+    settings = settings or get_settings()
+    name = resolve_model_name(model)
+    ckpt = load_checkpoint(name, settings)
+    metrics = ckpt.card.get("metrics")
+    data = None
+    if recompute or not metrics:
+        data = dataset_of(ckpt)
+        metrics = evaluate_model(ckpt.kind, ckpt.model, data, settings=settings)
+    folder = _out_dir(settings, "eval", name)
+    files = []
+    if ckpt.kind in ("vae", "gan"):
+        attrs = ckpt.spec["attributes"]
+        first = next(iter(attrs))
+        rows = [generate(ckpt, {first: k}, 8, seed=k)[0] for k in range(min(len(attrs[first]), 10))]
+        files.append(save_grid(torch.cat(rows), folder / "samples.png", nrow=8))
+        if ckpt.kind == "vae":
+            from assistant.imaging.datasets import one_hot
+            from assistant.imaging.vae import reconstruct
+
+            data = data or dataset_of(ckpt)
+            x, y = data.x_test[:8], data.y_test[:8]
+            recon = reconstruct(ckpt.model, x, one_hot(y, attrs))
+            files.append(save_grid(torch.cat([x, recon]), folder / "reconstructions.png", nrow=8))
+    else:
+        files.append(inpaint(model=name, mask_ratio=0.5, settings=settings)["grid"])
+    return {"model": name, "kind": ckpt.kind, "dataset": ckpt.spec["dataset"], "metrics": metrics,
+            "train_seconds": ckpt.card.get("train_seconds"), "device": ckpt.card.get("device"), "files": files}
+
+
+def list_image_models(settings: Settings | None = None) -> list[dict]:
+    """Every usable checkpoint: name, kind, dataset, shipped or user-trained, metrics."""
+    settings = settings or get_settings()
+    return [{k: card.get(k) for k in ("name", "kind", "dataset", "shipped", "metrics", "train_seconds", "path")}
+            for card in list_checkpoints(settings)]

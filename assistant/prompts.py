@@ -58,6 +58,8 @@ def assistant_prefix(mode: str) -> str:
     return BEGIN_THOUGHT + "\n" if mode != "direct" else ""
 
 
+# Small models mangle the markers ("<|end_of_thought|" without ">", "<end_of_thought>"); accept those too.
+_MARKER = re.compile(r"<\|?\s*(begin|end)_of_(thought|solution)\s*\|?>?", re.I)
 _BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _HEADING_ANSWER = re.compile(r"(?im)^\s*(?:\*\*)?(?:solution|final answer|answer|答案|结论)(?:\*\*)?\s*[:：]\s*")
@@ -68,6 +70,7 @@ def parse_reply(text: str, mode: str, partial: bool = False) -> ParsedReply:
 
     `partial` is for a reply still streaming: until a marker or heading shows up, everything is reasoning.
     """
+    text = _MARKER.sub(lambda m: f"<|{m.group(1).lower()}_of_{m.group(2).lower()}|>", text)
     text = text.replace(BEGIN_THOUGHT, "", 1) if text.lstrip().startswith(BEGIN_THOUGHT) else text
     if mode == "direct":
         return ParsedReply("", text.strip(), extract_final(text))
@@ -93,8 +96,10 @@ def parse_reply(text: str, mode: str, partial: bool = False) -> ParsedReply:
     answer = _HEADING_ANSWER.sub("", answer, count=1).strip()
     reasoning = reasoning.replace(BEGIN_THOUGHT, "").replace(END_THOUGHT, "").strip()
     final = extract_final(answer) or extract_final(reasoning)
-    if not answer and final:
-        answer = final
+    if not answer and reasoning and not partial:
+        # The model closed its thoughts and stopped: the last line of the reasoning carries the answer.
+        lines = [line.strip(" -*") for line in reasoning.splitlines() if line.strip(" -*")]
+        answer = lines[-1] if lines and (final is None or final in normalize_answer(lines[-1])) else (final or "")
     return ParsedReply(reasoning, answer, final)
 
 

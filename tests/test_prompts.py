@@ -61,3 +61,10 @@ def test_system_prompt_and_prefix_per_mode():
     assert END_THOUGHT in system_prompt("Be nice.", "step-by-step")
     assert assistant_prefix("direct") == ""
     assert assistant_prefix("self-consistency").startswith("<|begin_of_thought|>")
+
+
+def test_mangled_markers_and_an_empty_solution():
+    text = "Step 1: 12 * 7 = 84.\n\n- Therefore the answer is `84`.\n\n<|end_of_thought|"
+    parsed = parse_reply(text, "step-by-step")
+    assert "12 * 7" in parsed.reasoning and "end_of" not in parsed.answer
+    assert parsed.final == "84" and "84" in parsed.answer

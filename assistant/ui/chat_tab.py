@@ -76,7 +76,7 @@ def build_chat_tab(services, browser_id: gr.BrowserState) -> dict:  # noqa: ANN0
                 message = gr.Textbox(
                     placeholder="Message… (Enter to send, Shift+Enter for a new line; /help)",
                     show_label=False,
-                    lines=2,
+                    lines=1,
                     max_lines=10,
                     scale=6,
                     elem_id="message",

@@ -21,7 +21,7 @@ DEFAULT_ADAPTER = "default (promoted)"
 # Stop buttons must reach the generation of their own browser session only.
 _STOP_EVENTS: dict[str, threading.Event] = {}
 STOP_EVENTS_LOCK = threading.Lock()  # guards _STOP_EVENTS
-USER_ERRORS = (InputError, AdapterError, NotFound, ValueError, ModelSourceError)
+USER_ERRORS = (InputError, AdapterError, NotFound, ValueError, ModelSourceError)  # FeedbackError is a ValueError
 
 
 def _stop_event(session: str, fresh: bool = False) -> threading.Event:

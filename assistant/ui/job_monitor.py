@@ -1,0 +1,40 @@
+"""A reusable job panel: progress, live loss plot, log tail and Cancel, polling the JobRunner."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+
+def build_job_monitor(services, label: str = "Job") -> gr.State:  # noqa: ANN001
+    """Render the panel; returns the gr.State holding the watched job id (set it to start watching)."""
+    job_id = gr.State(None)
+    with gr.Group():
+        status = gr.Markdown(f"*{label}: none running*")
+        plot = gr.LinePlot(pd.DataFrame({"step": [], "value": [], "series": []}), x="step", y="value",
+                           color="series", height=220, label="loss")
+        with gr.Accordion("Log", open=False):
+            log = gr.Code(language=None, lines=8, label="log tail")
+        cancel = gr.Button("Cancel job", size="sm", variant="stop")
+    timer = gr.Timer(2.0)
+
+    def poll(current: str | None):
+        if not current:
+            return gr.update(), gr.update(), gr.update()
+        info = services.jobs.get(current)
+        rows = [{"step": m["step"], "value": v, "series": k} for m in services.jobs.metrics(current)
+                for k, v in m.items() if k not in ("step", "time") and isinstance(v, int | float)]
+        bar = "█" * int(info.progress * 20) + "░" * (20 - int(info.progress * 20))
+        text = f"**{label} `{current}`** — {info.status} `{bar}` {info.progress:.0%} — {info.message}"
+        frame = pd.DataFrame(rows) if rows else pd.DataFrame({"step": [], "value": [], "series": []})
+        return text, frame, services.jobs.log_tail(current, 3000)
+
+    def do_cancel(current: str | None):
+        if not current:
+            return "*nothing to cancel*"
+        info = services.jobs.cancel(current)
+        return f"**{label} `{current}`** — cancel requested ({info.status})"
+
+    timer.tick(poll, job_id, [status, plot, log], show_progress="hidden", api_visibility="private")
+    cancel.click(do_cancel, job_id, status, api_visibility="private")
+    return job_id

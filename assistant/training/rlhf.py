@@ -1,0 +1,222 @@
+"""RLHF from the votes: KTO (unpaired 👍/👎, default), DPO (regenerated pairs) and reward-model REINFORCE.
+
+KTO and DPO use trl. `ppo` here is REINFORCE with a KL penalty to the reference (the base with the adapter switched
+off), driven by the reward model, with the log-probabilities of the *generated* tokens only — the two bugs of the
+seed's toy version (prompt log-probs, prompt inside the decoded text) fixed. The new adapter is written atomically
+with a card holding the method, the votes used, the hyper-parameters and the evaluation gate's numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from assistant.adapters import AdapterCard, AdapterRegistry, write_card
+from assistant.config import Settings
+from assistant.storage import atomic_dir, check_name
+
+METHODS = ("kto", "dpo", "ppo")
+
+
+@dataclass
+class RLHFConfig:
+    method: str = field(default="kto", metadata={"help": "kto (thumbs), dpo (regenerated pairs) or ppo (REINFORCE)"})
+    name: str = field(default="", metadata={"help": "new adapter name (default rlhf-<method>-<time>)"})
+    start_from: str = field(default="default", metadata={"help": "adapter to start from: default, base or a name"})
+    learning_rate: float = field(default=1e-4, metadata={"help": "learning rate"})
+    steps: int = field(default=30, metadata={"help": "optimisation steps"})
+    batch_size: int = field(default=4, metadata={"help": "examples per step"})
+    beta: float = field(default=0.1, metadata={"help": "KTO/DPO beta (strength of the pull from the reference)"})
+    kl_coef: float = field(default=0.05, metadata={"help": "ppo: KL penalty to the reference per sequence"})
+    max_length: int = field(default=384, metadata={"help": "tokens of prompt + reply"})
+    max_new_tokens: int = field(default=48, metadata={"help": "ppo: tokens generated per rollout"})
+    rank: int = field(default=8, metadata={"help": "LoRA rank when starting from the base model"})
+    min_votes: int = field(default=8, metadata={"help": "refuse to train on fewer votes (pairs for dpo)"})
+    evaluate: bool = field(default=True, metadata={"help": "run the evaluation gate at the end"})
+    eval_prompts: int = field(default=8, metadata={"help": "held-out prompts for the evaluation gate"})
+    seed: int = field(default=0, metadata={"help": "random seed"})
+    trigger: str = field(default="", metadata={"help": "what started the job (auto-retrain)"})
+
+    def check(self) -> RLHFConfig:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; use {', '.join(METHODS)}")
+        if self.name:
+            check_name(self.name, "adapter name")
+        return self
+
+
+def token_logprobs(model, sequences: torch.Tensor, prompt_length: int) -> torch.Tensor:  # noqa: ANN001
+    """Log-probabilities of the generated tokens only (positions prompt_length..end) under `model`."""
+    logits = model(input_ids=sequences).logits[:, :-1].float()
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, sequences[:, 1:].unsqueeze(-1)).squeeze(-1)
+    return logp[:, prompt_length - 1:]
+
+
+def _policy(settings: Settings, config: RLHFConfig, registry: AdapterRegistry):  # noqa: ANN202
+    """Base model + the starting adapter (trainable), or a fresh LoRA."""
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    from assistant.training.sft import load_base_for_training
+
+    model, tokenizer, _ = load_base_for_training(settings)
+    start = registry.default() if config.start_from == "default" else (
+        None if config.start_from in ("base", "none", "") else config.start_from)
+    if start:
+        registry.check_compatible(start)
+        model = PeftModel.from_pretrained(model, str(registry.folder(start)), is_trainable=True)
+    else:
+        model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", r=config.rank, lora_alpha=2 * config.rank,
+                                                 lora_dropout=0.05, target_modules=list(settings.lora_targets)))
+    return model, tokenizer, start
+
+
+class _Report:
+    """A transformers callback that forwards losses and progress to the job (and lets Cancel stop training)."""
+
+    def __new__(cls, progress, metric, total: int):  # noqa: ANN001, ANN204
+        from transformers import TrainerCallback
+
+        class Callback(TrainerCallback):
+            def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001, ANN201
+                if logs and "loss" in logs:
+                    metric(state.global_step, loss=float(logs["loss"]))
+
+            def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
+                progress(0.1 + 0.6 * state.global_step / max(total, 1), f"step {state.global_step}/{total}")
+
+        return Callback()
+
+
+def _trl_train(method: str, model, tokenizer, rows: list[dict], config: RLHFConfig, work_dir, progress,  # noqa: ANN001
+               metric) -> float:
+    from datasets import Dataset
+
+    common = dict(output_dir=str(work_dir), per_device_train_batch_size=config.batch_size, max_steps=config.steps,
+                  learning_rate=config.learning_rate, beta=config.beta, use_cpu=not torch.cuda.is_available(),
+                  bf16=False, report_to=[], logging_steps=1, save_strategy="no", max_length=config.max_length,
+                  seed=config.seed, remove_unused_columns=False, disable_tqdm=True)
+    dataset = Dataset.from_list(rows)
+    callback = _Report(progress, metric, config.steps)
+    if method == "kto":
+        from trl import KTOConfig, KTOTrainer
+
+        trainer = KTOTrainer(model=model, ref_model=None, args=KTOConfig(**common), train_dataset=dataset,
+                             processing_class=tokenizer, callbacks=[callback])
+    else:
+        from trl import DPOConfig, DPOTrainer
+
+        trainer = DPOTrainer(model=model, ref_model=None, args=DPOConfig(**common), train_dataset=dataset,
+                             processing_class=tokenizer, callbacks=[callback])
+    output = trainer.train()
+    return float(output.training_loss)
+
+
+def _reinforce(model, tokenizer, prompts: list[list[dict]], reward_model, config: RLHFConfig, progress,  # noqa: ANN001
+               metric) -> float:
+    """REINFORCE with a running-mean baseline and a KL penalty to the reference (adapter disabled)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate)
+    rng = random.Random(config.seed)
+    baseline, last_loss = 0.0, 0.0
+    for step in range(1, config.steps + 1):
+        batch = rng.sample(prompts, k=min(config.batch_size, len(prompts)))
+        optimizer.zero_grad()
+        rewards, kls, losses = [], [], []
+        for prompt in batch:
+            text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+            ids = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
+            prompt_length = ids["input_ids"].shape[1]
+            model.eval()
+            with torch.no_grad():
+                sequence = model.generate(**ids, do_sample=True, top_p=0.95, temperature=1.0,
+                                          max_new_tokens=config.max_new_tokens, pad_token_id=tokenizer.pad_token_id)
+            reply = tokenizer.decode(sequence[0, prompt_length:], skip_special_tokens=True)  # generated text only
+            with torch.no_grad(), model.disable_adapter():
+                reward = reward_model.score(model, tokenizer, prompt, [reply])[0]
+                reference = token_logprobs(model, sequence, prompt_length)
+            model.train()
+            logp = token_logprobs(model, sequence, prompt_length)
+            kl = float((logp.detach() - reference).sum())
+            advantage = reward - config.kl_coef * kl - baseline
+            loss = -(advantage * logp.sum()) / len(batch)
+            loss.backward()
+            rewards.append(reward)
+            kls.append(kl)
+            losses.append(float(loss.detach()))
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        mean_reward = sum(rewards) / len(rewards)
+        baseline = mean_reward if step == 1 else 0.9 * baseline + 0.1 * mean_reward
+        last_loss = sum(losses)
+        metric(step, loss=last_loss, reward=mean_reward, kl=sum(kls) / len(kls))
+        progress(0.1 + 0.6 * step / config.steps, f"step {step}/{config.steps}, reward {mean_reward:.2f}")
+    return last_loss
+
+
+def train_rlhf(config: RLHFConfig, settings: Settings, progress=None, metric=None, work_dir=None) -> dict:  # noqa: ANN001
+    from assistant.services import Services
+    from assistant.training.gate import evaluate_candidate
+
+    progress = progress or (lambda fraction, message="": None)
+    metric = metric or (lambda step, **values: None)
+    config.check()
+    services = Services(settings)
+    feedback = services.feedback
+    rows = feedback.dpo_rows() if config.method == "dpo" else feedback.kto_rows()
+    what = "preference pairs (two replies to the same message, one 👍 one 👎)" if config.method == "dpo" else "votes"
+    if len(rows) < config.min_votes:
+        raise ValueError(f"{config.method} needs at least {config.min_votes} {what}; the store has {len(rows)}")
+    name = config.name or f"rlhf-{config.method}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    check_name(name, "adapter name")
+    target = settings.adapters_dir / name
+    if target.exists():
+        raise FileExistsError(f"adapter {name!r} already exists")
+    torch.manual_seed(config.seed)
+    progress(0.03, "loading the base model")
+    model, tokenizer, start = _policy(settings, config, services.adapters)
+    started = time.perf_counter()
+    work_dir = work_dir or settings.data_dir / "tmp" / name
+    if config.method in ("kto", "dpo"):
+        train_loss = _trl_train(config.method, model, tokenizer, rows, config, work_dir, progress, metric)
+    else:
+        from assistant.training.reward import RewardModel
+
+        reward_model = RewardModel.load(settings)
+        prompts = [r["prompt"] for r in rows]
+        train_loss = _reinforce(model, tokenizer, prompts, reward_model, config, progress, metric)
+    train_seconds = time.perf_counter() - started
+    evaluation = {}
+    if config.evaluate:
+        progress(0.75, "evaluation gate: comparing with the starting adapter")
+        evaluation = evaluate_candidate(model, tokenizer, settings, feedback.rows(), start, n=config.eval_prompts,
+                                        progress=lambda f, m="": progress(0.75 + 0.2 * f, m))
+    card = AdapterCard(
+        name=name, base_model=settings.model, method=f"rlhf-{config.method}",
+        description=f"{config.method.upper()} on {len(rows)} {what}, started from {start or 'the base model'}",
+        data=f"{len(rows)} {what} from the feedback store", hyperparameters=asdict(config),
+        metrics={"train_loss": round(train_loss, 4), "train_seconds": round(train_seconds, 1),
+                 "votes_used": len(rows), "started_from": start or "base", "evaluation": evaluation},
+        target_modules=sorted(settings.lora_targets),
+    )
+    progress(0.96, "writing the adapter")
+    with atomic_dir(target) as tmp:
+        model.save_pretrained(str(tmp))
+        # A model loaded from an adapter saves under its adapter name; flatten so the folder is one adapter.
+        nested = tmp / "default"
+        if nested.is_dir():
+            for item in nested.iterdir():
+                item.rename(tmp / item.name)
+            nested.rmdir()
+        write_card(tmp, card)
+    return card.to_dict()
+
+
+def run_job(config: dict, ctx) -> dict:  # noqa: ANN001 - JobContext
+    """JobRunner entry point (kind "rlhf")."""
+    known = set(RLHFConfig.__dataclass_fields__)
+    return train_rlhf(RLHFConfig(**{k: v for k, v in config.items() if k in known}), ctx.settings,
+                      progress=ctx.progress, metric=ctx.metric, work_dir=ctx.dir / "trl")

@@ -1,0 +1,69 @@
+"""RLHF on a tiny random Qwen2: KTO/DPO via trl change the LoRA weights; REINFORCE uses generated-token log-probs."""
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from assistant.chat import TurnRequest
+from assistant.training.reward import RewardConfig, train_reward
+from assistant.training.rlhf import RLHFConfig, token_logprobs, train_rlhf
+
+
+def cast_votes(services, n=6):
+    """Two replies per prompt (the second by Regenerate); the shorter one is liked."""
+    for i in range(n):
+        first = services.chat.run(TurnRequest(owner="u", message=f"Tell me about topic {i}", knowledge_mode="off",
+                                              tools_enabled=False, params={"temperature": 1.0, "seed": i}))
+        second = services.chat.run(TurnRequest(owner="u", message="", conversation_id=first.conversation_id,
+                                               regenerate=True, knowledge_mode="off", tools_enabled=False,
+                                               params={"temperature": 1.0, "seed": 100 + i}))
+        first_short = len(first.answer) <= len(second.answer)
+        services.feedback.vote("u", first.message_id, first_short)
+        services.feedback.vote("u", second.message_id, not first_short)
+
+
+def lora_b_norm(folder):
+    weights = load_file(str(folder / "adapter_model.safetensors"))
+    return sum(float(v.abs().sum()) for k, v in weights.items() if "lora_B" in k)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["kto", "dpo"])
+def test_trl_methods_change_the_lora_weights(services, settings, method):
+    cast_votes(services)
+    card = train_rlhf(RLHFConfig(method=method, steps=2, batch_size=2, min_votes=2, evaluate=False,
+                                 name=f"t-{method}", learning_rate=1e-2, max_length=128), settings)
+    folder = settings.adapters_dir / f"t-{method}"
+    assert card["method"] == f"rlhf-{method}" and card["metrics"]["votes_used"] >= 2
+    assert lora_b_norm(folder) > 0  # LoRA B starts at zero: any change is the training
+    services.adapters.check_compatible(f"t-{method}")
+
+
+def test_too_few_votes_says_how_many_are_needed(services, settings):
+    with pytest.raises(ValueError, match="at least 8 votes; the store has 0"):
+        train_rlhf(RLHFConfig(method="kto"), settings)
+    with pytest.raises(ValueError, match="preference pairs"):
+        train_rlhf(RLHFConfig(method="dpo", min_votes=1), settings)
+
+
+def test_token_logprobs_cover_only_the_generated_tokens(services):
+    engine = services.llm
+    model = engine.model
+    sequence = torch.tensor([[5, 6, 7, 8, 9, 10]])
+    logp = token_logprobs(model, sequence, prompt_length=4)
+    assert logp.shape == (1, 2)  # tokens 9 and 10 only
+    with torch.no_grad():
+        full = torch.log_softmax(model(input_ids=sequence).logits[0].float(), -1)
+    assert torch.allclose(logp[0], torch.stack([full[3, 9], full[4, 10]]), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_reward_model_and_reinforce(services, settings):
+    cast_votes(services)
+    card = train_reward(RewardConfig(min_votes=4, epochs=50), settings, services.feedback.rows())
+    assert 0.0 <= card["heldout_accuracy"] <= 1.0 and card["votes"] == 12
+    result = train_rlhf(RLHFConfig(method="ppo", steps=2, batch_size=2, min_votes=2, evaluate=True, eval_prompts=2,
+                                   name="t-ppo", max_new_tokens=6, learning_rate=1e-2), settings)
+    assert lora_b_norm(settings.adapters_dir / "t-ppo") > 0
+    evaluation = result["metrics"]["evaluation"]
+    assert evaluation["prompts"] == 2 and "win_rate" in evaluation and "kl_to_base" in evaluation

@@ -157,19 +157,25 @@ def _reinforce(model, tokenizer, prompts: list[list[dict]], reward_model, config
     return last_loss
 
 
+def training_rows(feedback, config: RLHFConfig) -> tuple[list[dict], str]:  # noqa: ANN001 - FeedbackStore
+    """The rows the method learns from; a ValueError saying how many are needed when there are too few."""
+    config.check()
+    rows = feedback.dpo_rows() if config.method == "dpo" else feedback.kto_rows()
+    what = "preference pairs (two replies to the same message, one 👍 one 👎)" if config.method == "dpo" else "votes"
+    if len(rows) < config.min_votes:
+        raise ValueError(f"{config.method} needs at least {config.min_votes} {what}; the store has {len(rows)}")
+    return rows, what
+
+
 def train_rlhf(config: RLHFConfig, settings: Settings, progress=None, metric=None, work_dir=None) -> dict:  # noqa: ANN001
     from assistant.services import Services
     from assistant.training.gate import evaluate_candidate
 
     progress = progress or (lambda fraction, message="": None)
     metric = metric or (lambda step, **values: None)
-    config.check()
     services = Services(settings)
     feedback = services.feedback
-    rows = feedback.dpo_rows() if config.method == "dpo" else feedback.kto_rows()
-    what = "preference pairs (two replies to the same message, one 👍 one 👎)" if config.method == "dpo" else "votes"
-    if len(rows) < config.min_votes:
-        raise ValueError(f"{config.method} needs at least {config.min_votes} {what}; the store has {len(rows)}")
+    rows, what = training_rows(feedback, config)
     name = config.name or f"rlhf-{config.method}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
     check_name(name, "adapter name")
     target = settings.adapters_dir / name

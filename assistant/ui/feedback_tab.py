@@ -1,0 +1,158 @@
+"""The Feedback & Training tab: votes, exports, reward model, RLHF jobs, the evaluation gate and promotion."""
+
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+import pandas as pd
+
+from assistant.adapters import AdapterError
+from assistant.feedback import FeedbackError
+from assistant.jobs import JobError
+from assistant.training.rlhf import METHODS, RLHFConfig, training_rows
+from assistant.ui.job_monitor import build_job_monitor
+
+ERRORS = (FeedbackError, JobError, AdapterError, ValueError, FileNotFoundError)
+
+
+def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(rows or [dict.fromkeys(columns, "")], columns=columns)
+
+
+def build_feedback_tab(services) -> None:  # noqa: ANN001
+    settings = services.settings
+    feedback = services.feedback
+
+    def stats_frames():
+        stats = feedback.stats()
+        by_adapter = [{"adapter": a, "👍": c.get("👍", 0), "👎": c.get("👎", 0)}
+                      for a, c in stats["by_adapter"].items()]
+        by_day = [{"day": d, "👍": c.get("👍", 0), "👎": c.get("👎", 0)} for d, c in stats["by_day"].items()]
+        head = f"**{stats['total']} votes** — {stats['up']} 👍, {stats['down']} 👎 · auto-retrain: " + (
+            f"every {settings.auto_retrain_every} new votes" if settings.auto_retrain_every else
+            "off (set ASSISTANT_AUTO_RETRAIN_EVERY=N)")
+        return head, _frame(by_adapter, ["adapter", "👍", "👎"]), _frame(by_day, ["day", "👍", "👎"])
+
+    def latest(which: str, adapter: str):
+        liked = {"all": None, "👍": True, "👎": False}[which]
+        rows = feedback.latest(50, liked=liked, adapter=adapter or None)
+        return _frame([{"when": r["updated_at"][:19], "vote": "👍" if r["value"] > 0 else "👎",
+                        "adapter": r["adapter"] or "base", "prompt": (r["prompt"] or [{}])[-1].get("content", ""),
+                        "reply": r["reply"], "reason": r["reason"]} for r in rows],
+                      ["when", "vote", "adapter", "prompt", "reply", "reason"])
+
+    def history_frame():
+        return _frame([{k: v for k, v in h.items() if k != "evaluation"} for h in services.adapters.history()],
+                      ["at", "action", "adapter", "previous"])
+
+    with gr.Row():
+        summary = gr.Markdown(lambda: stats_frames()[0])  # callables are re-run on every page load
+        refresh = gr.Button("Refresh", size="sm", scale=0)
+    with gr.Row():
+        by_adapter = gr.Dataframe(lambda: stats_frames()[1], label="by adapter", interactive=False)
+        by_day = gr.Dataframe(lambda: stats_frames()[2], label="by day", interactive=False)
+    with gr.Row():
+        which = gr.Radio(["all", "👍", "👎"], value="all", label="show")
+        adapter_filter = gr.Textbox(label="adapter (empty = all)", max_lines=1)
+    votes = gr.Dataframe(lambda: latest("all", ""), label="latest votes", interactive=False, wrap=True)
+    with gr.Row():
+        fmt = gr.Radio(["jsonl", "kto", "dpo"], value="kto", label="export format")
+        export = gr.Button("Export")
+        download = gr.File(label="download", interactive=False)
+    message = gr.Markdown()
+
+    def do_export(kind: str):
+        try:
+            return str(feedback.export(kind)), f"exported {kind}"
+        except ERRORS as exc:
+            return None, f"⚠️ {exc}"
+
+    def refresh_all(which_v: str, adapter_v: str):
+        return (*stats_frames(), latest(which_v, adapter_v))
+
+    refresh.click(refresh_all, [which, adapter_filter], [summary, by_adapter, by_day, votes], api_visibility="private")
+    which.change(latest, [which, adapter_filter], votes, api_visibility="private")
+    adapter_filter.submit(latest, [which, adapter_filter], votes, api_visibility="private")
+    export.click(do_export, fmt, [download, message], api_name="export_feedback")
+
+    gr.Markdown("### Reward model and RLHF retraining\nData collection → reward model → RL fine-tuning. KTO learns "
+                "from unpaired thumbs (default); DPO from a 👍 and a 👎 reply to the same message (Regenerate); "
+                "`ppo` is REINFORCE driven by the reward model with a KL penalty to the reference.")
+    with gr.Row():
+        method = gr.Radio(list(METHODS), value="kto", label="method")
+        start_from = gr.Textbox(value="default", label="start from (default, base or an adapter)", max_lines=1)
+        steps = gr.Number(value=RLHFConfig.steps, label="steps", precision=0)
+        lr = gr.Number(value=RLHFConfig.learning_rate, label="learning rate")
+        beta = gr.Number(value=RLHFConfig.beta, label="beta (KTO/DPO)")
+    with gr.Row():
+        reward_button = gr.Button("Train reward model")
+        rlhf_button = gr.Button("Start RLHF job", variant="primary")
+    job_id = build_job_monitor(services, "Training job")
+
+    def start_reward():
+        try:
+            if len(feedback.rows()) < settings.min_votes_for_training:
+                raise ValueError(f"the reward model needs at least {settings.min_votes_for_training} votes; "
+                                 f"the store has {len(feedback.rows())}")
+            new_id = services.jobs.start("reward", {"min_votes": settings.min_votes_for_training}, lock_key="reward")
+            return new_id, f"started reward-model job `{new_id}`"
+        except ERRORS as exc:
+            return gr.update(), f"⚠️ {exc}"
+
+    def start_rlhf(method_v: str, start_v: str, steps_v: float, lr_v: float, beta_v: float):
+        try:
+            config = RLHFConfig(method=method_v, start_from=start_v.strip() or "default", steps=int(steps_v),
+                                learning_rate=float(lr_v), beta=float(beta_v),
+                                min_votes=settings.min_votes_for_training)
+            training_rows(feedback, config)
+            new_id = services.jobs.start("rlhf", {k: getattr(config, k) for k in
+                                                  ("method", "start_from", "steps", "learning_rate", "beta",
+                                                   "min_votes")}, lock_key="rlhf")
+            return new_id, f"started {method_v} job `{new_id}`"
+        except ERRORS as exc:
+            return gr.update(), f"⚠️ {exc}"
+
+    reward_button.click(start_reward, None, [job_id, message], api_name="train_reward")
+    rlhf_button.click(start_rlhf, [method, start_from, steps, lr, beta], [job_id, message], api_name="train_rlhf")
+
+    gr.Markdown("### Evaluation gate and promotion\nA retrained adapter is compared with the one it started from on "
+                "held-out prompts (reward score, win rate, KL to the base, reply length, a chain-of-thought "
+                "regression subset) before it can become the default.")
+    with gr.Row():
+        candidate = gr.Dropdown([n for n in services.adapters.names() if n.startswith("rlhf-")], label="candidate")
+        promote = gr.Button("Promote", variant="primary")
+        rollback = gr.Button("Roll back")
+    evaluation = gr.Code(language="json", label="evaluation")
+    history = gr.Dataframe(lambda: history_frame(), label="promotion history", interactive=False)
+
+    def show_candidate(name: str | None):
+        if not name:
+            return ""
+        card = services.adapters.get(name)
+        return json.dumps(card.metrics.get("evaluation") or {"note": "no evaluation on this card"}, indent=2,
+                          ensure_ascii=False)
+
+    def do_promote(name: str | None):
+        try:
+            if not name:
+                raise ValueError("pick a candidate")
+            evaluation_v = services.adapters.get(name).metrics.get("evaluation")
+            if not evaluation_v:
+                raise ValueError(f"{name} has no evaluation on its card; it cannot be promoted from here")
+            services.adapters.record_promotion(name, "promote", evaluation_v)
+            return history_frame(), f"**{name}** is now the default adapter"
+        except ERRORS as exc:
+            return history_frame(), f"⚠️ {exc}"
+
+    def do_rollback():
+        return history_frame(), f"default is now **{services.adapters.rollback() or 'the base model'}**"
+
+    def refresh_candidates():
+        return gr.update(choices=[n for n in services.adapters.names() if n.startswith("rlhf-")]), history_frame()
+
+    candidate.focus(refresh_candidates, None, [candidate, history], api_visibility="private")
+    candidate.change(show_candidate, candidate, evaluation, api_visibility="private")
+    promote.click(do_promote, candidate, [history, message], api_name="promote_candidate")
+    rollback.click(do_rollback, None, [history, message], api_visibility="private")
+    gr.on([refresh.click], refresh_candidates, None, [candidate, history], api_visibility="private")

@@ -1,0 +1,51 @@
+"""Rebuild the shipped adapters from our own data: `python -m assistant.training.build_adapters [NAME …]`.
+
+concise  — short, direct answers (≤ 25 words) to English questions.
+zh-tutor — answers in Chinese that explain step by step, then "答案：" or "总结：".
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from assistant.config import Settings
+from assistant.training.sft import SFTConfig, train_sft
+
+DATA = Path(__file__).resolve().parent / "data"
+SHIPPED = {
+    "concise": dict(description="Short, direct answers (at most ~25 words), no preamble.", epochs=3,
+                    learning_rate=5e-4, max_length=160),
+    "zh-tutor": dict(description="Answers in Chinese, explaining step by step, ending with 答案/总结.", epochs=3,
+                     learning_rate=5e-4, max_length=224),
+}
+
+
+def build(name: str, settings: Settings) -> dict:
+    options = SHIPPED[name]
+    config = SFTConfig(name=name, data=str(DATA / f"{name}.train.jsonl"), eval_data=str(DATA / f"{name}.eval.jsonl"),
+                       rank=8, alpha=16, batch_size=4, seed=0, behaviour_prompts=8, overwrite=True, **options)
+
+    def progress(fraction: float, message: str = "") -> None:
+        print(f"[{name}] {fraction:5.1%} {message}", flush=True)
+
+    return train_sft(config, settings, progress=progress)
+
+
+def main(names: list[str]) -> int:
+    torch.set_num_threads(2)
+    settings = Settings()
+    for name in names or list(SHIPPED):
+        started = time.perf_counter()
+        card = build(name, settings)
+        print(json.dumps({"adapter": name, "seconds": round(time.perf_counter() - started, 1),
+                          "metrics": card["metrics"]}, ensure_ascii=False, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -58,6 +58,10 @@ def search(index: KnowledgeIndex, embeddings: MiniLMEmbeddings, query: str, k: i
         ranked = dense
     elif mode == "bm25":
         ranked = lexical
+    elif is_mostly_cjk(query):
+        # MiniLM is English-only: for a Chinese query its ranking is noise that would dilute BM25's (measured in
+        # docs/bench_knowledge.md), so hybrid falls back to the lexical ranking there.
+        ranked = lexical
     else:
         ranked = reciprocal_rank_fusion([[r for r, _ in dense], [r for r, _ in lexical]])
     cosines = dict(dense)
@@ -77,10 +81,13 @@ def search(index: KnowledgeIndex, embeddings: MiniLMEmbeddings, query: str, k: i
     return hits
 
 
+def is_mostly_cjk(query: str) -> bool:
+    return len(_IS_CJK.findall(query)) / max(len(query), 1) >= 0.3
+
+
 def is_relevant(hit: Hit, query: str) -> bool:
     """Good enough to put in front of the model when knowledge is 'auto' (the user did not insist)."""
     if hit.coverage >= MIN_TERM_COVERAGE:
         return True
     # MiniLM is English-only: Chinese queries are close to every Chinese chunk, so cosine says nothing there.
-    cjk_share = len(_IS_CJK.findall(query)) / max(len(query), 1)
-    return cjk_share < 0.3 and hit.cosine >= MIN_COSINE
+    return not is_mostly_cjk(query) and hit.cosine >= MIN_COSINE

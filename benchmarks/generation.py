@@ -1,0 +1,137 @@
+"""Decode speed, time to first token, memory and perplexity per quantization mode, next to llama.cpp.
+
+    python benchmarks/generation.py [--modes none,bf16,int8,nf4,bnb-int8] [--tokens 128] [--threads 2]
+
+Each torch mode runs in a fresh subprocess (clean resident memory) through the app's own `load_model` and
+`LLMEngine.stream`; llama.cpp (`llama-cpp-python`, a benchmark peer only, not a dependency) runs the same GGUF
+with the same thread count and the same chat-formatted prompt. Greedy decoding, one warm-up run first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+warnings.filterwarnings("ignore")
+TEXT = (REPO / "benchmarks/data/perplexity_text.txt").read_text()
+QUESTION = "Explain in a few sentences how a bicycle gear system works."
+
+
+def rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def measure_torch(mode: str, tokens: int, threads: int) -> dict:
+    import torch
+
+    from assistant.config import Settings
+    from assistant.llm.engine import GenerationParams, GenerationStats, LLMEngine
+    from assistant.llm.loader import load_model
+
+    torch.set_num_threads(threads)
+    settings = Settings(quant=mode, data_dir=Path("/tmp/bench-generation"), threads=threads)
+    started = time.perf_counter()
+    engine = LLMEngine(load_model(settings), settings)
+    load_s = time.perf_counter() - started
+    prompt, _ = engine.build_prompt([{"role": "user", "content": QUESTION}], tokens)
+    params = GenerationParams(temperature=0.0, max_new_tokens=tokens, repetition_penalty=1.0)
+    engine.generate(prompt, GenerationParams(temperature=0.0, max_new_tokens=8))  # warm-up
+    # Force exactly `tokens` new tokens so every mode decodes the same amount.
+    stats = GenerationStats()
+    kwargs_backup = params.to_generate_kwargs
+    params.to_generate_kwargs = lambda: {**kwargs_backup(), "min_new_tokens": tokens}
+    text = "".join(engine.stream(prompt, params, stats=stats))
+    # perplexity of the fixed text: exp(mean NLL per token)
+    ids = engine.tokenizer(TEXT, return_tensors="pt").input_ids.to(engine.loaded.device)
+    with torch.no_grad():
+        loss = engine.model(input_ids=ids, labels=ids).loss.float().item()
+    return {"mode": mode, "rss_mb": rss_mb(), "load_s": load_s, "ttft_s": stats.first_token_seconds,
+            "tok_s": stats.tokens_per_second, "tokens": stats.tokens, "ppl": math.exp(loss), "text": text[:80]}
+
+
+def measure_llama_cpp(tokens: int, threads: int) -> dict:
+    import numpy as np
+    from llama_cpp import Llama
+
+    from assistant.config import Settings
+    from assistant.llm.packaged import DEFAULT_ALIAS, PACKAGED, assemble
+
+    settings = Settings(data_dir=Path("/tmp/bench-generation"))
+    gguf = assemble(PACKAGED[DEFAULT_ALIAS], settings.models_dir / DEFAULT_ALIAS)
+    started = time.perf_counter()
+    llm = Llama(model_path=str(gguf), n_threads=threads, n_ctx=2048, verbose=False, logits_all=True)
+    load_s = time.perf_counter() - started
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(settings.models_dir / DEFAULT_ALIAS / "hf"))
+    prompt = tokenizer.apply_chat_template([{"role": "system", "content": settings.system_prompt},
+                                            {"role": "user", "content": QUESTION}], tokenize=False,
+                                           add_generation_prompt=True)
+    list(llm.create_completion(prompt, max_tokens=8, temperature=0.0, stream=True))  # warm-up
+    started = time.perf_counter()
+    first, count = None, 0
+    for _ in llm.create_completion(prompt, max_tokens=tokens, temperature=0.0, stream=True, repeat_penalty=1.0):
+        count += 1
+        if first is None:
+            first = time.perf_counter() - started
+    total = time.perf_counter() - started
+    ids = llm.tokenize(TEXT.encode(), add_bos=False)
+    llm.reset()
+    llm.eval(ids)
+    logits = np.array(llm.scores[: len(ids)], dtype=np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    nll = -np.mean([logp[i, ids[i + 1]] for i in range(len(ids) - 1)])
+    return {"mode": "llama.cpp Q4_K_M", "rss_mb": rss_mb(), "load_s": load_s, "ttft_s": first,
+            "tok_s": (count - 1) / (total - first) if count > 1 else 0.0, "tokens": count, "ppl": math.exp(nll),
+            "text": ""}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--modes", default="none,bf16,int8,nf4,bnb-int8")
+    parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # internal: measure one mode and print JSON
+    args = parser.parse_args()
+    if args.one:
+        result = measure_llama_cpp(args.tokens, args.threads) if args.one == "llama.cpp" else \
+            measure_torch(args.one, args.tokens, args.threads)
+        print("RESULT " + json.dumps(result))
+        return 0
+    rows = []
+    for mode in [*args.modes.split(","), "llama.cpp"]:
+        out = subprocess.run([sys.executable, __file__, "--one", mode, "--tokens", str(args.tokens), "--threads",
+                              str(args.threads)], capture_output=True, text=True, env={**os.environ})
+        line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
+        if line is None:
+            print(f"{mode}: failed\n{out.stderr[-1500:]}", file=sys.stderr)
+            continue
+        rows.append(json.loads(line[7:]))
+        print(f"measured {mode}", file=sys.stderr, flush=True)
+    peer = next((r for r in rows if r["mode"].startswith("llama.cpp")), None)
+    load = os.getloadavg()
+    print(f"\n{args.tokens} new tokens, greedy, {args.threads} threads; load average before the run "
+          f"{load[0]:.2f}\n")
+    print("| mode | resident MB | load s | time to first token s | decode tok/s | × llama.cpp | perplexity |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        ratio = f"{r['tok_s'] / peer['tok_s']:.2f}" if peer and peer["tok_s"] else "n/a"
+        print(f"| {r['mode']} | {r['rss_mb']:.0f} | {r['load_s']:.1f} | {r['ttft_s']:.2f} | {r['tok_s']:.1f} | "
+              f"{ratio} | {r['ppl']:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -61,5 +61,8 @@ def test_adapter_training_data():
             if name == "concise":
                 assert len(reply.split()) <= 25
             else:
-                assert cjk_share(reply) > 0.5 and ("答案：" in reply or "总结：" in reply)
+                assert cjk_share(reply) > 0.3 and ("答案：" in reply or "总结：" in reply)
+        if name == "zh-tutor":  # code and formulas bring Latin letters; the replies are Chinese overall
+            shares = [cjk_share(r["messages"][-1]["content"]) for r in train]
+            assert sum(shares) / len(shares) > 0.8
     assert len(rows("assistant/training/data/feedback_prompts.jsonl")) >= 200

@@ -86,6 +86,21 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def start_job(settings: Settings, kind: str, config: dict, lock_key: str, wait: bool) -> int:
+    """Start a background job, say how to follow it, and with `wait` block until it ends and print the result."""
+    from assistant.jobs import JobRunner
+
+    runner = JobRunner(settings)
+    job_id = runner.start(kind, config, lock_key=lock_key)
+    print(f"started {kind} job {job_id} (follow it with: python -m assistant jobs show {job_id} --log)")
+    if not wait:
+        return 0
+    info = runner.wait(job_id, timeout=24 * 3600)
+    print(json.dumps({"status": info.status, "message": info.message, "result": info.result}, indent=2,
+                     default=str, ensure_ascii=False))
+    return 0 if info.status == "succeeded" else 1
+
+
 def _jobs_parser(sub) -> None:  # noqa: ANN001
     jobs = sub.add_parser("jobs", help="background jobs: list, show, cancel")
     jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True)

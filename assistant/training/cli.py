@@ -57,26 +57,24 @@ def _config_from(args: argparse.Namespace) -> dict:
         if value is not None:
             config[f.name] = value
     SFTConfig.from_dict(config)  # validate now, not in the job
+    from assistant.training.chat_data import read_chat_jsonl
+
+    for key in ("data", "eval_data"):
+        if config.get(key):
+            config[key] = str(Path(config[key]).resolve())
+            read_chat_jsonl(config[key])  # a missing or unusable file is refused before any job starts
     return config
 
 
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.jobs import JobRunner
+    from assistant.cli import start_job
     from assistant.storage import check_name
 
     config = _config_from(args)
     name = check_name(config.get("name", ""), "adapter name")
     if (settings.adapters_dir / name).exists() and not config.get("overwrite"):
         raise FileExistsError(f"adapter {name!r} already exists; choose another name or pass --overwrite")
-    runner = JobRunner(settings)
-    job_id = runner.start("sft", config, lock_key=f"adapter:{name}")
-    print(f"started job {job_id} (follow it with: python -m assistant jobs show {job_id} --log)")
-    if args.wait:
-        info = runner.wait(job_id, timeout=24 * 3600)
-        print(json.dumps({"status": info.status, "message": info.message, "result": info.result}, indent=2,
-                         default=str, ensure_ascii=False))
-        return 0 if info.status == "succeeded" else 1
-    return 0
+    return start_job(settings, "sft", config, f"adapter:{name}", args.wait)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -47,7 +47,7 @@ def register_train_commands(train_sub) -> None:  # noqa: ANN001
 
 
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.jobs import JobRunner
+    from assistant.cli import start_job
 
     config = {f.name: getattr(args, f.name) for f in fields(args.config_cls) if getattr(args, f.name, None) is not None}
     if args.job_kind == "rlhf":
@@ -55,15 +55,7 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         from assistant.training.rlhf import RLHFConfig, training_rows
 
         training_rows(Services(settings).feedback, RLHFConfig(**config))  # refuse now, not inside the job
-    runner = JobRunner(settings)
-    job_id = runner.start(args.job_kind, config, lock_key=args.job_kind)
-    print(f"started {args.job_kind} job {job_id} (follow it with: python -m assistant jobs show {job_id} --log)")
-    if args.wait:
-        info = runner.wait(job_id, timeout=24 * 3600)
-        print(json.dumps({"status": info.status, "message": info.message, "result": info.result}, indent=2,
-                         default=str, ensure_ascii=False))
-        return 0 if info.status == "succeeded" else 1
-    return 0
+    return start_job(settings, args.job_kind, config, args.job_kind, args.wait)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

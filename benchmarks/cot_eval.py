@@ -54,7 +54,7 @@ def main() -> int:
         for p in subset:
             result = services.chat.run(TurnRequest(
                 owner="cot-eval", message=p["question"], cot_mode=mode, knowledge_mode="off", tools_enabled=False,
-                record=False, params={"temperature": 0.0, "max_new_tokens": 96 if mode == "direct" else 320}))
+                record=False, params={"temperature": 0.0, "max_new_tokens": 256 if mode == "direct" else 320}))
             hit = correct(result.answer, p["answer"])
             ok += hit
             tokens += result.tokens

@@ -70,7 +70,8 @@ def measure_llama_cpp(tokens: int, threads: int) -> dict:
     settings = Settings(data_dir=Path("/tmp/bench-generation"))
     gguf = assemble(PACKAGED[DEFAULT_ALIAS], settings.models_dir / DEFAULT_ALIAS)
     started = time.perf_counter()
-    llm = Llama(model_path=str(gguf), n_threads=threads, n_ctx=2048, verbose=False, logits_all=True)
+    # No logits_all here: it makes llama-cpp-python keep (and copy) an n_ctx × vocab float buffer per step.
+    llm = Llama(model_path=str(gguf), n_threads=threads, n_threads_batch=threads, n_ctx=1024, verbose=False)
     load_s = time.perf_counter() - started
     from transformers import AutoTokenizer
 
@@ -86,14 +87,17 @@ def measure_llama_cpp(tokens: int, threads: int) -> dict:
         if first is None:
             first = time.perf_counter() - started
     total = time.perf_counter() - started
+    rss = rss_mb()
     ids = llm.tokenize(TEXT.encode(), add_bos=False)
-    llm.reset()
+    del llm
+    # A second instance that keeps every position's logits, sized to the text, for perplexity.
+    llm = Llama(model_path=str(gguf), n_threads=threads, n_ctx=len(ids) + 8, verbose=False, logits_all=True)
     llm.eval(ids)
     logits = np.array(llm.scores[: len(ids)], dtype=np.float64)
     logits -= logits.max(axis=1, keepdims=True)
     logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
     nll = -np.mean([logp[i, ids[i + 1]] for i in range(len(ids) - 1)])
-    return {"mode": "llama.cpp Q4_K_M", "rss_mb": rss_mb(), "load_s": load_s, "ttft_s": first,
+    return {"mode": "llama.cpp Q4_K_M", "rss_mb": rss, "load_s": load_s, "ttft_s": first,
             "tok_s": (count - 1) / (total - first) if count > 1 else 0.0, "tokens": count, "ppl": math.exp(nll),
             "text": ""}
 

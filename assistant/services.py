@@ -92,6 +92,8 @@ class Services:
             kb = self.knowledge
         except ImportError:
             return []
+        if self.settings.auto_index_knowledge and not kb.documents():
+            kb.sync_folder()  # first use from the CLI or API: index the shipped corpus (incremental, once)
         hits = kb.search(query, k=self.settings.retrieval_k)
         if always:
             return hits

@@ -4,7 +4,7 @@
 
 Runs the same `ChatEngine.run` the chat uses (tools and knowledge off). direct and step-by-step decode greedily;
 self-consistency samples `ASSISTANT_SELF_CONSISTENCY_PATHS` paths (default 5) at temperature 0.7 and votes.
-Per-problem rows go to /tmp/cot_eval.jsonl.
+Per-problem rows go to /tmp/cot_eval.jsonl (`--out`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ def main() -> int:
     parser.add_argument("--modes", default="direct,step-by-step,self-consistency")
     parser.add_argument("--limit", type=int, default=0, help="first N problems (0 = all 50)")
     parser.add_argument("--sc-limit", type=int, default=20, help="problems for self-consistency (it costs 5×)")
+    parser.add_argument("--out", default="/tmp/cot_eval.jsonl", help="per-problem results (JSONL)")
     args = parser.parse_args()
 
     from assistant.chat import TurnRequest
@@ -46,20 +47,41 @@ def main() -> int:
     services = Services(Settings(data_dir=Path("/tmp/cot-eval-data"), auto_index_knowledge=False))
     engine = services.llm
     rows = []
-    out = open("/tmp/cot_eval.jsonl", "w", encoding="utf-8")  # noqa: SIM115
+    out = open(args.out, "w", encoding="utf-8")  # noqa: SIM115
     for mode in args.modes.split(","):
         subset = problems[: args.sc_limit] if mode == "self-consistency" else problems
         ok = tokens = 0
         started = time.perf_counter()
         for p in subset:
-            result = services.chat.run(TurnRequest(
-                owner="cot-eval", message=p["question"], cot_mode=mode, knowledge_mode="off", tools_enabled=False,
-                record=False, params={"temperature": 0.0, "max_new_tokens": 256 if mode == "direct" else 320}))
+            result = services.chat.run(
+                TurnRequest(
+                    owner="cot-eval",
+                    message=p["question"],
+                    cot_mode=mode,
+                    knowledge_mode="off",
+                    tools_enabled=False,
+                    record=False,
+                    params={"temperature": 0.0, "max_new_tokens": 256 if mode == "direct" else 320},
+                )
+            )
             hit = correct(result.answer, p["answer"])
             ok += hit
             tokens += result.tokens
-            out.write(json.dumps({"mode": mode, "id": p["id"], "expected": p["answer"], "answer": result.answer,
-                                  "votes": result.votes, "correct": hit}, ensure_ascii=False) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "mode": mode,
+                        "id": p["id"],
+                        "expected": p["answer"],
+                        "answer": result.answer,
+                        "votes": result.votes,
+                        "correct": hit,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+            out.flush()  # partial results survive an interrupted run
         seconds = time.perf_counter() - started
         rows.append((mode, len(subset), ok, tokens / len(subset), seconds / len(subset)))
         print(f"{mode}: {ok}/{len(subset)}", file=sys.stderr, flush=True)

@@ -27,8 +27,14 @@ QUESTION = "Explain in a few sentences how a bicycle gear system works."
 
 
 def rss_mb() -> float:
+    """Resident memory after handing freed heap back to the OS (loading fp32 then quantizing leaves freed pages)."""
+    import contextlib
+    import ctypes
+
     import psutil
 
+    with contextlib.suppress(OSError):  # not glibc: report plain RSS
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
     return psutil.Process().memory_info().rss / 2**20
 
 
@@ -56,8 +62,16 @@ def measure_torch(mode: str, tokens: int, threads: int) -> dict:
     ids = engine.tokenizer(TEXT, return_tensors="pt").input_ids.to(engine.loaded.device)
     with torch.no_grad():
         loss = engine.model(input_ids=ids, labels=ids).loss.float().item()
-    return {"mode": mode, "rss_mb": rss_mb(), "load_s": load_s, "ttft_s": stats.first_token_seconds,
-            "tok_s": stats.tokens_per_second, "tokens": stats.tokens, "ppl": math.exp(loss), "text": text[:80]}
+    return {
+        "mode": mode,
+        "rss_mb": rss_mb(),
+        "load_s": load_s,
+        "ttft_s": stats.first_token_seconds,
+        "tok_s": stats.tokens_per_second,
+        "tokens": stats.tokens,
+        "ppl": math.exp(loss),
+        "text": text[:80],
+    }
 
 
 def measure_llama_cpp(tokens: int, threads: int) -> dict:
@@ -76,10 +90,13 @@ def measure_llama_cpp(tokens: int, threads: int) -> dict:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(settings.models_dir / DEFAULT_ALIAS / "hf"))
-    prompt = tokenizer.apply_chat_template([{"role": "system", "content": settings.system_prompt},
-                                            {"role": "user", "content": QUESTION}], tokenize=False,
-                                           add_generation_prompt=True)
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "system", "content": settings.system_prompt}, {"role": "user", "content": QUESTION}],
+        tokenize=False,
+        add_generation_prompt=True,
+    )
     list(llm.create_completion(prompt, max_tokens=8, temperature=0.0, stream=True))  # warm-up
+    llm.reset()  # otherwise llama-cpp-python reuses the warm-up's prompt KV and the TTFT skips the prefill
     started = time.perf_counter()
     first, count = None, 0
     for _ in llm.create_completion(prompt, max_tokens=tokens, temperature=0.0, stream=True, repeat_penalty=1.0):
@@ -97,9 +114,16 @@ def measure_llama_cpp(tokens: int, threads: int) -> dict:
     logits -= logits.max(axis=1, keepdims=True)
     logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
     nll = -np.mean([logp[i, ids[i + 1]] for i in range(len(ids) - 1)])
-    return {"mode": "llama.cpp Q4_K_M", "rss_mb": rss, "load_s": load_s, "ttft_s": first,
-            "tok_s": (count - 1) / (total - first) if count > 1 else 0.0, "tokens": count, "ppl": math.exp(nll),
-            "text": ""}
+    return {
+        "mode": "llama.cpp Q4_K_M",
+        "rss_mb": rss,
+        "load_s": load_s,
+        "ttft_s": first,
+        "tok_s": (count - 1) / (total - first) if count > 1 else 0.0,
+        "tokens": count,
+        "ppl": math.exp(nll),
+        "text": "",
+    }
 
 
 def main() -> int:
@@ -110,14 +134,21 @@ def main() -> int:
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # internal: measure one mode and print JSON
     args = parser.parse_args()
     if args.one:
-        result = measure_llama_cpp(args.tokens, args.threads) if args.one == "llama.cpp" else \
-            measure_torch(args.one, args.tokens, args.threads)
+        result = (
+            measure_llama_cpp(args.tokens, args.threads)
+            if args.one == "llama.cpp"
+            else measure_torch(args.one, args.tokens, args.threads)
+        )
         print("RESULT " + json.dumps(result))
         return 0
     rows = []
     for mode in [*args.modes.split(","), "llama.cpp"]:
-        out = subprocess.run([sys.executable, __file__, "--one", mode, "--tokens", str(args.tokens), "--threads",
-                              str(args.threads)], capture_output=True, text=True, env={**os.environ})
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", mode, "--tokens", str(args.tokens), "--threads", str(args.threads)],
+            capture_output=True,
+            text=True,
+            env={**os.environ},
+        )
         line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:
             print(f"{mode}: failed\n{out.stderr[-1500:]}", file=sys.stderr)
@@ -126,14 +157,15 @@ def main() -> int:
         print(f"measured {mode}", file=sys.stderr, flush=True)
     peer = next((r for r in rows if r["mode"].startswith("llama.cpp")), None)
     load = os.getloadavg()
-    print(f"\n{args.tokens} new tokens, greedy, {args.threads} threads; load average before the run "
-          f"{load[0]:.2f}\n")
+    print(f"\n{args.tokens} new tokens, greedy, {args.threads} threads; load average at the end {load[0]:.2f}\n")
     print("| mode | resident MB | load s | time to first token s | decode tok/s | × llama.cpp | perplexity |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         ratio = f"{r['tok_s'] / peer['tok_s']:.2f}" if peer and peer["tok_s"] else "n/a"
-        print(f"| {r['mode']} | {r['rss_mb']:.0f} | {r['load_s']:.1f} | {r['ttft_s']:.2f} | {r['tok_s']:.1f} | "
-              f"{ratio} | {r['ppl']:.2f} |")
+        print(
+            f"| {r['mode']} | {r['rss_mb']:.0f} | {r['load_s']:.1f} | {r['ttft_s']:.2f} | {r['tok_s']:.1f} | "
+            f"{ratio} | {r['ppl']:.2f} |"
+        )
     return 0
 
 

@@ -125,6 +125,34 @@ def bnb_config(quant: str, device: str):  # noqa: ANN201 - BitsAndBytesConfig
     return BitsAndBytesConfig(load_in_8bit=True)
 
 
+class _TolerantPackedParams(torch.ao.nn.quantized.modules.linear.LinearPackedParams):
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+        if prefix + "_packed_params" in state_dict:
+            super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+class AdapterTolerantInt8Linear(torch.ao.nn.quantized.dynamic.Linear):
+    """torch's dynamic int8 Linear, except that a partial state dict passes it by.
+
+    peft loads adapter weights with `model.load_state_dict(adapter_only, strict=False)`, which visits every
+    module; the stock int8 Linear (and its packed-params child) demand their own keys and raise KeyError, so no
+    adapter could be loaded onto the int8 model. A frozen layer the state dict says nothing about keeps its weights.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias_: bool = True, dtype: torch.dtype = torch.qint8):
+        super().__init__(in_features, out_features, bias_, dtype=dtype)
+        packed = _TolerantPackedParams(dtype)
+        packed.set_weight_bias(*self._packed_params._weight_bias())
+        self._packed_params = packed
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+        if prefix + "scale" in state_dict:
+            super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def _get_name(self) -> str:
+        return "DynamicQuantizedLinear"
+
+
 def quantize_dynamic_int8(model: torch.nn.Module, keep: list[str]) -> None:
     """Swap Linear layers for torch's dynamic int8 ones in place, except the LoRA targets.
 
@@ -146,5 +174,6 @@ def quantize_dynamic_int8(model: torch.nn.Module, keep: list[str]) -> None:
             model,
             qconfig_spec=dict.fromkeys(names, torch.ao.quantization.default_dynamic_qconfig),
             dtype=torch.qint8,
+            mapping={torch.nn.Linear: AdapterTolerantInt8Linear},
             inplace=True,
         )

@@ -1,0 +1,90 @@
+"""LoRA SFT as a background job: real subprocess training on the tiny model, restart survival, locks, cancel."""
+
+import json
+import time
+
+import pytest
+import torch
+
+from assistant.jobs import JobError, JobRunner
+from assistant.training.sft import SFTConfig
+
+
+def write_chat(path, n, reply="Short answer."):
+    lines = [json.dumps({"messages": [{"role": "user", "content": f"Question {i}?"},
+                                      {"role": "assistant", "content": reply}]}) for i in range(n)]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def sft_config(tmp_path, name, **overrides) -> dict:
+    config = {"name": name, "data": write_chat(tmp_path / f"{name}.jsonl", 12), "max_steps": 3, "batch_size": 4,
+              "learning_rate": 5e-3, "rank": 4, "behaviour_prompts": 1}
+    return {**config, **overrides}
+
+
+def test_config_fields_all_have_help():
+    from dataclasses import fields
+
+    assert all(f.metadata.get("help") for f in fields(SFTConfig))  # the CLI flags and the UI form need them
+    with pytest.raises(ValueError, match="unknown SFT settings: bogus"):
+        SFTConfig.from_dict({"name": "x", "data": "y", "bogus": 1})
+
+
+def test_sft_job_survives_a_ui_restart_and_refuses_a_second_training(settings, tmp_path):
+    config = sft_config(tmp_path, "jobbed")
+    job_id = JobRunner(settings).start("sft", config, lock_key="adapter:jobbed")
+    with pytest.raises(JobError, match="already"):  # two trainings of one adapter at once: refused
+        JobRunner(settings).start("sft", config, lock_key="adapter:jobbed")
+    # The UI process that started it is gone; a new runner on the same data dir sees the job through.
+    restarted = JobRunner(settings)
+    info = restarted.wait(job_id, timeout=120)
+    assert info.status == "succeeded", restarted.log_tail(job_id)
+    losses = [m["loss"] for m in restarted.metrics(job_id) if "loss" in m]
+    assert len(losses) == 3  # one live loss point per step for the plot
+    card = json.loads((settings.adapters_dir / "jobbed" / "card.json").read_text())
+    assert info.result["name"] == card["name"] == "jobbed"
+    assert card["metrics"]["eval_loss_after"] < card["metrics"]["eval_loss_before"]
+
+
+def test_cancelled_training_leaves_no_adapter_behind(settings, tmp_path):
+    runner = JobRunner(settings)
+    job_id = runner.start("sft", sft_config(tmp_path, "stopped", max_steps=100000), lock_key="adapter:stopped")
+    deadline = time.monotonic() + 120
+    while not runner.metrics(job_id) and time.monotonic() < deadline:  # wait until training is under way
+        time.sleep(0.2)
+    runner.cancel(job_id)
+    info = runner.wait(job_id, timeout=60)
+    assert info.status == "cancelled", runner.log_tail(job_id)
+    assert list(settings.adapters_dir.iterdir()) == []  # neither the adapter nor a temp folder
+
+
+def test_bad_training_file_is_refused_with_line_numbers_before_loading_anything(settings, tmp_path):
+    from assistant.training.chat_data import TrainingDataError
+    from assistant.training.sft import train_sft
+
+    path = tmp_path / "bad.jsonl"
+    path.write_text("not json\n" * 3 + "\n".join(json.dumps({"messages": [{"role": "user", "content": "q"}]})
+                                                 for _ in range(3)) + "\n")
+    with pytest.raises(TrainingDataError, match="line 1.*line 4"):
+        train_sft(SFTConfig(name="bad", data=str(path)), settings)
+    assert list(settings.adapters_dir.iterdir()) == []
+
+
+def test_adapter_loads_on_the_int8_cpu_model(settings, tmp_path):
+    """The default CPU path quantizes every Linear except q_proj/v_proj; adapters must still load and switch."""
+    from assistant.llm.engine import GENERATION_LOCK
+    from assistant.services import Services
+    from assistant.training.sft import train_sft
+
+    train_sft(SFTConfig(**sft_config(tmp_path, "tiny8")), settings)
+    services = Services(settings.model_copy(update={"quant": "int8"}))
+    engine = services.llm
+    ids = engine.tokenizer("hello", return_tensors="pt")
+    with GENERATION_LOCK, torch.no_grad():
+        base = engine.model(**ids).logits[0, -1].clone()
+        services.adapters.activate("tiny8")
+        adapted = engine.model(**ids).logits[0, -1].clone()
+        services.adapters.activate(None)
+        again = engine.model(**ids).logits[0, -1].clone()
+    assert not torch.allclose(base, adapted) and torch.equal(base, again)

@@ -229,20 +229,15 @@ class ChatEngine:
         """Sample N reasoning paths, vote on their final answers, answer with the majority (seed 003)."""
         n = self.settings.self_consistency_paths
         sample = GenerationParams(**{**params.__dict__, "temperature": max(params.temperature, 0.7)})
-        paths = []
-        for index in range(n):
-            if stop_event.is_set():
-                break
-            stats = GenerationStats()
-            text = ""
-            for piece in engine.stream(prompt, sample, adapter, stop_event, stats):
-                text += piece
-                result.reasoning = _paths_markdown(paths + [parse_reply(text, "step-by-step", partial=True)], n,
-                                                   running=True)
-                yield TurnUpdate(result, status=f"reasoning path {index + 1}/{n}")
-            paths.append(parse_reply(text, "step-by-step"))
-            result.tokens += stats.tokens
-            result.stopped = stats.stopped
+        stats = GenerationStats()
+        texts: list[str] = []
+        for texts in engine.stream_many(prompt, sample, n, adapter, stop_event, stats):
+            partial = [parse_reply(text, "step-by-step", partial=True) for text in texts]
+            result.reasoning = _paths_markdown(partial, n, running=True)
+            result.first_token_seconds = stats.first_token_seconds
+            yield TurnUpdate(result, status=f"{n} reasoning paths side by side")
+        paths = [parse_reply(text, "step-by-step") for text in texts if text.strip()]
+        result.tokens, result.stopped = stats.tokens, stats.stopped
         votes = majority_vote([p.final for p in paths])
         result.votes = [{"answer": v.answer, "count": v.count, "paths": [i + 1 for i in v.paths]} for v in votes]
         result.reasoning = _paths_markdown(paths, n, running=False)
@@ -293,7 +288,7 @@ def _paths_markdown(paths: list, total: int, running: bool) -> str:
     blocks = []
     for i, path in enumerate(paths, 1):
         head = f"**Path {i}/{total}**" + (
-            f" → `{path.final}`" if path.final and not (running and i == len(paths)) else ""
+            f" → `{path.final}`" if path.final and not running else ""
         )
         blocks.append(f"{head}\n\n{(path.reasoning + chr(10) + chr(10) + path.answer).strip()}")
     return "\n\n---\n\n".join(blocks)

@@ -108,3 +108,42 @@ def test_chat_turn_draws_a_seven_with_the_default_model(tmp_path, default_hf_dir
     assert result.images and all(Path(p).is_file() for p in result.images)
     assert result.tool_calls[0]["result"]["condition"] == {"digit": "7"} or "7" in json.dumps(
         result.tool_calls[0]["result"]["condition"])
+
+
+def test_shipped_adapters_switch_on_the_default_int8_model(tmp_path, default_hf_dir):
+    """The adapters in adapters/ load onto the default (int8 CPU) model, change its output, and switch back exactly."""
+    import torch
+
+    from assistant.config import Settings
+    from assistant.llm.engine import GENERATION_LOCK
+    from assistant.services import Services
+
+    settings = Settings(data_dir=tmp_path / "data", model_cache_dir=MODEL_CACHE, auto_index_knowledge=False)
+    services = Services(settings)
+    shipped = services.adapters.names()
+    assert {"concise", "zh-tutor"} <= set(shipped)
+    engine = services.llm
+    ids = engine.tokenizer("How does a bicycle gear work?", return_tensors="pt")
+    with GENERATION_LOCK, torch.no_grad():
+        base = engine.model(**ids).logits[0, -1].clone()
+        adapted = {}
+        for name in ("concise", "zh-tutor"):
+            services.adapters.activate(name)
+            adapted[name] = engine.model(**ids).logits[0, -1].clone()
+        services.adapters.activate(None)
+        again = engine.model(**ids).logits[0, -1].clone()
+    assert torch.equal(base, again)
+    assert not torch.allclose(base, adapted["concise"]) and not torch.allclose(base, adapted["zh-tutor"])
+    assert not torch.allclose(adapted["concise"], adapted["zh-tutor"])
+    # Through the chat path, per request: zh-tutor answers an English question in Chinese, the base does not.
+    from assistant.chat import TurnRequest
+
+    def reply(adapter: str) -> str:
+        return services.chat.run(TurnRequest(owner="e2e", message="How many sides does a hexagon have?",
+                                             adapter=adapter, knowledge_mode="off", tools_enabled=False, record=False,
+                                             params={"temperature": 0.0, "max_new_tokens": 24})).answer
+
+    def cjk(text: str) -> int:
+        return sum("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+    assert cjk(reply("zh-tutor")) > 3 and cjk(reply("none")) == 0

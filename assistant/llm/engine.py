@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+from transformers.generation.streamers import BaseStreamer
 
 from assistant.config import Settings
 from assistant.llm.loader import LoadedModel
@@ -85,6 +87,27 @@ class GenerationStats:
     def tokens_per_second(self) -> float:
         decode = self.seconds - (self.first_token_seconds or 0.0)
         return (self.tokens - 1) / decode if self.tokens > 1 and decode > 0 else 0.0
+
+
+class _BatchStreamer(BaseStreamer):
+    """Hands each decoding step's new token ids (one per row) of a batched generate() to the consumer thread."""
+
+    def __init__(self) -> None:
+        self.steps: queue.Queue = queue.Queue()
+        self.prompt_seen = False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self.prompt_seen:  # generate() first puts the prompt ids
+            self.prompt_seen = True
+            return
+        self.steps.put(value.view(-1).tolist())
+
+    def end(self) -> None:
+        self.steps.put(None)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        while (step := self.steps.get(timeout=600)) is not None:
+            yield step
 
 
 class _StopOnEvent(StoppingCriteria):
@@ -167,17 +190,78 @@ class LLMEngine:
         stats: GenerationStats | None = None,
     ) -> Iterator[str]:
         """Yield text pieces as they are decoded. Holds GENERATION_LOCK for the whole generation."""
-        stop_event = stop_event or threading.Event()
         stats = stats if stats is not None else GenerationStats()
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
+        outputs: list[torch.Tensor] = []
+        for piece in self._generating(prompt, params, adapter, stop_event, stats, streamer, outputs):
+            if piece:
+                yield piece
+        if outputs:
+            stats.tokens = int(outputs[0].shape[1] - stats.prompt_tokens)
+
+    def stream_many(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        n: int,
+        adapter: str | None = None,
+        stop_event: threading.Event | None = None,
+        stats: GenerationStats | None = None,
+    ) -> Iterator[list[str]]:
+        """Sample `n` replies to one prompt in a single batched generate(); yield all n texts as they grow.
+
+        Decoding one token is memory-bound on a CPU, so n rows cost little more than one: self-consistency's
+        paths run side by side instead of one after another.
+        """
+        stats = stats if stats is not None else GenerationStats()
+        streamer = _BatchStreamer()
+        outputs: list[torch.Tensor] = []
+        distinct = n if params.temperature > 0 else 1  # greedy rows would all be the same: decode one
+        rows: list[list[int]] = [[] for _ in range(distinct)]
+        steps = self._generating(
+            prompt, params, adapter, stop_event, stats, streamer, outputs, num_return_sequences=distinct
+        )
+        for step, tokens in enumerate(steps):
+            for row, token in zip(rows, tokens, strict=True):
+                row.append(token)
+            if step % 4 == 0:  # re-decoding n rows every token would cost more than it shows
+                yield [self._decode_until_eos(row) for row in rows] * (n // distinct)
+        yield [self._decode_until_eos(row) for row in rows] * (n // distinct)
+        stats.tokens = sum(len(self._until_eos(row)) for row in rows)
+
+    def _until_eos(self, ids: list[int]) -> list[int]:
+        stops = self.model.generation_config.eos_token_id
+        stops = set(stops if isinstance(stops, list) else [stops]) | {self.tokenizer.pad_token_id}
+        for i, token in enumerate(ids):
+            if token in stops:
+                return ids[: i + 1]
+        return ids
+
+    def _decode_until_eos(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(self._until_eos(ids), skip_special_tokens=True)
+
+    def _generating(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        adapter: str | None,
+        stop_event: threading.Event | None,
+        stats: GenerationStats,
+        streamer: BaseStreamer,
+        outputs: list[torch.Tensor],
+        **extra: object,
+    ) -> Iterator:
+        """Run generate() in a worker thread under GENERATION_LOCK and yield what the streamer hands over."""
+        stop_event = stop_event or threading.Event()
         inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.loaded.device)
         stats.prompt_tokens = int(inputs["input_ids"].shape[1])
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
         kwargs = dict(
             **inputs,
             streamer=streamer,
             pad_token_id=self.tokenizer.pad_token_id,
             stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop_event)]),
             **params.to_generate_kwargs(),
+            **extra,
         )
         errors: list[BaseException] = []
         with GENERATION_LOCK:
@@ -191,8 +275,7 @@ class LLMEngine:
             def run() -> None:
                 try:
                     with torch.inference_mode():
-                        output = self.model.generate(**kwargs)
-                    stats.tokens = int(output.shape[1] - stats.prompt_tokens)
+                        outputs.append(self.model.generate(**kwargs))
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer thread
                     errors.append(exc)
                     streamer.end()
@@ -202,11 +285,10 @@ class LLMEngine:
             worker.start()
             finished = False
             try:
-                for piece in streamer:
+                for item in streamer:
                     if stats.first_token_seconds is None:
                         stats.first_token_seconds = time.perf_counter() - started
-                    if piece:
-                        yield piece
+                    yield item
                 finished = True
             finally:
                 stats.stopped = stop_event.is_set()

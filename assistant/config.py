@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     quant: QuantMode = Field("auto", description="auto = bitsandbytes nf4 on CUDA, torch dynamic int8 on CPU")
     device: DeviceMode = "auto"
     threads: int = Field(0, description="torch threads; 0 = all cores")
+    int8_outlier_ratio: float = Field(
+        150.0,
+        gt=0,
+        description="int8 path: keep in fp32 any Linear whose max |weight| exceeds this many times its mean |weight|",
+    )
     lora_targets: list[str] = Field(
         default_factory=lambda: ["q_proj", "v_proj"],
         description="modules that adapters may target; kept unquantized so peft can wrap them",

@@ -27,6 +27,23 @@ def test_int8_quantizes_everything_but_the_lora_targets(settings):
     assert loaded.quant == "int8" and loaded.device == "cpu"
 
 
+def test_int8_keeps_a_layer_with_outlier_weights_in_fp32():
+    """One huge weight would make a per-tensor int8 scale round the rest to zero: that layer stays fp32."""
+    from assistant.llm.loader import quantize_dynamic_int8
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.Linear(64, 64), torch.nn.Linear(64, 64))
+    with torch.no_grad():
+        model[1].weight[3, 5] = 1000.0
+    x = torch.randn(4, 64)
+    expected = model(x)
+    kept = quantize_dynamic_int8(model, keep=["2"])
+    assert kept == ["1"]
+    assert isinstance(model[0], torch.ao.nn.quantized.dynamic.Linear)
+    assert type(model[1]) is torch.nn.Linear and type(model[2]) is torch.nn.Linear
+    assert torch.allclose(model(x), expected, rtol=0.05, atol=0.05 * float(expected.abs().max()))
+
+
 def test_unknown_model_names_everything_tried(settings):
     settings.model = "no-such-model"
     with pytest.raises(ModelSourceError) as err:

@@ -108,8 +108,10 @@ def load_model(settings: Settings) -> LoadedModel:
     if quant == "int8":
         if device == "cuda":
             raise ModelSourceError("ASSISTANT_QUANT=int8 is the CPU path; on CUDA use nf4 or bnb-int8 (or auto)")
-        quantize_dynamic_int8(model, keep=settings.lora_targets)
+        outliers = quantize_dynamic_int8(model, keep=settings.lora_targets, outlier_ratio=settings.int8_outlier_ratio)
         notes.append(f"torch dynamic int8 on every Linear except {', '.join(settings.lora_targets)} (kept for LoRA)")
+        if outliers:
+            notes.append(f"{len(outliers)} Linear layers with outlier weights kept in fp32: {', '.join(outliers)}")
     model.eval()
     return LoadedModel(model, tokenizer, name, str(source), quant, device, time.perf_counter() - started, notes)
 
@@ -153,19 +155,27 @@ class AdapterTolerantInt8Linear(torch.ao.nn.quantized.dynamic.Linear):
         return "DynamicQuantizedLinear"
 
 
-def quantize_dynamic_int8(model: torch.nn.Module, keep: list[str]) -> None:
-    """Swap Linear layers for torch's dynamic int8 ones in place, except the LoRA targets.
+def quantize_dynamic_int8(model: torch.nn.Module, keep: list[str], outlier_ratio: float = 150.0) -> list[str]:
+    """Swap Linear layers for torch's dynamic int8 ones in place, except the LoRA targets and outlier layers.
 
     peft cannot wrap a quantized Linear, so the modules adapters attach to stay in fp32; everything else
-    (MLPs, k/o projections, lm_head) gets int8 weights: the fastest CPU path we measured.
+    (MLPs, k/o projections, lm_head) gets int8 weights: the fastest CPU path we measured. A few layers have a
+    handful of weights hundreds of times larger than the rest (in Qwen2.5-0.5B: `down_proj` of layers 2, 3, 5, 21
+    and 23); one int8 scale per tensor then rounds almost all their other weights to zero. Keeping just those in
+    fp32 took perplexity on our fixed text from 85 to 63 (fp32: 53) at no measurable speed cost.
+    Returns the names of the outlier layers kept in fp32.
     """
     from torch.ao.quantization import quantize_dynamic
 
-    names = {
-        name
-        for name, module in model.named_modules()
-        if isinstance(module, torch.nn.Linear) and not any(name.split(".")[-1] == k for k in keep)
-    }
+    names, outliers = set(), []
+    for name, module in model.named_modules():
+        if not isinstance(module, torch.nn.Linear) or any(name.split(".")[-1] == k for k in keep):
+            continue
+        weight = module.weight.detach().abs()
+        if float(weight.amax()) > outlier_ratio * float(weight.mean()):
+            outliers.append(name)
+        else:
+            names.add(name)
     # lm_head is tied to the input embeddings in small Qwen models: quantizing it makes an int8 copy for the
     # output projection only, which is the single largest matmul per token.
     with warnings.catch_warnings():
@@ -177,3 +187,4 @@ def quantize_dynamic_int8(model: torch.nn.Module, keep: list[str]) -> None:
             mapping={torch.nn.Linear: AdapterTolerantInt8Linear},
             inplace=True,
         )
+    return outliers

@@ -21,8 +21,24 @@ _LENGTH = {
     "inch": 0.0254,
     "yd": 0.9144,
 }
-_MASS = {"kg": 1.0, "g": 0.001, "lb": 0.45359237, "lbs": 0.45359237, "pound": 0.45359237, "oz": 0.028349523125}
+_MASS = {
+    "kg": 1.0,
+    "kilogram": 1.0,
+    "g": 0.001,
+    "gram": 0.001,
+    "lb": 0.45359237,
+    "lbs": 0.45359237,
+    "pound": 0.45359237,
+    "oz": 0.028349523125,
+    "ounce": 0.028349523125,
+}
 _TEMPERATURE = ("c", "f", "k", "celsius", "fahrenheit", "kelvin")
+
+
+def _singular(unit: str) -> str:
+    """'pounds' -> 'pound', 'kilometres' -> 'kilometre' when only the singular is known."""
+    known = unit in _LENGTH or unit in _MASS or unit in _TEMPERATURE
+    return unit[:-1] if not known and unit.endswith("s") and len(unit) > 2 else unit
 
 
 def _to_celsius(value: float, unit: str) -> float:
@@ -39,7 +55,7 @@ def _from_celsius(value: float, unit: str) -> float:
 def convert_units(value: float, from_unit: str, to_unit: str) -> str:
     """Convert a length (m, km, cm, mm, mi, ft, in, yd), mass (kg, g, lb, oz) or temperature (C, F, K)."""
     source, target = from_unit.strip().lower().rstrip("."), to_unit.strip().lower().rstrip(".")
-    source, target = source.replace("°", ""), target.replace("°", "")
+    source, target = _singular(source.replace("°", "")), _singular(target.replace("°", ""))
     if source in _TEMPERATURE and target in _TEMPERATURE:
         result = _from_celsius(_to_celsius(value, source), target)
     else:

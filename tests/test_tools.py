@@ -112,3 +112,13 @@ def test_router_and_argument_guessing():
     assert route("train a GAN on digits to draw numbers", tools)[0].tool == "train_image_model"
     assert route("hi, how are you?", tools) == []
     assert guess_arguments("switch_adapter", "use the concise adapter", ["concise", "zh-tutor"]) == {"name": "concise"}
+
+
+def test_router_reads_hide_and_fill_and_how_many_units():
+    tools = {"inpaint_image", "convert_units", "generate_images", "calculator"}
+    assert route("Hide 40% of some digit images and fill them in again", tools)[0].tool == "inpaint_image"
+    assert guess_arguments("inpaint_image", "Hide 40% of some digit images and fill them in again", []) == {
+        "model": "ssl-digits", "mask_ratio": 0.4}
+    assert route("How many pounds is 5 kg? convert it", tools)[0].tool == "convert_units"
+    assert guess_arguments("convert_units", "How many pounds is 5 kg? convert it", []) == {
+        "value": 5.0, "from_unit": "kg", "to_unit": "pounds"}

@@ -55,6 +55,7 @@ RULES: dict[str, list[str]] = {
         r"\binpaint",
         r"\b(fill in|reconstruct)\b.{0,30}\b(mask|missing|hidden|patch)",
         r"\bmask(ed)?\b.{0,30}\b(image|patch|fill)",
+        r"\b(hide|cover|blank out|erase|black out)\b.{0,50}\b(fill|restore|reconstruct|repair)",
         r"修复|补全|遮挡|掩码",
     ],
     "list_adapters": [
@@ -91,6 +92,8 @@ RULES: dict[str, list[str]] = {
         r"\bconvert\b.{0,40}\b(to|into)\b",
         r"\b\d+(\.\d+)?\s*(km|miles?|mi|kg|lbs?|pounds?|°?[cf]|"
         r"celsius|fahrenheit|feet|ft|inch(es)?|cm)\b.{0,20}\b(in|to|into)\b",
+        r"\bhow many (kilomet(er|re)s|km|miles?|kilograms?|kg|pounds?|lbs?|feet|ft|inch(es)?|cm|"
+        r"centimet(er|re)s?|degrees)\b.{0,30}\d",
         r"(换算|转换|等于多少)(?=.*(公里|英里|公斤|磅|摄氏|华氏|英尺|厘米))",
     ],
 }
@@ -184,4 +187,7 @@ def guess_arguments(tool: str, message: str, adapters: list[str]) -> dict:
         match = re.search(r"(-?\d+(?:\.\d+)?)\s*°?\s*([a-z]+)\b.*?\b(?:to|in|into)\s+°?([a-z]+)", lower)
         if match:
             return {"value": float(match.group(1)), "from_unit": match.group(2), "to_unit": match.group(3)}
+        match = re.search(r"how many\s+([a-z]+)\s+(?:is|are|in|make)\s+(-?\d+(?:\.\d+)?)\s*°?\s*([a-z]+)", lower)
+        if match:  # "how many pounds is 5 kg"
+            return {"value": float(match.group(2)), "from_unit": match.group(3), "to_unit": match.group(1)}
     return {}

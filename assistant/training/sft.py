@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from assistant.adapters import AdapterCard, write_card
-from assistant.config import Settings
+from assistant.config import REPO_ROOT, Settings
 from assistant.storage import atomic_dir, check_name
 from assistant.training.chat_data import read_chat_jsonl
 
@@ -51,6 +51,12 @@ class SFTConfig:
         if unknown:
             raise ValueError(f"unknown SFT settings: {', '.join(sorted(unknown))}")
         return cls(**data)
+
+
+def shown_path(path: str) -> str:
+    """A path relative to the repository when it is inside it, else just the file name."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else resolved.name
 
 
 def encode(tokenizer, messages: list[dict], max_length: int) -> dict | None:  # noqa: ANN001
@@ -198,7 +204,12 @@ def train_sft(config: SFTConfig, settings: Settings, progress: Progress | None =
         name=config.name, base_model=settings.model, method=method, description=config.description,
         data=f"{Path(config.data).name}: {train.describe()}; held out: {len(held)} "
              f"({Path(config.eval_data).name if config.eval_data else '10% of the training file'})",
-        hyperparameters={k: v for k, v in asdict(config).items() if k not in ("name", "description", "overwrite")},
+        hyperparameters={
+            **{k: v for k, v in asdict(config).items() if k not in ("name", "description", "overwrite")},
+            # a card travels with the adapter: no absolute paths of the machine it was trained on
+            "data": shown_path(config.data),
+            "eval_data": shown_path(config.eval_data) if config.eval_data else "",
+        },
         metrics={"eval_loss_before": round(loss_before, 4), "eval_loss_after": round(loss_after, 4),
                  "train_loss_last": round(last_loss, 4), "steps": step, "train_seconds": round(train_seconds, 1),
                  "heldout_mean_words_before": behaviour_before["mean_words"],

@@ -52,6 +52,27 @@ def write_card(folder: Path, card: AdapterCard) -> None:
     atomic_write_json(folder / "card.json", {k: v for k, v in card.to_dict().items() if k != "error"})
 
 
+def save_adapter(model, folder: Path, card: AdapterCard) -> None:  # noqa: ANN001 - a PeftModel
+    """Write the peft files and our card into `folder` (a temp folder of `atomic_dir`).
+
+    The folder is portable: peft records the base model's local path (a cache folder of this machine) and writes a
+    boilerplate README; the card is our model card, so the config names the base model as the settings do.
+    """
+    model.save_pretrained(str(folder))
+    # A model loaded from an adapter saves under its adapter name; flatten so the folder is one adapter.
+    nested = folder / "default"
+    if nested.is_dir():
+        for item in nested.iterdir():
+            item.rename(folder / item.name)
+        nested.rmdir()
+    (folder / "README.md").unlink(missing_ok=True)
+    config_path = folder / "adapter_config.json"
+    config = json.loads(config_path.read_text())
+    config["base_model_name_or_path"] = card.base_model
+    atomic_write_json(config_path, config)
+    write_card(folder, card)
+
+
 class AdapterRegistry:
     """The one place that knows which adapters exist and which one is active in the model."""
 

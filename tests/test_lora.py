@@ -44,6 +44,9 @@ def test_training_writes_an_adapter_with_a_card(trained, settings):
     assert card["base_model"] == settings.model and card["metrics"]["steps"] == 3
     assert card["metrics"]["eval_loss_after"] < card["metrics"]["eval_loss_before"]
     assert not [p for p in settings.adapters_dir.iterdir() if p.name.startswith(".")]  # no temp folders left
+    # portable: no path of this machine's model cache, no peft boilerplate README beside our card
+    assert json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"] == settings.model
+    assert not (folder / "README.md").exists()
 
 
 def test_adapter_changes_logits_and_base_is_restored_exactly(trained, services):

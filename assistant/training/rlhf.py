@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from assistant.adapters import AdapterCard, AdapterRegistry, write_card
+from assistant.adapters import AdapterCard, AdapterRegistry, save_adapter
 from assistant.config import Settings
 from assistant.storage import atomic_dir, check_name
 
@@ -210,14 +210,7 @@ def train_rlhf(config: RLHFConfig, settings: Settings, progress=None, metric=Non
     )
     progress(0.96, "writing the adapter")
     with atomic_dir(target) as tmp:
-        model.save_pretrained(str(tmp))
-        # A model loaded from an adapter saves under its adapter name; flatten so the folder is one adapter.
-        nested = tmp / "default"
-        if nested.is_dir():
-            for item in nested.iterdir():
-                item.rename(tmp / item.name)
-            nested.rmdir()
-        write_card(tmp, card)
+        save_adapter(model, tmp, card)
     return card.to_dict()
 
 

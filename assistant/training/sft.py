@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from assistant.adapters import AdapterCard, write_card
+from assistant.adapters import AdapterCard, save_adapter
 from assistant.config import REPO_ROOT, Settings
 from assistant.storage import atomic_dir, check_name
 from assistant.training.chat_data import read_chat_jsonl
@@ -221,8 +221,7 @@ def train_sft(config: SFTConfig, settings: Settings, progress: Progress | None =
     )
     progress(0.95, "writing the adapter")
     with atomic_dir(target, overwrite=config.overwrite) as tmp:
-        model.save_pretrained(str(tmp))
-        write_card(tmp, card)
+        save_adapter(model, tmp, card)
     progress(1.0, f"adapter {config.name} written")
     return card.to_dict()
 

@@ -182,6 +182,30 @@ class AdapterRegistry:
         self._loaded.add(name)
         self.load_seconds = time.perf_counter() - started
 
+    def preload(self, limit: int = 8) -> tuple[list[str], list[str]]:
+        """Make adapters resident before anyone asks: peft's first wrap costs seconds, a later switch milliseconds.
+
+        Returns (loaded, problems); an adapter that cannot load (other base model, corrupt) is skipped and named.
+        """
+        from assistant.llm.engine import GENERATION_LOCK
+
+        loaded, problems = [], []
+        for card in self.list()[:limit]:
+            name = card.name
+            if card.error:
+                problems.append(f"{name}: {card.error}")
+                continue
+            with GENERATION_LOCK:  # held per adapter, so a waiting chat turn gets in between
+                previous = self._active
+                try:
+                    self.activate(name)
+                    loaded.append(name)
+                except (AdapterError, OSError, ValueError, RuntimeError) as exc:
+                    problems.append(f"{name}: {exc}")
+                finally:
+                    self.activate(previous)
+        return loaded, problems
+
     def unload(self, name: str) -> None:
         with self._lock:
             if name in self._loaded:

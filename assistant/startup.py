@@ -59,6 +59,11 @@ def warm_up(services, status: StartupStatus, load_model: bool = True) -> threadi
                     model=f"{engine.name} · {engine.loaded.quant} · {engine.loaded.device} "
                     f"(loaded in {engine.loaded.load_seconds:.1f} s)"
                 )
+                resident, problems = services.adapters.preload()
+                if resident:
+                    status.set(model=f"{status.model} · adapters ready: {', '.join(resident)}")
+                if problems:
+                    status.set(errors=[*status.errors, *(f"adapter {p}" for p in problems)])
             except Exception as exc:  # noqa: BLE001
                 log.exception("model loading failed")
                 status.set(model="failed", errors=[*status.errors, f"model: {exc}"])

@@ -120,3 +120,14 @@ def test_existing_name_is_refused(trained, settings, tmp_path):
     data = write_chat(tmp_path / "again.jsonl", 4)
     with pytest.raises(FileExistsError):
         train_sft(SFTConfig(name="tiny", data=str(data), max_steps=1), settings)
+
+
+def test_preload_makes_adapters_resident_without_changing_the_answer(trained, services, settings):
+    """The app's warm-up loads adapters ahead of the first switch; the base stays active, a bad one is named."""
+    (settings.adapters_dir / "broken").mkdir()
+    base = logits(services, None)
+    loaded, problems = services.adapters.preload()
+    assert loaded == ["tiny"] and len(problems) == 1 and problems[0].startswith("broken")
+    assert services.adapters.active is None
+    assert torch.equal(logits(services, None), base)
+    assert not torch.allclose(logits(services, "tiny"), base)

@@ -9,9 +9,10 @@ import gradio as gr
 from assistant.startup import StartupStatus
 
 WHY_DEFAULT = (
-    "**Why int8 on CPU?** Measured on this 2-core CPU (docs/benchmarks.md): torch dynamic int8 decodes about 2× faster "
+    "**Why int8 on CPU?** Measured on this 2-core CPU (docs/benchmarks.md): torch dynamic int8 decodes faster "
     "than fp32 and far faster than bitsandbytes, which runs on CPU but slower than fp32. The layers LoRA adapters "
-    "attach to stay in fp32 so adapters still switch at run time. On CUDA, `auto` uses bitsandbytes nf4."
+    "attach to stay in fp32 so adapters still switch at run time, and so do the few layers whose outlier weights "
+    "int8 would ruin (`int8_outlier_ratio`). On CUDA, `auto` uses bitsandbytes nf4."
 )
 
 
@@ -23,6 +24,12 @@ def build_settings_tab(services, status: StartupStatus) -> None:  # noqa: ANN001
     view["resolved_device"] = settings.resolved_device()
     view["resolved_quant"] = settings.resolved_quant()
     gr.Code(json.dumps(view, indent=2), language="json", label="Current settings")
-    state = gr.Markdown(status.line())
+    def status_view() -> str:
+        lines = [status.line()]
+        if services.llm_loaded:  # never loads the model just to show this
+            lines += [f"- {note}" for note in services.llm.loaded.notes]
+        return "\n".join(lines)
+
+    state = gr.Markdown(status_view())
     refresh = gr.Button("Refresh status", size="sm")
-    refresh.click(lambda: status.line(), None, state, queue=False)
+    refresh.click(status_view, None, state, queue=False)

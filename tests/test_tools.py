@@ -122,3 +122,20 @@ def test_router_reads_hide_and_fill_and_how_many_units():
     assert route("How many pounds is 5 kg? convert it", tools)[0].tool == "convert_units"
     assert guess_arguments("convert_units", "How many pounds is 5 kg? convert it", []) == {
         "value": 5.0, "from_unit": "kg", "to_unit": "pounds"}
+
+
+def test_calculator_arguments_are_grounded_in_the_whole_expression():
+    from assistant.tools.calculator import evaluate, find_expression
+    from assistant.tools.service import ground_arguments
+
+    assert find_expression("Compute the square root of 144") == "sqrt(144)"
+    assert find_expression("144的平方根是多少") == "sqrt(144)"
+    # the model shortened the expression: the full one from the message wins
+    fixed, replaced = ground_arguments("calculator", {"expression": "12 + 8"}, "what's (12 + 8) * 3 - 5", [])
+    assert evaluate(fixed["expression"]) == 55 and replaced == ["expression"]
+    # the model passed the sentence along: the formula read from it wins
+    fixed, _ = ground_arguments("calculator", {"expression": "Compute the square root of 144"},
+                                "Compute the square root of 144", [])
+    assert evaluate(fixed["expression"]) == 12
+    # a good call is left alone
+    assert ground_arguments("calculator", {"expression": "17*23"}, "what is 17*23?", [])[1] == []

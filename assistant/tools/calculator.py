@@ -122,5 +122,13 @@ def find_expression(text: str) -> str | None:
         ],
         text,
     )
+    text = re.sub(r"(?i)\b(?:the )?square root of\s*(\d+(?:\.\d+)?)", r"sqrt(\1)", text)
+    text = re.sub(r"(\d+(?:\.\d+)?)\s*的平方根", r"sqrt(\1)", text)
     spans = [m.group(0) for m in _EXPRESSION.finditer(text) if re.search(r"[+\-*/×÷^%]|\d\s*[xX]\s*\d", m.group(0))]
+    spans += [m.group(0) for m in re.finditer(rf"\b(?:{'|'.join(_FUNCTIONS)})\([^()]+\)", text)]
     return max(spans, key=len).strip() if spans else None
+
+
+def uses_only_known_names(expression: str) -> bool:
+    """False when the text has words that are not calculator functions or constants (a sentence, not a formula)."""
+    return all(word in _FUNCTIONS or word in _CONSTANTS for word in re.findall(r"[A-Za-z_]{2,}\d*", expression))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from assistant.llm.engine import GenerationParams
 from assistant.tools.builtins import CURRENT_TURN, TurnContext, make_builtin_tools
+from assistant.tools.calculator import uses_only_known_names
 from assistant.tools.parsing import ToolParseError, parse_tool_calls, validate_call
 from assistant.tools.registry import ToolRegistry
 from assistant.tools.router import count_in, guess_arguments, route
@@ -238,6 +239,14 @@ def ground_arguments(tool: str, arguments: dict, message: str, adapters: list[st
         if isinstance(value, str) and key in guessed and not _grounded(value, message) and value != guessed[key]:
             fixed[key] = guessed[key]
             replaced.append(key)
+    if tool == "calculator" and guessed.get("expression"):
+        full, given = guessed["expression"], str(fixed.get("expression", ""))
+        squashed_full, squashed_given = re.sub(r"\s+", "", full), re.sub(r"\s+", "", given)
+        # a small model shortens "(12 + 8) * 3 - 5" to "12 + 8", or passes the whole sentence along
+        fragment = squashed_given != squashed_full and squashed_given in squashed_full
+        if fragment or not uses_only_known_names(given):
+            fixed["expression"] = full
+            replaced.append("expression")
     if tool == "generate_images":
         explicit = count_in(message)
         if explicit and fixed.get("n") != explicit:

@@ -53,6 +53,9 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--max-new-tokens", type=int, default=80)
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--learning-rate", type=float, default=None, help="RLHF learning rate (default: the job's)")
+    parser.add_argument("--reuse-votes", action="store_true",
+                        help="skip the voting when --data-dir already holds votes (re-run only the job)")
     args = parser.parse_args()
 
     from assistant.chat import TurnRequest
@@ -67,6 +70,8 @@ def main() -> int:
     train = all_prompts[: args.prompts]
 
     started = time.perf_counter()
+    if args.reuse_votes and services.feedback.stats()["total"]:
+        train = []  # the votes are already in the store
     for i, prompt in enumerate(train, 1):
         options = dict(owner="sim-user", knowledge_mode="off", tools_enabled=False,
                        params={"temperature": 0.9, "max_new_tokens": args.max_new_tokens})
@@ -83,9 +88,11 @@ def main() -> int:
 
     before = summarize(held_out_replies(services, heldout, None, 128))
     job_started = time.perf_counter()
-    name = f"loop-{args.method}"
-    job_id = services.jobs.start("rlhf", {"method": args.method, "name": name, "steps": args.steps,
-                                          "start_from": "base", "evaluate": False}, lock_key="rlhf")
+    name = f"loop-{args.method}-{time.strftime('%H%M%S')}"
+    job_config = {"method": args.method, "name": name, "steps": args.steps, "start_from": "base", "evaluate": False}
+    if args.learning_rate:
+        job_config["learning_rate"] = args.learning_rate
+    job_id = services.jobs.start("rlhf", job_config, lock_key="rlhf")
     info = services.jobs.wait(job_id, timeout=3600)
     job_seconds = time.perf_counter() - job_started
     if info.status != "succeeded":
@@ -94,12 +101,13 @@ def main() -> int:
     after = summarize(held_out_replies(services, heldout, name, 128))
 
     print(f"\nFeedback loop: simulated user prefers replies under {LIMIT_WORDS} words; {stats['total']} votes on "
-          f"{len(train)} prompts; {args.method}, {args.steps} steps; {len(heldout)} held-out prompts (greedy)\n")
+          f"{stats['total'] // 2} prompts; {args.method}, {args.steps} steps; {len(heldout)} held-out prompts "
+          "(greedy)\n")
     print("| adapter | held-out replies under 40 words | mean words | median words |")
     print("|---|---|---|---|")
     print(f"| base (before) | {before['share_under_40']:.0%} | {before['mean_words']:.1f} | {before['median_words']} |")
     print(f"| {name} (after) | {after['share_under_40']:.0%} | {after['mean_words']:.1f} | {after['median_words']} |")
-    print(f"\nvoting (generation of {2 * len(train)} replies): {voting_seconds:.0f} s; RLHF job wall time "
+    print(f"\nvoting (generation of {2 * len(train)} replies this run): {voting_seconds:.0f} s; RLHF job wall time "
           f"({stats['total']} votes): {job_seconds:.0f} s; job {job_id}; data dir {data_dir}")
     return 0
 

@@ -67,3 +67,15 @@ def test_reward_model_and_reinforce(services, settings):
     assert lora_b_norm(settings.adapters_dir / "t-ppo") > 0
     evaluation = result["metrics"]["evaluation"]
     assert evaluation["prompts"] == 2 and "win_rate" in evaluation and "kl_to_base" in evaluation
+
+
+def test_kto_weights_balance_the_rarer_vote():
+    from assistant.training.rlhf import kto_weights
+
+    rows = [{"label": True}] * 27 + [{"label": False}] * 173
+    weights = kto_weights(rows)
+    ratio = weights["desirable_weight"] * 27 / (weights["undesirable_weight"] * 173)
+    assert 1.0 <= ratio <= 4 / 3  # trl's recommended band
+    assert kto_weights([{"label": True}] * 5) == {}
+    flipped = kto_weights([{"label": True}] * 30 + [{"label": False}] * 10)
+    assert flipped["undesirable_weight"] == 3.0 and flipped["desirable_weight"] == 1.0

@@ -28,7 +28,7 @@ class RLHFConfig:
     method: str = field(default="kto", metadata={"help": "kto (thumbs), dpo (regenerated pairs) or ppo (REINFORCE)"})
     name: str = field(default="", metadata={"help": "new adapter name (default rlhf-<method>-<time>)"})
     start_from: str = field(default="default", metadata={"help": "adapter to start from: default, base or a name"})
-    learning_rate: float = field(default=1e-4, metadata={"help": "learning rate"})
+    learning_rate: float = field(default=5e-4, metadata={"help": "learning rate (LoRA: 1e-4 to 1e-3)"})
     steps: int = field(default=30, metadata={"help": "optimisation steps"})
     batch_size: int = field(default=4, metadata={"help": "examples per step"})
     beta: float = field(default=0.1, metadata={"help": "KTO/DPO beta (strength of the pull from the reference)"})

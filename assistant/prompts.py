@@ -116,12 +116,16 @@ def extract_final(text: str) -> str | None:
 
 def normalize_answer(answer: str) -> str:
     """Canonical form for voting/scoring: '1,000.0' -> '1000', ' Paris. ' -> 'paris'."""
-    value = answer.strip().strip(".。").replace("$", "").replace("\\text", "").strip("{} ")
-    plain = value.replace(",", "")
+    value = answer.strip().strip(".。").replace("$", "").replace("\\text", "").strip()
+    value = re.sub(r"\\d?frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", value)  # \frac{7}{3} -> (7)/(3)
+    while value.startswith("{") and value.endswith("}"):  # only a matching outer pair, never half of \frac{}{}
+        value = value[1:-1].strip()
+    plain = value.replace(",", "").replace(" ", "")
+    fraction = re.fullmatch(r"\(?(-?\d+(?:\.\d+)?)\)?/\(?(\d+(?:\.\d+)?)\)?", plain)
     try:
-        number = float(plain)
+        number = float(fraction[1]) / float(fraction[2]) if fraction else float(plain)
         return str(int(number)) if number.is_integer() else f"{number:g}"
-    except ValueError:
+    except (ValueError, ZeroDivisionError):
         return value.lower()
 
 

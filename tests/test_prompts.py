@@ -68,3 +68,11 @@ def test_mangled_markers_and_an_empty_solution():
     parsed = parse_reply(text, "step-by-step")
     assert "12 * 7" in parsed.reasoning and "end_of" not in parsed.answer
     assert parsed.final == "84" and "84" in parsed.answer
+
+
+def test_fractions_are_one_answer_whatever_their_notation():
+    from assistant.prompts import extract_final, majority_vote
+
+    finals = [extract_final(t) for t in ("\\boxed{\\frac{7}{3}}", "so \\boxed{7/3}", "\\boxed{\\dfrac{1}{2}}")]
+    assert finals == ["2.33333", "2.33333", "0.5"]
+    assert majority_vote(finals)[0].count == 2

@@ -220,7 +220,8 @@ def train_rlhf(config: RLHFConfig, settings: Settings, progress=None, metric=Non
     card = AdapterCard(
         name=name, base_model=settings.model, method=f"rlhf-{config.method}",
         description=f"{config.method.upper()} on {len(rows)} {what}, started from {start or 'the base model'}",
-        data=f"{len(rows)} {what} from the feedback store", hyperparameters=asdict(config),
+        data=f"{len(rows)} {what} from the feedback store",
+        hyperparameters={**asdict(config), **(kto_weights(rows) if config.method == "kto" else {})},
         metrics={"train_loss": round(train_loss, 4), "train_seconds": round(train_seconds, 1),
                  "votes_used": len(rows), "started_from": start or "base", "evaluation": evaluation},
         target_modules=sorted(settings.lora_targets),

@@ -35,6 +35,7 @@ def main() -> int:
     parser.add_argument("--modes", default="direct,step-by-step,self-consistency")
     parser.add_argument("--limit", type=int, default=0, help="first N problems (0 = all 50)")
     parser.add_argument("--sc-limit", type=int, default=20, help="problems for self-consistency (it costs 5×)")
+    parser.add_argument("--start", type=int, default=0, help="skip the first N problems (to resume a cut run)")
     parser.add_argument("--out", default="/tmp/cot_eval.jsonl", help="per-problem results (JSONL)")
     args = parser.parse_args()
 
@@ -44,12 +45,13 @@ def main() -> int:
 
     problems = [json.loads(x) for x in (REPO / "benchmarks/data/cot_problems.jsonl").read_text().splitlines() if x]
     problems = problems[: args.limit] if args.limit else problems
+    problems = problems[args.start:]
     services = Services(Settings(data_dir=Path("/tmp/cot-eval-data"), auto_index_knowledge=False))
     engine = services.llm
     rows = []
     out = open(args.out, "w", encoding="utf-8")  # noqa: SIM115
     for mode in args.modes.split(","):
-        subset = problems[: args.sc_limit] if mode == "self-consistency" else problems
+        subset = problems[: max(0, args.sc_limit - args.start)] if mode == "self-consistency" else problems
         ok = tokens = 0
         started = time.perf_counter()
         for p in subset:

@@ -3,6 +3,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
+# A test that hangs fails after 15 minutes instead of stalling CI.
+PYTEST_ARGS ?= --timeout=900
 # Converted model weights are shared between checkouts (CI clones, worktrees) of this machine.
 export ASSISTANT_MODEL_CACHE_DIR ?= $(HOME)/.cache/assistant/models
 

@@ -221,24 +221,23 @@ class LLMEngine:
         steps = self._generating(
             prompt, params, adapter, stop_event, stats, streamer, outputs, num_return_sequences=distinct
         )
+        eos = self.model.generation_config.eos_token_id
+        stops = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.pad_token_id}
+
+        def until_eos(ids: list[int]) -> list[int]:
+            end = next((i + 1 for i, token in enumerate(ids) if token in stops), len(ids))
+            return ids[:end]
+
+        def texts() -> list[str]:
+            return [self.tokenizer.decode(until_eos(row), skip_special_tokens=True) for row in rows] * (n // distinct)
+
         for step, tokens in enumerate(steps):
             for row, token in zip(rows, tokens, strict=True):
                 row.append(token)
             if step % 4 == 0:  # re-decoding n rows every token would cost more than it shows
-                yield [self._decode_until_eos(row) for row in rows] * (n // distinct)
-        yield [self._decode_until_eos(row) for row in rows] * (n // distinct)
-        stats.tokens = sum(len(self._until_eos(row)) for row in rows)
-
-    def _until_eos(self, ids: list[int]) -> list[int]:
-        stops = self.model.generation_config.eos_token_id
-        stops = set(stops if isinstance(stops, list) else [stops]) | {self.tokenizer.pad_token_id}
-        for i, token in enumerate(ids):
-            if token in stops:
-                return ids[: i + 1]
-        return ids
-
-    def _decode_until_eos(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(self._until_eos(ids), skip_special_tokens=True)
+                yield texts()
+        yield texts()
+        stats.tokens = sum(len(until_eos(row)) for row in rows)
 
     def _generating(
         self,

@@ -143,9 +143,8 @@ class AdapterTolerantInt8Linear(torch.ao.nn.quantized.dynamic.Linear):
 
     def __init__(self, in_features: int, out_features: int, bias_: bool = True, dtype: torch.dtype = torch.qint8):
         super().__init__(in_features, out_features, bias_, dtype=dtype)
-        packed = _TolerantPackedParams(dtype)
-        packed.set_weight_bias(*self._packed_params._weight_bias())
-        self._packed_params = packed
+        # same state, one overridden method: re-class instead of unpacking and packing the weights again
+        self._packed_params.__class__ = _TolerantPackedParams
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
         if prefix + "scale" in state_dict:

@@ -132,8 +132,10 @@ class AdapterRegistry:
 
     def check_compatible(self, name: str) -> AdapterCard:
         card = self.get(name)
-        base = self.settings.model
-        if card.base_model and card.base_model != base:
+        from assistant.llm.packaged import canonical_model_name
+
+        base = canonical_model_name(self.settings.model)
+        if card.base_model and canonical_model_name(card.base_model) != base:
             raise AdapterError(
                 f"adapter {name!r} was trained for base model {card.base_model!r}, but the loaded base model is "
                 f"{base!r}"
@@ -153,41 +155,30 @@ class AdapterRegistry:
         engine.adapters = self
 
     def activate(self, name: str | None) -> None:
-        """Make `name` the active adapter (None = bare base model). Called under GENERATION_LOCK."""
+        """Make `name` the active adapter (None = the base model); the model's own thread calls it under MODEL_LOCK."""
         with self._lock:
             if name in (None, "", "none", BASE):
-                if self._loaded:
-                    self.engine.model.base_model.disable_adapter_layers()
+                self.engine.set_active_adapter(None, any_loaded=bool(self._loaded))
                 self._active = None
                 return
             if name not in self._loaded:
                 self._load(name)
-            model = self.engine.model
-            model.base_model.enable_adapter_layers()
-            model.set_adapter(name)
+            self.engine.set_active_adapter(name, any_loaded=True)
             self._active = name
 
     def _load(self, name: str) -> None:
-        from peft import PeftModel
-
         self.check_compatible(name)
-        folder = str(self.folder(name))
-        model = self.engine.model
         started = time.perf_counter()
-        if isinstance(model, PeftModel):
-            model.load_adapter(folder, adapter_name=name)
-        else:
-            self.engine.model = PeftModel.from_pretrained(model, folder, adapter_name=name)
-            self.engine.model.eval()
+        self.engine.load_adapter(name, str(self.folder(name)))
         self._loaded.add(name)
         self.load_seconds = time.perf_counter() - started
 
     def preload(self, limit: int = 8) -> tuple[list[str], list[str]]:
-        """Make adapters resident before anyone asks: peft's first wrap costs seconds, a later switch milliseconds.
+        """Make adapters resident before anyone asks: a first load costs seconds, a later switch milliseconds.
 
         Returns (loaded, problems); an adapter that cannot load (other base model, corrupt) is skipped and named.
         """
-        from assistant.llm.engine import GENERATION_LOCK
+        from assistant.llm.base import MODEL_LOCK
 
         loaded, problems = [], []
         for card in self.list()[:limit]:
@@ -195,7 +186,7 @@ class AdapterRegistry:
             if card.error:
                 problems.append(f"{name}: {card.error}")
                 continue
-            with GENERATION_LOCK:  # held per adapter, so a waiting chat turn gets in between
+            with MODEL_LOCK:  # held per adapter (never across a yield), so a waiting chat turn gets in between
                 previous = self._active
                 try:
                     self.activate(name)
@@ -209,19 +200,10 @@ class AdapterRegistry:
     def unload(self, name: str) -> None:
         with self._lock:
             if name in self._loaded:
-                model = self.engine.model
                 if self._active == name:
-                    model.base_model.disable_adapter_layers()
                     self._active = None
-                if len(self._loaded) > 1:
-                    model.delete_adapter(name)
-                    self._loaded.discard(name)
-                    others = sorted(self._loaded)
-                    model.set_adapter(others[0])
-                    model.base_model.disable_adapter_layers()
-                else:  # peft refuses to delete the last adapter: keep the weights, never activate them
-                    self._loaded.discard(name)
-                    self._zombie = name
+                self._loaded.discard(name)
+                self.engine.unload_adapter(name, sorted(self._loaded))
 
     @property
     def active(self) -> str | None:
@@ -233,9 +215,9 @@ class AdapterRegistry:
         if not folder.is_dir():
             raise AdapterError(f"unknown adapter {name!r}")
         if self.engine is not None:
-            from assistant.llm.engine import GENERATION_LOCK
+            from assistant.llm.base import MODEL_LOCK
 
-            with GENERATION_LOCK:
+            with MODEL_LOCK:
                 self.unload(name)
         trash = self.root / f".old-{name}-{uuid.uuid4().hex[:6]}"
         folder.rename(trash)  # atomic: the adapter disappears from listings at once

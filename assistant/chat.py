@@ -47,6 +47,7 @@ class TurnResult:
     reasoning: str = ""
     model: str = ""
     quant: str = ""
+    engine: str = ""  # llamacpp, torch or remote
     adapter: str | None = None
     sources: list[dict] = field(default_factory=list)
     tool_calls: list[dict] = field(default_factory=list)
@@ -137,7 +138,10 @@ class ChatEngine:
             history = history[:-1]
         engine = self.services.llm
         result = TurnResult(
-            model=engine.name, quant=engine.loaded.quant, adapter=adapter, cot_mode=mode, conversation_id=conv.id
+            model=engine.name,
+            quant=engine.loaded.quant,
+            engine=engine.kind,
+            adapter=adapter, cot_mode=mode, conversation_id=conv.id
         )
         if request.record and not request.regenerate:
             user_message_id = store.add_message(conv.id, "user", message)
@@ -260,6 +264,7 @@ class ChatEngine:
                 "user_message_id": result.user_message_id,
                 "model": result.model,
                 "quant": result.quant,
+                "engine": result.engine,
                 "adapter": result.adapter,
                 "cot_mode": result.cot_mode,
                 "params": params,

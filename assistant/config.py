@@ -14,6 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 QuantMode = Literal["auto", "none", "int8", "nf4", "bnb-int8", "bf16"]
 DeviceMode = Literal["auto", "cpu", "cuda"]
+EngineMode = Literal["auto", "llamacpp", "torch", "remote"]
 
 
 class Settings(BaseSettings):
@@ -26,8 +27,18 @@ class Settings(BaseSettings):
     )
 
     # --- model -----------------------------------------------------------------------------
-    model: str = Field("qwen2.5-0.5b-instruct", description="packaged alias, GGUF file, HF folder or (opt-in) hub id")
+    model: str = Field(
+        "qwen2.5-coder-0.5b-instruct", description="packaged alias, GGUF file, HF folder or (opt-in) hub id"
+    )
     allow_hub: bool = Field(False, description="allow `model` to be a hub id (needs internet)")
+    engine: EngineMode = Field(
+        "auto",
+        description="serving backend: auto = llama.cpp on CPU (when the model is a GGUF), torch on CUDA",
+    )
+    prompt_lookup: bool = Field(
+        False, description="llama.cpp: prompt-lookup speculative decoding (drafts copied from the prompt)"
+    )
+    prompt_lookup_tokens: int = Field(10, ge=1, le=64, description="draft length for prompt-lookup decoding")
     quant: QuantMode = Field("auto", description="auto = bitsandbytes nf4 on CUDA, torch dynamic int8 on CPU")
     device: DeviceMode = "auto"
     threads: int = Field(0, description="torch threads; 0 = all cores")
@@ -136,6 +147,19 @@ class Settings(BaseSettings):
         if self.device == "cuda":
             raise RuntimeError("ASSISTANT_DEVICE=cuda but no CUDA device is available")
         return "cpu"
+
+    def resolved_engine(self) -> str:
+        """`auto` -> torch on CUDA; llama.cpp on CPU when it is installed and the model is a GGUF (alias or file)."""
+        if self.engine != "auto":
+            return self.engine
+        if self.resolved_device() == "cuda":
+            return "torch"
+        from importlib.util import find_spec
+
+        from assistant.llm.packaged import PACKAGED
+
+        is_gguf = self.model.strip() in PACKAGED or self.model.strip().lower().endswith(".gguf")
+        return "llamacpp" if is_gguf and find_spec("llama_cpp") is not None else "torch"
 
     def resolved_quant(self) -> str:
         """`auto` -> nf4 with bitsandbytes on CUDA, torch dynamic int8 on CPU (fastest measured)."""

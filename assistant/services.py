@@ -41,19 +41,19 @@ class Services:
         if self._llm is None:
             with SERVICES_LOCK:
                 if self._llm is None:
-                    from assistant.llm.engine import LLMEngine
-                    from assistant.llm.loader import load_model
+                    from assistant.llm.select import load_engine
 
-                    loaded = load_model(self.settings)
-                    engine = LLMEngine(loaded, self.settings)
+                    engine = load_engine(self.settings)
                     self.adapters.attach(engine)
                     self._llm = engine
+                    info = engine.loaded
                     log.info(
-                        "model %s loaded (%s, %s) in %.1f s",
-                        loaded.name,
-                        loaded.quant,
-                        loaded.device,
-                        loaded.load_seconds,
+                        "model %s loaded (%s engine, %s, %s) in %.1f s",
+                        info.name,
+                        engine.kind,
+                        info.quant,
+                        info.device,
+                        info.load_seconds,
                     )
         return self._llm
 

@@ -90,7 +90,7 @@ def test_cli_json_contract_with_the_default_model(tmp_path, default_hf_dir):
     assert out.returncode == 0, out.stderr[-2000:]
     data = json.loads(out.stdout)
     assert "Tokyo" in data["answer"]
-    assert data["model"] == "qwen2.5-0.5b-instruct" and data["quant"] == "int8" and data["adapter"] is None
+    assert data["model"] == "qwen2.5-coder-0.5b-instruct" and data["adapter"] is None
     assert data["tokens"] > 0 and data["seconds"] > 0
     for key in ("reasoning", "sources", "tool_calls", "images"):
         assert key in data

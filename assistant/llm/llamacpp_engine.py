@@ -1,0 +1,371 @@
+"""The llama.cpp backend (the CPU serving default): the GGUF as shipped, GGUF LoRA adapters switched per request.
+
+`llama-cpp-python`'s `Llama` decodes single replies (prefix cache, grammar, prompt-lookup drafts); N
+self-consistency paths decode side by side in one `llama_batch` on a second context whose unified KV cache shares
+the prompt between sequences (`llama_memory_seq_cp`). The C-level calls live here and nowhere else.
+
+Prompts are rendered by the same HF chat template as the torch backend (`PromptBuilder`), so both backends see
+identical prompt text.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.config import Settings
+from assistant.llm.base import MODEL_LOCK, GenerationParams, GenerationStats, InputError, PromptBuilder
+
+log = logging.getLogger(__name__)
+
+_DONE = object()
+
+
+@dataclass
+class EngineInfo:
+    """What the UI and `chat --json` report about the loaded model (the torch backend's LoadedModel has the same)."""
+
+    name: str
+    path: str
+    quant: str
+    device: str
+    load_seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def _run_with_model(
+    produce: Callable[[Callable[[object], None]], None], stop_event: threading.Event, stats: GenerationStats
+) -> Iterator:
+    """Run `produce(emit)` on its own thread holding MODEL_LOCK; yield what it emits.
+
+    The lock is taken and released by that thread, never by this generator, which may be resumed on any thread.
+    Closing the generator early sets `stop_event`, and the producer stops at its next token.
+    """
+    items: queue.Queue = queue.Queue()
+    errors: list[BaseException] = []
+    started = time.perf_counter()
+
+    def run() -> None:
+        try:
+            with MODEL_LOCK:
+                if not stop_event.is_set():
+                    produce(items.put)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+            errors.append(exc)
+        finally:
+            items.put(_DONE)
+
+    worker = threading.Thread(target=run, name="llamacpp-generate", daemon=True)
+    worker.start()
+    finished = False
+    try:
+        while (item := items.get(timeout=600)) is not _DONE:
+            if stats.first_token_seconds is None:
+                stats.first_token_seconds = time.perf_counter() - started
+            yield item
+        finished = True
+    finally:
+        stats.stopped = stop_event.is_set() or not finished
+        if not finished:
+            stop_event.set()
+        stats.seconds = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+
+
+class _IncrementalText:
+    """Token ids -> text pieces, holding back a piece that ends inside a multi-byte character."""
+
+    def __init__(self, tokenizer) -> None:  # noqa: ANN001 - HF tokenizer
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.sent = 0
+
+    def add(self, token: int) -> str:
+        self.ids.append(token)
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if text.endswith("\ufffd"):
+            return ""
+        piece, self.sent = text[self.sent :], len(text)
+        return piece
+
+
+class LlamaCppEngine(PromptBuilder):
+    kind = "llamacpp"
+
+    def __init__(self, gguf_path: Path, tokenizer, settings: Settings, name: str) -> None:  # noqa: ANN001
+        import llama_cpp
+        from llama_cpp import Llama
+
+        started = time.perf_counter()
+        self.settings = settings
+        self.tokenizer = tokenizer
+        self.threads = settings.threads or os.cpu_count() or 1
+        draft = None
+        if settings.prompt_lookup:
+            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+            draft = LlamaPromptLookupDecoding(num_pred_tokens=settings.prompt_lookup_tokens)
+        self.llm = Llama(
+            model_path=str(gguf_path),
+            n_ctx=settings.context_tokens,
+            n_batch=512,
+            n_threads=self.threads,
+            n_threads_batch=self.threads,
+            draft_model=draft,
+            verbose=False,
+        )
+        self._c = llama_cpp
+        self.vocab = llama_cpp.llama_model_get_vocab(self.llm._model.model)
+        self.adapters = None  # set by AdapterRegistry.attach()
+        self._loras: dict[str, object] = {}  # name -> llama_adapter_lora pointer, loaded once
+        self._active: str | None = None
+        self._batch_ctx = None  # the context for N sequences side by side, made on first use
+        self._batch_ctx_adapter: str | None = "unset"
+        file_type = self.llm.metadata.get("general.file_type", "")
+        self.loaded = EngineInfo(
+            name=name,
+            path=str(gguf_path),
+            quant=f"gguf{_FILE_TYPES.get(str(file_type), '')}",
+            device="cpu",
+            load_seconds=time.perf_counter() - started,
+            notes=[f"llama.cpp ({llama_cpp.__version__}), {self.threads} threads, GGUF {gguf_path.name}"],
+        )
+        self.arch = self.llm.metadata.get("general.architecture", "qwen2")
+
+    @property
+    def name(self) -> str:
+        return self.loaded.name
+
+    # --- adapters (called by AdapterRegistry with MODEL_LOCK held) --------------------------------------------
+    def load_adapter(self, name: str, folder: str) -> None:
+        from assistant.llm.gguf_lora import ensure_gguf_lora
+
+        path, notice = ensure_gguf_lora(Path(folder), self.arch)
+        if notice:
+            log.warning(notice)
+            self.loaded.notes.append(notice)
+        pointer = self._c.llama_adapter_lora_init(self.llm._model.model, str(path).encode())
+        if not pointer:
+            raise InputError(f"adapter {name!r}: llama.cpp could not load {path.name} (wrong base model?)")
+        self._loras[name] = pointer
+
+    def _apply(self, ctx, name: str | None) -> None:  # noqa: ANN001 - llama_context pointer
+        if name is None:
+            code = self._c.llama_set_adapters_lora(ctx, None, 0, None)
+        else:
+            adapters = (self._c.llama_adapter_lora_p_ctypes * 1)(self._loras[name])
+            scales = (ctypes.c_float * 1)(1.0)
+            code = self._c.llama_set_adapters_lora(ctx, adapters, 1, scales)
+        if code != 0:
+            raise RuntimeError(f"llama_set_adapters_lora failed ({code}) for {name or 'base model'}")
+
+    def set_active_adapter(self, name: str | None, any_loaded: bool) -> None:
+        if name == self._active:
+            return
+        self._apply(self.llm._ctx.ctx, name)
+        self._active = name
+        # The cached prompt prefix was computed under the other adapter: it must not be reused.
+        self.llm.reset()
+
+    def unload_adapter(self, name: str, remaining: list[str]) -> None:
+        pointer = self._loras.pop(name, None)
+        if self._active == name:
+            self.set_active_adapter(None, bool(remaining))
+        if self._batch_ctx_adapter == name:
+            self._apply(self._batch_ctx.ctx, None)
+            self._batch_ctx_adapter = None
+        if pointer is not None:
+            self._c.llama_adapter_lora_free(pointer)
+
+    # --- tokens ---------------------------------------------------------------------------------------------
+    def _tokens(self, prompt: str) -> list[int]:
+        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+
+    def _is_end(self, token: int) -> bool:
+        return bool(self._c.llama_vocab_is_eog(self.vocab, token))
+
+    def _check_room(self, n_prompt: int, params: GenerationParams) -> None:
+        if n_prompt + 1 > self.settings.context_tokens:
+            raise InputError(f"the prompt has {n_prompt} tokens; the context window is {self.settings.context_tokens}")
+
+    # --- one reply --------------------------------------------------------------------------------------------
+    def stream(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        adapter: str | None = None,
+        stop_event: threading.Event | None = None,
+        stats: GenerationStats | None = None,
+        json_schema: dict | None = None,
+    ) -> Iterator[str]:
+        """Yield text pieces as they are decoded; `json_schema` constrains the output to JSON valid under it."""
+        stats = stats if stats is not None else GenerationStats()
+        stop_event = stop_event or threading.Event()
+        tokens = self._tokens(prompt)
+        stats.prompt_tokens = len(tokens)
+        self._check_room(len(tokens), params)
+        if self.adapters is None and adapter:
+            raise InputError(f"adapter {adapter!r} requested but adapters are not available")
+        budget = min(int(params.max_new_tokens), self.settings.context_tokens - len(tokens))
+        grammar = None
+        if json_schema is not None:
+            from llama_cpp import LlamaGrammar
+
+            grammar = LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False)
+
+        def produce(emit: Callable[[object], None]) -> None:
+            if self.adapters is not None:
+                self.adapters.activate(adapter)
+            self.llm.set_seed(int(params.seed) if params.seed is not None else self._c.LLAMA_DEFAULT_SEED)
+            text = _IncrementalText(self.tokenizer)
+            greedy = params.temperature <= 0
+            for token in self.llm.generate(
+                tokens,
+                temp=0.0 if greedy else float(params.temperature),
+                top_k=int(params.top_k) if params.top_k else 0,
+                top_p=1.0 if greedy else float(params.top_p),
+                min_p=0.0,
+                repeat_penalty=float(params.repetition_penalty),
+                grammar=grammar,
+            ):
+                if stop_event.is_set() or self._is_end(token):
+                    break
+                stats.tokens += 1
+                piece = text.add(token)
+                if piece:
+                    emit(piece)
+                if stats.tokens >= budget:
+                    break
+
+        yield from _run_with_model(produce, stop_event, stats)
+
+    def generate(
+        self, prompt: str, params: GenerationParams, adapter: str | None = None, json_schema: dict | None = None
+    ) -> tuple[str, GenerationStats]:
+        stats = GenerationStats()
+        text = "".join(self.stream(prompt, params, adapter, stats=stats, json_schema=json_schema))
+        return text, stats
+
+    # --- N replies side by side -------------------------------------------------------------------------------
+    def _batch_context(self, cells: int, n_seq: int):  # noqa: ANN202 - internals.LlamaContext
+        from llama_cpp import _internals
+
+        current = self._batch_ctx
+        if current is not None and current.n_ctx() >= cells and current.params.n_seq_max >= n_seq:
+            return current
+        params = self._c.llama_context_default_params()
+        params.n_ctx = max(cells, self.settings.context_tokens)
+        params.n_batch = 512
+        params.n_ubatch = 512
+        params.n_seq_max = max(n_seq, 8)
+        params.kv_unified = True  # one pool of cells: the shared prompt is stored once for every sequence
+        params.n_threads = params.n_threads_batch = self.threads
+        if current is not None:
+            current.close()
+        self._batch_ctx = _internals.LlamaContext(model=self.llm._model, params=params, verbose=False)
+        self._batch_ctx_adapter = "unset"
+        return self._batch_ctx
+
+    def _sampler(self, params: GenerationParams, seed: int):  # noqa: ANN202 - llama_sampler pointer
+        c = self._c
+        chain = c.llama_sampler_chain_init(c.llama_sampler_chain_default_params())
+        penalties = c.llama_sampler_init_penalties(self.llm.n_vocab(), 64, float(params.repetition_penalty), 0.0, 0.0)
+        c.llama_sampler_chain_add(chain, penalties)
+        if params.temperature <= 0:
+            c.llama_sampler_chain_add(chain, c.llama_sampler_init_greedy())
+            return chain
+        if params.top_k:
+            c.llama_sampler_chain_add(chain, c.llama_sampler_init_top_k(int(params.top_k)))
+        c.llama_sampler_chain_add(chain, c.llama_sampler_init_top_p(float(params.top_p), 1))
+        c.llama_sampler_chain_add(chain, c.llama_sampler_init_temp(float(params.temperature)))
+        c.llama_sampler_chain_add(chain, c.llama_sampler_init_dist(seed))
+        return chain
+
+    def stream_many(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        n: int,
+        adapter: str | None = None,
+        stop_event: threading.Event | None = None,
+        stats: GenerationStats | None = None,
+    ) -> Iterator[list[str]]:
+        """Sample `n` replies to one prompt side by side: one llama_batch per step with a token of every sequence."""
+        from llama_cpp import _internals
+
+        stats = stats if stats is not None else GenerationStats()
+        stop_event = stop_event or threading.Event()
+        tokens = self._tokens(prompt)
+        stats.prompt_tokens = len(tokens)
+        self._check_room(len(tokens), params)
+        distinct = n if params.temperature > 0 else 1  # greedy rows would all be the same: decode one
+        budget = min(int(params.max_new_tokens), self.settings.context_tokens - len(tokens))
+        rows: list[list[int]] = [[] for _ in range(distinct)]
+
+        def texts() -> list[str]:
+            return [self.tokenizer.decode(row, skip_special_tokens=True) for row in rows] * (n // distinct)
+
+        def produce(emit: Callable[[object], None]) -> None:
+            c = self._c
+            if self.adapters is not None:
+                self.adapters.activate(adapter)  # validates and loads; the batch context is set below
+            ctx = self._batch_context(len(tokens) + distinct * budget + 8, distinct)
+            if self._batch_ctx_adapter != self._active:
+                self._apply(ctx.ctx, self._active)
+                self._batch_ctx_adapter = self._active
+            ctx.kv_cache_clear()
+            base_seed = int(params.seed) if params.seed is not None else int.from_bytes(os.urandom(4), "little")
+            samplers = [self._sampler(params, (base_seed + i) % (2**32 - 1)) for i in range(distinct)]
+            batch = _internals.LlamaBatch(n_tokens=max(512, distinct), embd=0, n_seq_max=distinct, verbose=False)
+            try:
+                # the prompt once, on sequence 0; only its last position needs logits
+                for start in range(0, len(tokens), 512):
+                    batch.set_batch(tokens[start : start + 512], n_past=start, logits_all=False)
+                    ctx.decode(batch)
+                last = batch.n_tokens() - 1
+                for seq in range(1, distinct):
+                    ctx.kv_cache_seq_cp(0, seq, -1, -1)
+                picks = [c.llama_sampler_sample(samplers[i], ctx.ctx, last) for i in range(distinct)]
+                active = list(range(distinct))
+                position = len(tokens)
+                for step in range(budget):
+                    still = []
+                    for seq, token in zip(active, picks, strict=True):
+                        if self._is_end(token):
+                            continue
+                        rows[seq].append(token)
+                        stats.tokens += 1
+                        still.append((seq, token))
+                    if step % 4 == 0:
+                        emit(texts())
+                    if not still or stop_event.is_set() or step == budget - 1:
+                        break
+                    b = batch.batch
+                    b.n_tokens = len(still)
+                    for j, (seq, token) in enumerate(still):
+                        b.token[j], b.pos[j], b.n_seq_id[j], b.logits[j] = token, position, 1, True
+                        b.seq_id[j][0] = seq
+                    ctx.decode(batch)
+                    position += 1
+                    active = [seq for seq, _ in still]
+                    picks = [c.llama_sampler_sample(samplers[seq], ctx.ctx, j) for j, seq in enumerate(active)]
+                emit(texts())
+            finally:
+                for sampler in samplers:
+                    c.llama_sampler_free(sampler)
+                batch.close()
+
+        yield from _run_with_model(produce, stop_event, stats)
+
+
+# llama.cpp's `general.file_type` numbers for the quantizations one meets in practice
+_FILE_TYPES = {"0": "-f32", "1": "-f16", "2": "-q4_0", "7": "-q8_0", "15": "-q4_k_m", "17": "-q5_k_m", "18": "-q6_k"}

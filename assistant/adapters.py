@@ -71,6 +71,12 @@ def save_adapter(model, folder: Path, card: AdapterCard) -> None:  # noqa: ANN00
     config["base_model_name_or_path"] = card.base_model
     atomic_write_json(config_path, config)
     write_card(folder, card)
+    # The llama.cpp engine serves adapters as GGUF LoRAs: export now, inside the same atomic folder.
+    from assistant.llm.gguf_lora import SUPPORTED_ARCHS, export_gguf_lora
+
+    arch = getattr(getattr(model, "config", None), "model_type", "")
+    if arch in SUPPORTED_ARCHS:
+        export_gguf_lora(folder, arch)
 
 
 class AdapterRegistry:
@@ -118,13 +124,21 @@ class AdapterRegistry:
         weights = [p for p in ("adapter_model.safetensors", "adapter_model.bin") if (folder / p).exists()]
         if not config_path.exists() or not weights:
             raise AdapterError(f"adapter {name!r} is corrupt: adapter_config.json or adapter weights missing")
+        if weights[0].endswith(".safetensors"):
+            try:
+                from safetensors import safe_open
+
+                with safe_open(str(folder / weights[0]), framework="numpy") as handle:
+                    handle.keys()
+            except Exception as exc:  # noqa: BLE001 - any unreadable header is a corrupt adapter
+                raise AdapterError(f"adapter {name!r} is corrupt: unreadable weights ({exc})") from exc
         try:
             config = json.loads(config_path.read_text())
             raw = json.loads((folder / "card.json").read_text()) if (folder / "card.json").exists() else {}
         except json.JSONDecodeError as exc:
             raise AdapterError(f"adapter {name!r} is corrupt: {exc}") from exc
         known_fields = AdapterCard.__dataclass_fields__
-        card = AdapterCard(**{k: v for k, v in raw.items() if k in known_fields})
+        card = AdapterCard(**{**{k: v for k, v in raw.items() if k in known_fields}, "name": name})
         card.name = name
         targets = config.get("target_modules") or []
         card.target_modules = sorted(targets) if isinstance(targets, list) else [str(targets)]

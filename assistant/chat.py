@@ -62,6 +62,7 @@ class TurnResult:
     user_message_id: int | None = None
     stopped: bool = False
     first_token_seconds: float | None = None
+    pending_call: dict | None = None  # a side-effect tool call the model proposed, run only once confirmed
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -115,13 +116,13 @@ class ChatEngine:
             raise InputError("nothing to regenerate yet")
         mode = check_mode(request.cot_mode or (conv.cot_mode if conv else None) or "direct")
         knowledge_mode = request.knowledge_mode or (conv.knowledge_mode if conv else None) or "auto"
-        tools_default = conv.tools_enabled if conv else True
+        tools_default = conv.tools_enabled if conv else self.settings.tools_by_default
         tools_on = tools_default if request.tools_enabled is None else request.tools_enabled
         adapter = self.resolve_adapter(request.adapter, conv.adapter if conv else None)
         stored_params = conv.generation if conv else {}
         params = GenerationParams.from_settings(self.settings, **{**stored_params, **request.params})
         if conv is None:
-            conv = store.create(request.owner)
+            conv = store.create(request.owner, tools_enabled=tools_on)
         history = [
             {"role": m["role"], "content": m["content"]} for m in conv.messages if m["role"] in ("user", "assistant")
         ]
@@ -170,9 +171,20 @@ class ChatEngine:
         if tools_on:
             yield TurnUpdate(result, status="choosing tools…")
             for update in self.services.tools.agent_step(
-                message, history, engine, adapter, result, owner=request.owner, conversation_id=conv.id
+                message, history, engine, result, owner=request.owner, conversation_id=conv.id
             ):
                 yield TurnUpdate(result, status=update)
+            if result.pending_call is not None:
+                # A tool that changes something waits for the user's yes (UI button, CLI --yes, API flag).
+                from assistant.tools.service import describe_call
+
+                pending = result.pending_call
+                result.answer = (
+                    f"I can run {describe_call(pending['name'], pending['arguments'])} for this. "
+                    "It changes something, so it runs only when you confirm."
+                )
+                yield from self._finish(request, result, started, replaced_id, params.__dict__)
+                return
             for call in result.tool_calls:
                 outcome = call.get("result_text") or f"error: {call.get('error', 'no output')}"
                 tool_notes.append(
@@ -272,6 +284,7 @@ class ChatEngine:
                 "tool_calls": result.tool_calls,
                 "images": result.images,
                 "votes": result.votes,
+                "pending_call": result.pending_call,
                 "notices": result.notices,
                 "tokens": result.tokens,
                 "seconds": result.seconds,
@@ -280,6 +293,30 @@ class ChatEngine:
                 result.conversation_id, "assistant", result.answer, result.reasoning, meta, replaced_id
             )
         yield TurnUpdate(result, done=True)
+
+    def confirm(self, owner: str, message_id: int, accept: bool = True) -> TurnResult:
+        """Run (or decline) the tool call a reply proposed; the outcome is a new assistant message.
+
+        Only the owner of the conversation can confirm, only once: the proposal is cleared before the call runs.
+        """
+        store = self.services.conversations
+        proposal = store.take_pending_call(owner, message_id)
+        if proposal is None:
+            raise InputError("there is no proposed action to confirm for that message (already done or declined)")
+        conversation_id, pending = proposal
+        engine_kind = self.services.llm.kind if self.services.llm_loaded else ""
+        result = TurnResult(conversation_id=conversation_id, engine=engine_kind)
+        if accept:
+            record = self.services.tools.run_pending(pending, owner, conversation_id)
+            result.tool_calls, result.images = [record], list(record.get("images", []))
+            result.answer = record.get("summary") or (
+                f"⚠️ `{pending['name']}` failed: {record['error']}" if "error" in record else record["result_text"]
+            )
+        else:
+            result.answer = f"Cancelled: `{pending['name']}` was not run."
+        meta = {"tool_calls": result.tool_calls, "images": result.images, "confirmed": accept}
+        result.message_id = store.add_message(conversation_id, "assistant", result.answer, "", meta)
+        return result
 
     def run(self, request: TurnRequest) -> TurnResult:
         """Run a turn to the end (CLI, API, tests)."""

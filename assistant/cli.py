@@ -34,6 +34,9 @@ def _chat_parser(sub) -> None:  # noqa: ANN001
     chat.add_argument("--max-new-tokens", type=int, default=None)
     chat.add_argument("--seed", type=int, default=None)
     chat.add_argument("--json", action="store_true", help="print the stable JSON result instead of text")
+    chat.add_argument(
+        "--yes", action="store_true", help="run a tool call that changes something (training, adapter switch)"
+    )
     chat.set_defaults(handler=run_chat)
 
 
@@ -69,6 +72,12 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
                 sys.stdout.flush()
                 printed = len(text)
     result = last.result
+    if result.pending_call is not None and args.yes:
+        confirmed = services.chat.confirm("cli", result.message_id, accept=True)
+        result.tool_calls, result.images = confirmed.tool_calls, confirmed.images
+        result.answer = confirmed.answer
+        result.pending_call = None
+        printed = 0
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
         return 0
@@ -83,6 +92,8 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
         print(f"image: {path}")
     for notice in result.notices:
         print(f"note: {notice}", file=sys.stderr)
+    if result.pending_call is not None:
+        print("note: not run; repeat with --yes to run it", file=sys.stderr)
     return 0
 
 
@@ -140,20 +151,123 @@ def _serve_parser(sub) -> None:  # noqa: ANN001
     serve = sub.add_parser("serve", help="start the web UI (same as app.py)")
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--no-preload", action="store_true", help="load the model on the first message")
+    serve.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow ASSISTANT_HOST to be a non-loopback address without any account (everyone can do everything)",
+    )
     serve.set_defaults(handler=run_serve)
 
 
+def bind_check(settings: Settings, insecure: bool) -> None:
+    """Refuse (exit 2, one line) to serve a non-loopback address without accounts; shout when --insecure."""
+    from assistant.db import get_database
+    from assistant.security import check_binding
+    from assistant.users import UserStore, accounts_configured
+
+    has_accounts = accounts_configured(UserStore(get_database(settings)), settings.auth)
+    warning = check_binding(settings.host, has_accounts, insecure)
+    if warning:
+        logging.getLogger("assistant").warning(warning)
+        print(warning, file=sys.stderr)
+
+
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.security import BindRefused
+
+    if args.port:
+        settings.port = args.port
+    try:
+        bind_check(settings, args.insecure)  # before anything heavy loads
+    except BindRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     from assistant.services import get_services
     from assistant.startup import StartupStatus, warm_up
     from assistant.ui.app import launch
 
-    if args.port:
-        settings.port = args.port
     services = get_services(settings)
     status = StartupStatus()
     warm_up(services, status, load_model=not args.no_preload)
-    launch(services, status)
+    launch(services, status, insecure=args.insecure)
+    return 0
+
+
+def _users_parser(sub) -> None:  # noqa: ANN001
+    users = sub.add_parser("users", help="accounts: add, list, delete, set-role, set-password")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    add = users_sub.add_parser("add", help="create an account (the password is asked for, or read from stdin)")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="give the account the admin role")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from the first stdin line")
+    users_sub.add_parser("list").add_argument("--json", action="store_true")
+    users_sub.add_parser("delete").add_argument("name")
+    role = users_sub.add_parser("set-role")
+    role.add_argument("name")
+    role.add_argument("role", choices=["admin", "user"])
+    password = users_sub.add_parser("set-password")
+    password.add_argument("name")
+    password.add_argument("--password-stdin", action="store_true")
+    users.set_defaults(handler=run_users)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("again: "):
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def run_users(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.db import get_database
+    from assistant.users import UserStore
+
+    store = UserStore(get_database(settings))
+    if args.users_command == "add":
+        store.check_new(args.name)
+        user = store.add(args.name, _read_password(args.password_stdin), "admin" if args.admin else "user")
+        print(f"added {user['role']} {user['name']!r}")
+    elif args.users_command == "list":
+        users = store.list()
+        if args.json:
+            print(json.dumps(users, indent=2))
+        for user in [] if args.json else users:
+            print(f"{user['name']:<32} {user['role']:<6} {user['created_at']}")
+        if not users and not args.json:
+            print("no accounts: the app is single-user and listens on 127.0.0.1 only")
+    elif args.users_command == "delete":
+        store.delete(args.name)
+        print(f"deleted {args.name!r} (their conversations stay in the database under user:{args.name})")
+    elif args.users_command == "set-role":
+        store.set_role(args.name, args.role)
+        print(f"{args.name!r} is now {args.role}")
+    else:
+        if store.role(args.name) is None:
+            raise ValueError(f"no user {args.name!r}")
+        store.set_password(args.name, _read_password(args.password_stdin))
+        print(f"password of {args.name!r} changed")
+    return 0
+
+
+def _backup_parser(sub) -> None:  # noqa: ANN001
+    backup = sub.add_parser("backup", help="copy the live SQLite database safely (online backup API)")
+    backup.add_argument("path", help="destination file, or a folder (a dated file is created in it)")
+    backup.add_argument("--force", action="store_true", help="replace an existing file")
+    backup.set_defaults(handler=run_backup)
+
+
+def run_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from assistant.backup import backup_database
+
+    result = backup_database(settings.db_url, Path(args.path), overwrite=args.force)
+    counts = ", ".join(f"{n} {t}" for t, n in sorted(result["tables"].items()))
+    print(f"backed up to {result['path']} ({result['bytes'] / 1024:.0f} KB in {result['seconds']:.2f} s; {counts})")
     return 0
 
 
@@ -164,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     _chat_parser(sub)
     _jobs_parser(sub)
     _serve_parser(sub)
+    _users_parser(sub)
+    _backup_parser(sub)
     train = sub.add_parser("train", help="train adapters: sft, reward, rlhf")
     train_sub = train.add_subparsers(dest="train_command", required=True)
     for module_name in FEATURE_CLIS:

@@ -65,7 +65,10 @@ class Settings(BaseSettings):
     max_upload_mb: int = 20
     context_tokens: int = 4096
     max_new_tokens_cap: int = 2048
-    max_tool_calls: int = 3
+    max_tool_calls: int = Field(3, ge=1, le=8, description="tool calls the model may chain in one turn")
+    tools_adapter: str = Field("tools", description="adapter used for the tool decision only; empty = none")
+    tools_by_default: bool = Field(True, description="new conversations let the model call tools")
+    tool_grammar: bool = Field(True, description="decode tool decisions under a JSON-schema grammar")
     tool_timeout_s: float = 120.0
     max_images: int = 64
 

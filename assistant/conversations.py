@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -10,6 +11,18 @@ from assistant.db import Conversation, Database, Message, utcnow
 from assistant.prompts import check_mode
 
 KNOWLEDGE_MODES = ("off", "auto", "always")
+ROLES = ("user", "assistant", "tool")
+# A backstop far above any real turn (the chat limits input to max_input_chars; replies to max_new_tokens):
+# a caller that skips those checks still cannot bloat the database with a 10 MB message.
+MAX_STORED_CHARS = 1_000_000
+# Stripped from everything stored as a title or message: C0 controls but tab/newline/carriage return (NUL, ESC…),
+# DEL and the C1 controls, and the bidi embeddings/overrides/isolates that make a title or bubble display reversed.
+_UNSAFE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(text: str) -> str:
+    """`text` without control characters and bidi overrides (\\n and \\t kept); the one filter for stored text."""
+    return _UNSAFE_CHARS.sub("", text) if isinstance(text, str) else text
 
 
 class NotFound(LookupError):
@@ -48,7 +61,7 @@ class ConversationStore:
     def create(self, owner: str, title: str = "New chat", **options: object) -> ConversationView:
         self._check_options(options)
         with self.db.session() as s:
-            conv = Conversation(owner=owner, title=title[:200] or "New chat", **options)
+            conv = Conversation(owner=owner, title=clean_text(title)[:200] or "New chat", **options)
             s.add(conv)
             s.flush()
             return self._view(conv, [])
@@ -74,12 +87,12 @@ class ConversationStore:
         with self.db.session() as s:
             conv = self._owned(s, owner, conversation_id)
             for key, value in options.items():
-                setattr(conv, key, value)
+                setattr(conv, key, clean_text(value) if key == "title" else value)
             conv.updated_at = utcnow()
             return self._view(conv, [m for m in conv.messages if m.active])
 
     def rename(self, owner: str, conversation_id: str, title: str) -> None:
-        title = " ".join(title.split())[:200]
+        title = " ".join(clean_text(title).split())[:200]
         if not title:
             raise ValueError("a conversation title cannot be empty")
         self.update(owner, conversation_id, title=title)
@@ -97,6 +110,13 @@ class ConversationStore:
         meta: dict | None = None,
         alternative_of: int | None = None,
     ) -> int:
+        if role not in ROLES:
+            raise ValueError(f"message role must be one of {', '.join(ROLES)}")
+        for label, text in (("message", content), ("reasoning", reasoning)):
+            if not isinstance(text, str):
+                raise ValueError(f"the {label} must be text")
+            if len(text) > MAX_STORED_CHARS:
+                raise ValueError(f"the {label} is {len(text):,} characters; at most {MAX_STORED_CHARS:,} are stored")
         with self.db.session() as s:
             conv = s.get(Conversation, conversation_id)
             if conv is None:
@@ -104,15 +124,15 @@ class ConversationStore:
             message = Message(
                 conversation_id=conversation_id,
                 role=role,
-                content=content,
-                reasoning=reasoning,
+                content=clean_text(content),
+                reasoning=clean_text(reasoning),
                 meta=meta or {},
                 alternative_of=alternative_of,
             )
             s.add(message)
             conv.updated_at = utcnow()
             if conv.title == "New chat" and role == "user":
-                conv.title = " ".join(content.split())[:60] or "New chat"
+                conv.title = " ".join(message.content.split())[:60] or "New chat"
             s.flush()
             return message.id
 
@@ -124,6 +144,18 @@ class ConversationStore:
                 raise NotFound(f"no message {message_id}")
             message.active = False
             return _message_dict(message)
+
+    def take_pending_call(self, owner: str, message_id: int) -> tuple[str, dict] | None:
+        """Remove and return (conversation id, call) of a reply's proposed tool call, at most once."""
+        with self.db.session() as s:
+            message = s.get(Message, message_id)
+            if message is None or message.conversation.owner != owner:
+                raise NotFound(f"no message {message_id}")
+            pending = (message.meta or {}).get("pending_call")
+            if not pending:
+                return None
+            message.meta = {**message.meta, "pending_call": None, "pending_resolved": True}
+            return message.conversation_id, pending
 
     def message(self, message_id: int) -> dict:
         with self.db.session() as s:

@@ -1,4 +1,4 @@
-"""The SQL schema (SQLAlchemy): conversations, messages, votes, jobs, promotions. SQLite in WAL mode by default."""
+"""The SQL schema (SQLAlchemy): users, conversations, messages, votes, jobs, promotions (SQLite in WAL mode)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,16 @@ def new_id() -> str:
 
 class Base(DeclarativeBase):
     pass
+
+
+class User(Base):
+    """An account: the password is only ever stored as an argon2 hash (see assistant/users.py)."""
+
+    __tablename__ = "users"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="user")  # admin | user
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Conversation(Base):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from assistant.conversations import NotFound
+from assistant.conversations import NotFound, clean_text
 from assistant.db import Message, Vote, utcnow
 from assistant.storage import atomic_write_text
 
@@ -35,7 +35,7 @@ class FeedbackStore:
             raise FeedbackError(f"no message {message_id!r} to vote on")
         if message["role"] != "assistant":
             raise FeedbackError("only assistant replies can be voted on")
-        reason = (reason or "").strip()[:1000]
+        reason = clean_text(reason or "").strip()[:1000]
         with self.db.session() as s:
             row = s.scalars(select(Vote).where(Vote.message_id == message["id"])).first()
             if liked is None:

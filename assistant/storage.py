@@ -20,12 +20,18 @@ class InvalidName(ValueError):
     """A user-supplied name that could escape its folder or is otherwise unusable."""
 
 
+# Names Windows reserves for devices (with any extension): a folder copied there would break or hang.
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+
+
 def check_name(name: str, what: str = "name") -> str:
-    """Accept `[A-Za-z0-9][A-Za-z0-9_.-]{0,63}` without `..`; refuse anything else with a clear message."""
-    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+    """Accept `[A-Za-z0-9][A-Za-z0-9_.-]{0,63}` without `..` or a device name (CON, NUL, …); refuse anything else."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
         raise InvalidName(
             f"invalid {what} {name!r}: use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit"
         )
+    if name.split(".", 1)[0].lower() in _RESERVED:
+        raise InvalidName(f"invalid {what} {name!r}: {name.split('.', 1)[0]} is a reserved device name")
     return name
 
 

@@ -70,6 +70,8 @@ def settings(tmp_path, tiny_model_dir):
         context_tokens=1024,
         max_new_tokens=16,
         temperature=0.0,
+        # A random tiny model's tool decisions are noise: chat tests opt in to tools where they test them.
+        tools_by_default=False,
     )
 
 

@@ -47,6 +47,9 @@ def test_training_writes_an_adapter_with_a_card(trained, settings):
     # portable: no path of this machine's model cache, no peft boilerplate README beside our card
     assert json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"] == settings.model
     assert not (folder / "README.md").exists()
+    from assistant.llm.gguf_lora import export_state
+
+    assert export_state(folder) == "current"  # the GGUF LoRA for the llama.cpp engine is made with the adapter
 
 
 def test_adapter_changes_logits_and_base_is_restored_exactly(trained, services):

@@ -1,5 +1,6 @@
 """Tool registry, plugins, the tool-call parser, the calculator and tool execution limits."""
 
+import json
 import time
 
 import pytest
@@ -8,7 +9,6 @@ from pydantic import BaseModel
 
 from assistant.tools.calculator import CalculatorError, evaluate, find_expression
 from assistant.tools.parsing import ToolParseError, parse_tool_calls
-from assistant.tools.router import guess_arguments, route
 
 
 class EchoArgs(BaseModel):
@@ -104,38 +104,74 @@ def test_tool_errors_and_timeouts_become_records(services):
     assert "schema" in services.tools.call("calculator", {"expression": ["not", "a", "string"]})["error"]
 
 
-def test_router_and_argument_guessing():
-    tools = {"generate_images", "calculator", "search_knowledge", "switch_adapter", "train_image_model"}
-    assert route("draw me three red circles", tools)[0].tool == "generate_images"
-    assert guess_arguments("generate_images", "draw me three red circles", [])["n"] == 3
-    assert route("画一个数字3", tools)[0].tool == "generate_images"
-    assert route("train a GAN on digits to draw numbers", tools)[0].tool == "train_image_model"
-    assert route("hi, how are you?", tools) == []
-    assert guess_arguments("switch_adapter", "use the concise adapter", ["concise", "zh-tutor"]) == {"name": "concise"}
+def test_slash_command_arguments_are_parsed_and_train_bounds_are_enforced(services):
+    from assistant.tools.commands import command_arguments
+    from assistant.tools.service import parse_train_command
+
+    assert command_arguments("generate_images", "three red circles") == {"prompt": "three red circles", "n": 3}
+    assert command_arguments("calculator", "what is 17*23") == {"expression": "17*23"}
+    assert parse_train_command("gan shapes 30") == {"model": "gan", "dataset": "shapes", "epochs": 30}
+    with pytest.raises(ValueError, match="does not understand"):
+        parse_train_command("gan digits please")
+    # the number is never silently ignored: out of range is a clear error, and no job starts
+    answer = services.tools.run_command("/train gan digits 99999999").text
+    assert "epochs" in answer and "less than or equal to 500" in answer
+    assert services.jobs.list() == []
 
 
-def test_router_reads_hide_and_fill_and_how_many_units():
-    tools = {"inpaint_image", "convert_units", "generate_images", "calculator"}
-    assert route("Hide 40% of some digit images and fill them in again", tools)[0].tool == "inpaint_image"
-    assert guess_arguments("inpaint_image", "Hide 40% of some digit images and fill them in again", []) == {
-        "model": "ssl-digits", "mask_ratio": 0.4}
-    assert route("How many pounds is 5 kg? convert it", tools)[0].tool == "convert_units"
-    assert guess_arguments("convert_units", "How many pounds is 5 kg? convert it", []) == {
-        "value": 5.0, "from_unit": "kg", "to_unit": "pounds"}
+def test_decision_schema_admits_exactly_the_registered_calls(services):
+    import jsonschema
+
+    from assistant.tools.decision import decision_schema, format_call, read_decision
+
+    tools = services.tools.registry.describe()
+    schema = decision_schema(tools)
+    ok = [format_call("none"), format_call("calculator", {"expression": "2+2"}), format_call("list_adapters", {})]
+    bad = ['{"tool": "rm_rf", "arguments": {}}', '{"tool": "calculator", "arguments": {"expr": "2"}}',
+           '{"tool": "train_image_model", "arguments": {"model": "diffusion"}}', '{"tool": "none", "x": 1}']
+    for text in ok:
+        jsonschema.validate(json.loads(text), schema)
+    for text in bad:
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(json.loads(text), schema)
+    known = set(services.tools.registry.tools)
+    assert read_decision(ok[1], known).tool == "calculator"
+    assert read_decision("I think you should draw", known).error  # unusable output: no tool, reason kept
+    assert read_decision('{"tool": "rm_rf"}', known).tool == "none"
 
 
-def test_calculator_arguments_are_grounded_in_the_whole_expression():
-    from assistant.tools.calculator import evaluate, find_expression
-    from assistant.tools.service import ground_arguments
+def test_grammar_holds_the_torch_path_to_the_schema(services):
+    """Even a random tiny model writes only JSON of the schema when decoding under it (lm-format-enforcer)."""
+    from assistant.llm.base import GenerationParams
 
-    assert find_expression("Compute the square root of 144") == "sqrt(144)"
-    assert find_expression("144的平方根是多少") == "sqrt(144)"
-    # the model shortened the expression: the full one from the message wins
-    fixed, replaced = ground_arguments("calculator", {"expression": "12 + 8"}, "what's (12 + 8) * 3 - 5", [])
-    assert evaluate(fixed["expression"]) == 55 and replaced == ["expression"]
-    # the model passed the sentence along: the formula read from it wins
-    fixed, _ = ground_arguments("calculator", {"expression": "Compute the square root of 144"},
-                                "Compute the square root of 144", [])
-    assert evaluate(fixed["expression"]) == 12
-    # a good call is left alone
-    assert ground_arguments("calculator", {"expression": "17*23"}, "what is 17*23?", [])[1] == []
+    engine = services.llm
+    schema = {"type": "object", "properties": {"tool": {"enum": ["none", "calculator"]}}, "required": ["tool"],
+              "additionalProperties": False}
+    prompt, _ = engine.build_prompt([{"role": "user", "content": "2+2?"}], 40)
+    free, _ = engine.generate(prompt, GenerationParams(temperature=0.0, max_new_tokens=40))
+    constrained, _ = engine.generate(prompt, GenerationParams(temperature=0.0, max_new_tokens=40), json_schema=schema)
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(free)  # the random model alone writes no JSON
+    assert json.loads(constrained)["tool"] in ("none", "calculator")
+
+
+def test_a_side_effect_call_waits_for_consent_and_runs_once(services):
+    """A proposed call is stored with the reply; only its owner can confirm it, once; Cancel runs nothing."""
+    from assistant.chat import ChatEngine
+    from assistant.llm.base import InputError
+
+    store = services.conversations
+    conv = store.create("alice")
+    pending = {"name": "switch_adapter", "arguments": {"name": "base"}}
+    first = store.add_message(conv.id, "assistant", "I can switch…", meta={"pending_call": pending})
+    second = store.add_message(conv.id, "assistant", "I can switch…", meta={"pending_call": pending})
+    chat = ChatEngine(services)
+    with pytest.raises(Exception, match="no message"):
+        chat.confirm("mallory", first)
+    done = chat.confirm("alice", first)
+    assert done.tool_calls[0]["name"] == "switch_adapter" and "error" not in done.tool_calls[0]
+    with pytest.raises(InputError, match="already done"):
+        chat.confirm("alice", first)
+    cancelled = chat.confirm("alice", second, accept=False)
+    assert cancelled.tool_calls == [] and "Cancelled" in cancelled.answer
+    assert services.tools.is_side_effect("train_image_model") and not services.tools.is_side_effect("calculator")

@@ -39,6 +39,10 @@ HNSW_FROM = 30_000
 HNSW_M, HNSW_EF_SEARCH = 32, 256
 
 
+class IndexDamaged(RuntimeError):
+    """The live index cannot be read; nothing is deleted or rebuilt behind the user's back."""
+
+
 @dataclass
 class FileEntry:
     source: str  # display name, e.g. "knowledge/lora.md" or "uploads/report.pdf"
@@ -104,10 +108,18 @@ class KnowledgeIndex:
             except FileNotFoundError:
                 time.sleep(0.05)
                 continue
+            except Exception as exc:  # noqa: BLE001 - faiss, pickle and json each raise their own kinds
+                raise IndexDamaged(
+                    f"the knowledge index {folder} is damaged ({type(exc).__name__}: {str(exc)[:200]}); re-index "
+                    "from the Knowledge tab (Re-index everything) or with `python -m assistant ingest --reindex`"
+                ) from exc
             if isinstance(store.index, faiss.IndexHNSWFlat):
                 store.index.hnsw.efSearch = HNSW_EF_SEARCH
             self.store, self.bm25, self.version = store, bm25, version
-            self.files = {e["source"]: FileEntry(**e) for e in manifest["files"]}
+            try:
+                self.files = {e["source"]: FileEntry(**e) for e in manifest["files"]}
+            except (KeyError, TypeError) as exc:
+                raise IndexDamaged(f"the knowledge index {folder} is damaged (manifest: {exc}); re-index it") from exc
             return self
         raise RuntimeError(f"could not read the index in {self.root}; re-index from the Knowledge tab")
 

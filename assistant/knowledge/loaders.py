@@ -147,11 +147,35 @@ def _read_html(data: bytes, name: str) -> str:
     return "\n\n".join(lines)
 
 
+# A .docx is a zip: refuse one that would inflate past these before python-docx reads it into memory.
+MAX_UNZIPPED_MB = 200
+MAX_ZIP_RATIO = 100  # real documents compress 3-20x; a bomb compresses 1000x
+
+
+def check_zip(path: Path, max_mb: float = MAX_UNZIPPED_MB, max_ratio: float = MAX_ZIP_RATIO) -> None:
+    """Refuse zip bombs by their directory (sizes declared, never inflated) and by their compression ratio."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise LoadError(f"{path.name}: broken or unreadable .docx ({type(exc).__name__})") from exc
+    total = 0
+    for info in infos:
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if total > max_mb * 1024 * 1024 or (info.file_size > 1024 * 1024 and ratio > max_ratio):
+            raise LoadError(f"{path.name}: refused as a zip bomb ({info.filename} inflates to "
+                            f"{info.file_size / 1e6:.0f} MB, {ratio:.0f}x its compressed size)")
+
+
 def _read_docx(path: Path) -> str:
     import zipfile
 
     import docx
 
+    check_zip(path)
     try:
         document = docx.Document(str(path))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:

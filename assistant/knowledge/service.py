@@ -19,7 +19,7 @@ import numpy as np
 
 from assistant.config import Settings
 from assistant.knowledge.embeddings import MiniLMEmbeddings
-from assistant.knowledge.index import FileEntry, KnowledgeIndex, write_lock
+from assistant.knowledge.index import FileEntry, IndexDamaged, KnowledgeIndex, write_lock
 from assistant.knowledge.loaders import SUPPORTED, LoadError, check_path, file_sha256, load_file
 from assistant.knowledge.search import Hit, Mode
 from assistant.knowledge.search import search as run_search
@@ -142,7 +142,11 @@ class KnowledgeBase:
         """Rebuild from scratch: every file in the folders is read and embedded again."""
         with self.lock:
             present = {self.source_name(p) for p in self.folder_files()}
-            gone = [s for s in self.index.files if s not in present]
+            try:
+                indexed = self.index.files
+            except IndexDamaged:
+                indexed = {}  # rebuilt from the files below; that is what re-indexing is for
+            gone = [s for s in indexed if s not in present]
             return self._update(self.folder_files(), gone, progress=progress, force=True)
 
     def delete(self, source: str) -> IngestReport:
@@ -161,6 +165,8 @@ class KnowledgeBase:
         """Store an uploaded file under uploads/ (safe name, size limit) and index it."""
         name = Path(filename).name
         try:
+            if name != filename or "\\" in filename:
+                raise InvalidName(f"invalid file name {filename!r}: upload a plain file name without a folder")
             check_name(name, "file name")
         except InvalidName as exc:
             return IngestReport([FileResult(filename, "", "error", message=str(exc))])
@@ -173,10 +179,27 @@ class KnowledgeBase:
                                             message=f"{name}: unsupported file type; supported: "
                                                     f"{', '.join(sorted(SUPPORTED))}")])
         path = self.settings.uploads_dir / name
-        atomic_write_bytes(path, data)
+        # Read the upload from a hidden staging file first: a refused file must not replace (and then delete)
+        # a good document of the same name, nor linger and fail every later sync.
+        staged = self.settings.uploads_dir / f".incoming-{uuid.uuid4().hex[:8]}-{name}"
+        atomic_write_bytes(staged, data)
+        try:
+            load_file(staged, list(self.roots.values()), self.settings.max_upload_mb)
+        except LoadError as exc:
+            staged.unlink(missing_ok=True)
+            return IngestReport([FileResult(name, f"uploads/{name}", "error",
+                                            message=str(exc).replace(staged.name, name))])
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        previous = path.read_bytes() if path.exists() else None
+        staged.replace(path)
         report = self.ingest([path], progress=progress)
         if any(r.status == "error" for r in report.results):
-            path.unlink(missing_ok=True)  # a refused upload should not linger and fail every later sync
+            if previous is None:
+                path.unlink(missing_ok=True)
+            else:
+                atomic_write_bytes(path, previous)  # put the indexed version back
         return report
 
     # --- the one write path -------------------------------------------------------------------
@@ -187,7 +210,12 @@ class KnowledgeBase:
         progress = progress or (lambda fraction, message: None)
         with self.lock, write_lock(self.settings.index_dir):
             # A private copy: searches keep using the live index until the new version is saved.
-            work = KnowledgeIndex(self.settings.index_dir, self.embeddings).load()
+            try:
+                work = KnowledgeIndex(self.settings.index_dir, self.embeddings).load()
+            except IndexDamaged:
+                if not force:
+                    raise
+                work = KnowledgeIndex(self.settings.index_dir, self.embeddings)  # empty: rebuilt from scratch
             pending: list[tuple[FileEntry, list, object]] = []
             pending_removed = [s for s in removed if s in work.files]
             report.results += [FileResult(work.files[s].path, s, "removed") for s in pending_removed]

@@ -6,6 +6,7 @@ no lock is ever held across a `yield` (Gradio may resume a generator on another 
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
@@ -59,12 +60,42 @@ class _StopOnEvent(StoppingCriteria):
         return self.event.is_set()
 
 
+@functools.lru_cache(maxsize=4)
+def _enforcer_tokenizer_data(tokenizer):  # noqa: ANN001, ANN202 - HF tokenizer -> TokenEnforcerTokenizerData
+    """lm-format-enforcer's view of the vocabulary (each token's text, and whether it starts a word); built once.
+
+    Its own transformers integration imports a module transformers 5 no longer has, so this mirrors it.
+    """
+    from lmformatenforcer import TokenEnforcerTokenizerData
+
+    zero = tokenizer.encode("0", add_special_tokens=False)[-1]
+    special = set(tokenizer.all_special_ids)
+    regular = []
+    for token in range(len(tokenizer)):
+        if token in special:
+            continue
+        after_zero = tokenizer.decode([zero, token])[1:]
+        regular.append((token, after_zero, len(after_zero) > len(tokenizer.decode([token]))))
+    ends = [t for t in (tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")) if isinstance(t, int)]
+
+    def decode(ids: list[int]) -> str:
+        return tokenizer.decode(ids).rstrip("\ufffd")
+
+    return TokenEnforcerTokenizerData(regular, decode, sorted(set(ends)), False, len(tokenizer))
+
+
 def json_schema_constraint(tokenizer, schema: dict):  # noqa: ANN001, ANN201 - prefix_allowed_tokens_fn
     """generate()'s `prefix_allowed_tokens_fn` that only lets through JSON valid under `schema` (lm-format-enforcer)."""
-    from lmformatenforcer import JsonSchemaParser
-    from lmformatenforcer.integrations.transformers import build_transformers_prefix_allowed_tokens_fn
+    from lmformatenforcer import CharacterLevelParserConfig, JsonSchemaParser, TokenEnforcer
 
-    return build_transformers_prefix_allowed_tokens_fn(tokenizer, JsonSchemaParser(schema))
+    # bounded whitespace, as llama.cpp's JSON grammar has: an unsure model cannot pad until its token budget ends
+    parser = JsonSchemaParser(schema, config=CharacterLevelParserConfig(max_consecutive_whitespaces=2))
+    enforcer = TokenEnforcer(_enforcer_tokenizer_data(tokenizer), parser)
+
+    def allowed(batch_id: int, sent: torch.Tensor) -> list[int]:
+        return enforcer.get_allowed_tokens(sent.tolist()).allowed_tokens
+
+    return allowed
 
 
 class TorchEngine(PromptBuilder):

@@ -47,7 +47,8 @@ def _weights_file(folder: Path) -> Path:
 
 def source_digest(folder: Path) -> str:
     digest = hashlib.sha256(_weights_file(folder).read_bytes())
-    digest.update((folder / "adapter_config.json").read_bytes())
+    config = json.loads((folder / "adapter_config.json").read_text())
+    digest.update(json.dumps(config, sort_keys=True).encode())  # the values count, not their formatting
     return digest.hexdigest()
 
 

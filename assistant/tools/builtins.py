@@ -168,7 +168,15 @@ def make_builtin_tools(services) -> list[BaseTool]:  # noqa: ANN001 - Services
         (calculator, CalculatorArgs, "Evaluate an arithmetic expression exactly."),
         (current_datetime, NoArgs, "The current local date and time."),
     ]
+    # Tools that change something (start a job, switch the model's adapter) run only after the user agrees.
+    side_effects = {"train_image_model", "switch_adapter"}
     return [
-        StructuredTool.from_function(func=f, name=f.__name__, description=d, args_schema=schema)
+        StructuredTool.from_function(
+            func=f,
+            name=f.__name__,
+            description=d,
+            args_schema=schema,
+            metadata={"side_effect": f.__name__ in side_effects},
+        )
         for f, schema, d in specs
     ]

@@ -68,7 +68,7 @@ class ToolRegistry:
                     self.problems.append(PluginProblem(str(path), "defines no LangChain tools"))
                 for tool in found:
                     self.add(tool, f"plugin {path.name}")
-            except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the others
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken plugin must not stop the others
                 sys.modules.pop(module_name, None)
                 log.warning("plugin %s failed to load: %s", path, exc)
                 self.problems.append(PluginProblem(str(path), f"{type(exc).__name__}: {exc}"))
@@ -81,7 +81,7 @@ class ToolRegistry:
                 found = _tools_in(obj() if callable(obj) and not isinstance(obj, BaseTool) else obj)
                 for tool in found:
                     self.add(tool, f"package {entry.value}")
-            except Exception as exc:  # noqa: BLE001
+            except (Exception, SystemExit) as exc:  # noqa: BLE001
                 self.problems.append(PluginProblem(f"entry point {entry.name}", f"{type(exc).__name__}: {exc}"))
 
     def names(self) -> list[str]:
@@ -102,6 +102,8 @@ class ToolRegistry:
                     "name": name,
                     "description": tool.description,
                     "origin": self.origins[name],
+                    # plugins mark a tool that changes something with metadata={"side_effect": True}
+                    "side_effect": bool((tool.metadata or {}).get("side_effect")),
                     "parameters": {"type": "object", "properties": props, "required": schema.get("required", [])},
                 }
             )

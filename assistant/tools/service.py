@@ -1,4 +1,4 @@
-"""ToolService: slash commands, and the model-driven tool step of a chat turn (route -> ask -> parse -> run)."""
+"""ToolService: slash commands, and the model-driven tool step of a chat turn (decide -> check -> consent -> run)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,16 @@ import concurrent.futures
 import contextvars
 import json
 import logging
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from assistant.llm.engine import GenerationParams
 from assistant.tools.builtins import CURRENT_TURN, TurnContext, make_builtin_tools
-from assistant.tools.calculator import uses_only_known_names
-from assistant.tools.parsing import ToolParseError, parse_tool_calls, validate_call
+from assistant.tools.commands import command_arguments
+from assistant.tools.decision import Decision, decision_messages, decision_schema, read_decision
+from assistant.tools.parsing import ToolParseError, validate_call
 from assistant.tools.registry import ToolRegistry
-from assistant.tools.router import count_in, guess_arguments, route
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +27,7 @@ HELP = """**Commands**
 - `/tools` — list the tools the assistant can call
 - `/help` — this help"""
 
-TOOL_PROMPT = (
-    "You can call a tool. Tools:\n{tools}\n\nIf one of these tools is needed to answer, reply with ONLY a JSON object "
-    'like {{"name": "<tool name>", "arguments": {{...}}}} and nothing else. If no tool is needed, answer normally.'
-)
+DECISION_TOKENS = 160  # the longest decision JSON (a drawing prompt, a long expression) fits easily
 
 
 @dataclass
@@ -121,138 +117,114 @@ class ToolService:
         if not rest:
             return CommandResult(f"`/{command}` needs an argument.\n\n{HELP}")
         tool = mapping[command]
-        arguments = guess_arguments(tool, rest, self.services.adapters.names())
         if tool == "train_image_model":
-            words = rest.lower().split()
-            arguments["model"] = words[0] if words and words[0] in ("vae", "gan", "ssl") else arguments["model"]
+            try:
+                arguments = parse_train_command(rest)
+            except ValueError as exc:
+                return CommandResult(f"⚠️ {exc}\n\nUsage: `/train <vae|gan|ssl> [digits|shapes] [epochs]`")
+        else:
+            arguments = command_arguments(tool, rest)
+        # A slash command is the user's explicit request: it runs without a second confirmation.
         record = self.call(tool, arguments, owner, conversation_id)
         return CommandResult(_record_text(record), [record], record.get("images", []))
 
     # --- the model's tool step ----------------------------------------------------------------------
+    def is_side_effect(self, name: str) -> bool:
+        tool = self.registry.tools.get(name)
+        return bool(tool is not None and (tool.metadata or {}).get("side_effect"))
+
+    def decision_adapter(self) -> str | None:
+        """The shipped `tools` adapter when present and usable; the decision step alone runs under it."""
+        name = self.settings.tools_adapter
+        if not name:
+            return None
+        try:
+            self.services.adapters.check_compatible(name)
+        except ValueError:
+            return None
+        return name
+
+    def decide(
+        self, message: str, history: list[dict], engine, steps: list[tuple[dict, str]] | None = None  # noqa: ANN001
+    ) -> Decision:
+        """Ask the model (greedy, grammar-constrained) whether and how to call a tool for this message."""
+        tools = self.registry.describe()
+        messages = decision_messages(tools, history, message, steps)
+        prompt, _ = engine.build_prompt(messages, DECISION_TOKENS)
+        schema = decision_schema(tools) if self.settings.tool_grammar else None
+        params = GenerationParams(temperature=0.0, max_new_tokens=DECISION_TOKENS, repetition_penalty=1.0)
+        text, _ = engine.generate(prompt, params, self.decision_adapter(), json_schema=schema)
+        return read_decision(text, set(self.registry.tools))
+
     def agent_step(
         self,
         message: str,
         history: list[dict],
-        engine,
-        adapter: str | None,  # noqa: ANN001
-        result,
+        engine,  # noqa: ANN001
+        result,  # noqa: ANN001 - TurnResult
         owner: str = "local",
         conversation_id: str | None = None,
-        use_router: bool = True,
     ) -> Iterator[str]:
-        """Decide on tool calls for this message and run them, appending records to `result.tool_calls`.
+        """Let the model call up to `max_tool_calls` tools, each result fed back before the next decision.
 
-        Yields status lines for the UI. Bounded by `settings.max_tool_calls`.
+        Read-only tools run at once; a tool with side effects is not run but proposed (`result.pending_call`)
+        for the user to confirm. Records go to `result.tool_calls`; yields status lines for the UI.
         """
-        for record in self.decide(message, engine, adapter, use_router=use_router):
-            if "error" in record and "arguments" not in record:
-                result.tool_calls.append(record)
-                continue
-            yield f"calling {record['name']}…"
-            done = self.call(record["name"], record["arguments"], owner, conversation_id, validate=False)
-            done["how"] = record.get("how", "")
+        steps: list[tuple[dict, str]] = []
+        for _ in range(self.settings.max_tool_calls):
+            started = time.perf_counter()
+            decision = self.decide(message, history, engine, steps)
+            seconds = round(time.perf_counter() - started, 3)
+            if decision.error:
+                log.info("tool decision unusable (%s): %r", decision.error, decision.raw[:200])
+                result.notices.append(f"tool decision unusable, answering without tools: {decision.error}")
+            if not decision.calls_tool:
+                return
+            try:
+                call = validate_call(decision.tool, decision.arguments, self.registry.tools)
+            except ToolParseError as exc:
+                result.tool_calls.append(
+                    {"name": decision.tool, "arguments": decision.arguments, "error": str(exc), "how": "model"}
+                )
+                return
+            if self.is_side_effect(call.name):
+                result.pending_call = {"name": call.name, "arguments": call.arguments, "decided_in_s": seconds}
+                return
+            yield f"calling {call.name}…"
+            done = self.call(call.name, call.arguments, owner, conversation_id, validate=False)
+            done.update(how="model", decided_in_s=seconds)
             result.tool_calls.append(done)
             result.images.extend(done.get("images", []))
+            steps.append(({"name": call.name, "arguments": call.arguments}, _record_text(done)))
 
-    def decide(self, message: str, engine, adapter: str | None, use_router: bool = True) -> list[dict]:  # noqa: ANN001
-        """Which tool calls to make: [{name, arguments, how}] or [{error}] (no calls = answer directly).
+    def run_pending(self, pending: dict, owner: str, conversation_id: str | None) -> dict:
+        """Run a side-effect call the user has confirmed (validated again: the registry may have changed)."""
+        record = self.call(pending["name"], pending.get("arguments", {}), owner, conversation_id)
+        record["how"] = "model, confirmed by the user"
+        return record
 
-        With the router: only routed candidates are offered, and the router's own arguments are used when the
-        model's call is missing or does not fit the schema. Without it: every tool is offered to the model.
-        """
-        tools = self.registry.tools
-        if use_router:
-            routes = route(message, set(tools))
-            if not routes:
-                return []
-            offered = [t for t in self.registry.describe() if t["name"] in {r.tool for r in routes[:3]}]
+
+def parse_train_command(text: str) -> dict:
+    """`gan shapes 30` -> {"model": "gan", "dataset": "shapes", "epochs": 30}; anything else is named as an error."""
+    arguments: dict = {}
+    for word in text.lower().split():
+        if word in ("vae", "gan", "ssl"):
+            arguments["model"] = word
+        elif word in ("digits", "shapes"):
+            arguments["dataset"] = word
+        elif word.isdigit():
+            arguments["epochs"] = int(word)  # range checked by the tool's schema (a clear error, never ignored)
         else:
-            routes, offered = [], self.registry.describe()
-        listing = "\n".join(
-            json.dumps(
-                {"name": t["name"], "description": t["description"], "parameters": t["parameters"]["properties"]},
-                ensure_ascii=False,
-            )
-            for t in offered
-        )
-        messages = [
-            {"role": "system", "content": TOOL_PROMPT.format(tools=listing)},
-            {"role": "user", "content": message},
-        ]
-        prompt, _ = engine.build_prompt(messages, 128)
-        text, _ = engine.generate(prompt, GenerationParams(temperature=0.0, max_new_tokens=128), adapter)
-        offered_tools = {t["name"]: tools[t["name"]] for t in offered}
-        try:
-            calls = parse_tool_calls(text, offered_tools if use_router else tools, self.settings.max_tool_calls)
-            parse_error = None
-        except ToolParseError as exc:
-            calls, parse_error = [], str(exc)
-        if calls:
-            decided = []
-            for c in calls:
-                how = "model" + (" (repaired: " + ", ".join(c.repaired) + ")" if c.repaired else "")
-                arguments, replaced = ground_arguments(c.name, c.arguments, message, self.services.adapters.names())
-                if replaced:
-                    how += f"; {', '.join(replaced)} taken from the message"
-                decided.append({"name": c.name, "arguments": arguments, "how": how})
-            return decided
-        if routes:
-            top = routes[0].tool
-            guessed = guess_arguments(top, message, self.services.adapters.names())
-            try:
-                parsed = validate_call(top, guessed, tools)
-                return [
-                    {
-                        "name": parsed.name,
-                        "arguments": parsed.arguments,
-                        "how": "router" + (f" (model output unusable: {parse_error})" if parse_error else ""),
-                    }
-                ]
-            except ToolParseError as exc:
-                return [{"name": top, "error": f"could not build arguments for {top}: {exc}"}]
-        if parse_error:
-            return [{"name": "?", "error": parse_error}]
-        return []
+            raise ValueError(f"`/train` does not understand {word!r}")
+    if "model" not in arguments:
+        raise ValueError("`/train` needs the kind of model: vae, gan or ssl")
+    return arguments
 
 
-def _grounded(value: str, message: str) -> bool:
-    """Does a string argument come from the user's message (and not from the tool's description)?
-
-    Latin words must mostly be words of the message; CJK text is compared character by character.
-    """
-    cjk = [ch for ch in value if "\u4e00" <= ch <= "\u9fff"]
-    if cjk:
-        return sum(ch in message for ch in cjk) / len(cjk) >= 0.75
-    words = re.findall(r"\w+", value.lower())
-    if not words:
-        return False
-    message_words = set(re.findall(r"\w+", message.lower()))
-    return sum(w in message_words for w in words) / len(words) >= 0.75
-
-
-def ground_arguments(tool: str, arguments: dict, message: str, adapters: list[str]) -> tuple[dict, list[str]]:
-    """Replace free-text arguments the model invented (small models copy the schema's examples) by the ones
-    read from the message."""
-    guessed = guess_arguments(tool, message, adapters)
-    fixed, replaced = dict(arguments), []
-    for key, value in arguments.items():
-        if isinstance(value, str) and key in guessed and not _grounded(value, message) and value != guessed[key]:
-            fixed[key] = guessed[key]
-            replaced.append(key)
-    if tool == "calculator" and guessed.get("expression"):
-        full, given = guessed["expression"], str(fixed.get("expression", ""))
-        squashed_full, squashed_given = re.sub(r"\s+", "", full), re.sub(r"\s+", "", given)
-        # a small model shortens "(12 + 8) * 3 - 5" to "12 + 8", or passes the whole sentence along
-        fragment = squashed_given != squashed_full and squashed_given in squashed_full
-        if fragment or not uses_only_known_names(given):
-            fixed["expression"] = full
-            replaced.append("expression")
-    if tool == "generate_images":
-        explicit = count_in(message)
-        if explicit and fixed.get("n") != explicit:
-            fixed["n"] = explicit
-            replaced.append("n")
-    return fixed, replaced
+def describe_call(name: str, arguments: dict) -> str:
+    """What a proposed call will do, in words the user can agree to."""
+    shown = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in arguments.items())
+    return f"`{name}({shown})`"
 
 
 def _record_text(record: dict) -> str:

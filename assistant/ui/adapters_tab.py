@@ -13,9 +13,11 @@ from assistant.adapters import BASE, AdapterError
 from assistant.jobs import JobError
 from assistant.storage import InvalidName, check_name
 from assistant.training.sft import SFTConfig
+from assistant.ui.access import Access, PermissionDenied, check_admin
 from assistant.ui.job_monitor import build_job_monitor
 
-ERRORS = (AdapterError, JobError, InvalidName, ValueError, FileExistsError)
+ERRORS = (AdapterError, JobError, InvalidName, ValueError, FileExistsError, PermissionDenied)
+ACTIONS = {"promote": "promote an adapter", "rollback": "roll back the default adapter", "delete": "delete an adapter"}
 
 
 def _table(services) -> pd.DataFrame:  # noqa: ANN001
@@ -31,7 +33,7 @@ def _table(services) -> pd.DataFrame:  # noqa: ANN001
                                   "held-out loss": "", "created": ""}])
 
 
-def build_adapters_tab(services) -> None:  # noqa: ANN001
+def build_adapters_tab(services, access: Access | None = None) -> None:  # noqa: ANN001
     settings = services.settings
     gr.Markdown("LoRA adapters in `adapters/` (★ = default for new conversations). Switching one in the chat "
                 "never reloads the base model.")
@@ -61,8 +63,9 @@ def build_adapters_tab(services) -> None:  # noqa: ANN001
         except ERRORS as exc:
             return json.dumps({"error": str(exc)})
 
-    def act(action: str, name: str | None):
+    def act(action: str, name: str | None, request: gr.Request | None = None):
         try:
+            check_admin(access, request, ACTIONS[action])
             if action == "rollback":
                 return refreshed(f"default is now **{services.adapters.rollback() or BASE}**")
             if not name:
@@ -78,9 +81,18 @@ def build_adapters_tab(services) -> None:  # noqa: ANN001
     outputs = [table, choice, message, history]
     refresh.click(lambda: refreshed(), None, outputs, api_visibility="private")
     choice.change(show, choice, card, api_visibility="private")
-    promote.click(lambda n: act("promote", n), choice, outputs, api_name="promote_adapter")
-    rollback.click(lambda n: act("rollback", n), choice, outputs, api_name="rollback_adapter")
-    delete.click(lambda n: act("delete", n), choice, outputs, api_name="delete_adapter")
+    def on_promote(name: str | None, request: gr.Request):
+        return act("promote", name, request)
+
+    def on_rollback(name: str | None, request: gr.Request):
+        return act("rollback", name, request)
+
+    def on_delete(name: str | None, request: gr.Request):
+        return act("delete", name, request)
+
+    promote.click(on_promote, choice, outputs, api_name="promote_adapter")
+    rollback.click(on_rollback, choice, outputs, api_name="rollback_adapter")
+    delete.click(on_delete, choice, outputs, api_name="delete_adapter")
 
     gr.Markdown("### Train a LoRA adapter (SFT)\nA JSONL file with one `{\"messages\": [...]}` per line; the last "
                 "message of each is the assistant reply to learn. Runs as a background job (it survives closing "
@@ -107,9 +119,10 @@ def build_adapters_tab(services) -> None:  # noqa: ANN001
     start = gr.Button("Start training", variant="primary")
     job_id = build_job_monitor(services, "SFT job")
 
-    def start_job(train_file, eval_file, *values):  # noqa: ANN001
+    def start_job(request: gr.Request, train_file, eval_file, *values):  # noqa: ANN001 - request first: Gradio fills it
         config = dict(zip(form.keys(), values, strict=True))
         try:
+            check_admin(access, request, "train an adapter")
             name = check_name(str(config["name"]).strip(), "adapter name")
             if train_file is None:
                 raise ValueError("upload a training JSONL first")

@@ -6,8 +6,11 @@ import importlib
 import logging
 
 import gradio as gr
+from starlette.middleware import Middleware
 
+from assistant.security import FileRouteGuard, Identity, blocked_paths, check_binding
 from assistant.startup import StartupStatus
+from assistant.ui.access import Access
 from assistant.ui.chat_tab import build_chat_tab
 from assistant.ui.settings_tab import build_settings_tab
 
@@ -25,16 +28,24 @@ FEATURE_TABS = [
 def build_app(services, status: StartupStatus | None = None) -> gr.Blocks:  # noqa: ANN001
     settings = services.settings
     status = status or StartupStatus()
+    # The secret in the data dir makes identities last across restarts; the signed id cannot be borrowed.
+    identity = Identity.for_data_dir(settings.data_dir)
+    access = Access.for_services(services)
     with gr.Blocks(title="Offline assistant", fill_width=True) as app:
-        browser_id = gr.BrowserState(None, storage_key="assistant-browser-id")
+        browser_id = gr.BrowserState(
+            None, storage_key="assistant-browser-id", secret=identity.browser_state_secret
+        )
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                chat = build_chat_tab(services, browser_id)
+                chat = build_chat_tab(services, browser_id, identity)
             for label, module_name, builder, argument in FEATURE_TABS:
                 with gr.Tab(label):
                     try:
                         build = getattr(importlib.import_module(module_name), builder)
-                        build(services if argument == "services" else settings)
+                        if argument == "services":
+                            build(services, access)
+                        else:
+                            build(settings, access)
                     except Exception as exc:  # noqa: BLE001 - one broken tab must not take the app down
                         log.exception("tab %s failed to build", label)
                         gr.Markdown(f"⚠️ This tab failed to load: `{type(exc).__name__}: {exc}`")
@@ -56,24 +67,39 @@ def build_app(services, status: StartupStatus | None = None) -> gr.Blocks:  # no
 
 def _footer(services, status: StartupStatus) -> str:  # noqa: ANN001
     settings = services.settings
-    device = settings.resolved_device()
+    engine = services.llm.kind if services.llm_loaded else settings.resolved_engine()
+    quant = services.llm.loaded.quant if services.llm_loaded else settings.resolved_quant()
     return (
-        f"<small>device: **{device}** · quantization: **{settings.resolved_quant()}** "
-        f"(ASSISTANT_QUANT={settings.quant}) · {status.line()} · data: `{settings.data_dir}`</small>"
+        f"<small>engine: **{engine}** · device: **{settings.resolved_device()}** · quantization: **{quant}** "
+        f"· {status.line()}</small>"
     )
 
 
-def launch(services, status: StartupStatus, **kwargs) -> None:  # noqa: ANN001
+def launch_options(services, insecure: bool = False) -> dict:  # noqa: ANN001
+    """The security-relevant arguments of `Blocks.launch`: where to listen, who may log in, what may be served."""
     settings = services.settings
+    access = Access.for_services(services)
+    warning = check_binding(settings.host, access.accounts_configured(), insecure)  # raises BindRefused
+    if warning:
+        log.warning(warning)
+    blocked = blocked_paths(settings)
+    return {
+        "server_name": settings.host,
+        "server_port": settings.port,
+        "auth": access.gradio_auth(),
+        # Nothing of the data dir is ever served by path: no allowed_paths, and the data dir, model cache and
+        # adapters blocked outright. Pictures reach the page as pixels Gradio caches under a content hash.
+        "allowed_paths": [],
+        "blocked_paths": blocked,
+        "app_kwargs": {"middleware": [Middleware(FileRouteGuard, blocked=blocked)]},
+    }
+
+
+def launch(services, status: StartupStatus, insecure: bool = False, **kwargs) -> gr.Blocks:  # noqa: ANN001
+    settings = services.settings
+    options = launch_options(services, insecure)
     app = build_app(services, status)
     # One generation at a time: the model is shared (see GENERATION_LOCK); other events are not limited.
     app.queue(default_concurrency_limit=settings.concurrency, max_size=64)
-    auth = tuple(settings.auth.split(":", 1)) if settings.auth and ":" in settings.auth else None
-    app.launch(
-        server_name=settings.host,
-        server_port=settings.port,
-        auth=auth,
-        show_error=True,
-        allowed_paths=[str(settings.data_dir), str(settings.images_dir)],
-        **kwargs,
-    )
+    app.launch(show_error=True, **{**options, **kwargs})
+    return app

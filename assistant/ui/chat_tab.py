@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 
 import gradio as gr
 
@@ -14,6 +13,7 @@ from assistant.conversations import NotFound
 from assistant.llm.engine import InputError
 from assistant.llm.packaged import ModelSourceError
 from assistant.prompts import COT_MODES
+from assistant.security import Identity
 from assistant.ui.render import render_conversation, render_partial
 
 log = logging.getLogger(__name__)
@@ -31,11 +31,16 @@ def _stop_event(session: str, fresh: bool = False) -> threading.Event:
         return _STOP_EVENTS[session]
 
 
-def owner_for(request: gr.Request | None, browser_id: str | None) -> str:
-    """Logged-in user name when auth is on, else this browser's random id (kept in localStorage)."""
+def owner_for(request: gr.Request | None, browser_id: str | None, identity: Identity | None = None) -> str:
+    """The logged-in user when accounts are on (whatever the client sends), else this browser's id.
+
+    The browser id is only believed with the server's signature on it (`Identity.verify`): a client that sends
+    someone else's bare id, or a forged one, gets a session of its own that holds nothing.
+    """
     if request is not None and getattr(request, "username", None):
         return f"user:{request.username}"
-    return f"browser:{browser_id}" if browser_id else f"session:{request.session_hash if request else 'local'}"
+    raw = identity.verify(browser_id) if identity is not None else browser_id
+    return f"browser:{raw}" if raw else f"session:{request.session_hash if request else 'local'}"
 
 
 def adapter_choices(services) -> list[str]:  # noqa: ANN001
@@ -50,8 +55,17 @@ def adapter_from_db(value: str | None) -> str:
     return DEFAULT_ADAPTER if value is None else (BASE if value == "none" else value)
 
 
-def build_chat_tab(services, browser_id: gr.BrowserState) -> dict:  # noqa: ANN001, C901
+def build_chat_tab(  # noqa: C901
+    services,  # noqa: ANN001
+    browser_id: gr.BrowserState,
+    identity: Identity | None = None,
+) -> dict:
     settings = services.settings
+    identity = identity or Identity.for_data_dir(settings.data_dir)
+    images_root = settings.images_dir
+
+    def owner_of(request: gr.Request | None, browser_value: str | None) -> str:
+        return owner_for(request, browser_value, identity)
     conv_id = gr.State(None)
     ids = gr.State([])
     with gr.Row(equal_height=False):
@@ -127,10 +141,10 @@ def build_chat_tab(services, browser_id: gr.BrowserState) -> dict:  # noqa: ANN0
         if not cid:
             return [], [], gr.update(), *([gr.update()] * len(options)), ""
         view = services.conversations.get(owner, cid)
-        rendered = render_conversation(view.messages)
+        rendered = render_conversation(view.messages, images_root=images_root)
         votes = votes_for(rendered.ids)
         if votes:
-            rendered = render_conversation(view.messages, votes)
+            rendered = render_conversation(view.messages, votes, images_root=images_root)
         g = view.generation or {}
         return (
             gr.update(value=rendered.messages, feedback_value=rendered.feedback),
@@ -167,14 +181,15 @@ def build_chat_tab(services, browser_id: gr.BrowserState) -> dict:  # noqa: ANN0
 
     # --- events ---------------------------------------------------------------------------------
     def on_load(browser_value: str | None, request: gr.Request):
-        browser_value = browser_value or uuid.uuid4().hex
-        owner = owner_for(request, browser_value)
+        if identity.verify(browser_value) is None:
+            browser_value = identity.new_token()  # first visit, or a value we did not sign: a fresh identity
+        owner = owner_of(request, browser_value)
         choices = conversation_choices(owner)
         cid = choices[0][1] if choices else None
         return (browser_value, gr.update(choices=choices, value=cid), cid, *load_conversation(owner, cid))
 
     def on_select(cid: str | None, browser_value: str, request: gr.Request):
-        owner = owner_for(request, browser_value)
+        owner = owner_of(request, browser_value)
         try:
             return (cid, *load_conversation(owner, cid))
         except NotFound as exc:
@@ -184,14 +199,14 @@ def build_chat_tab(services, browser_id: gr.BrowserState) -> dict:  # noqa: ANN0
     def on_new(
         browser_value: str, adapter_v, cot_v, knowledge_v, tools_v, temp, tp, tk, mn, rp, sys_v, request: gr.Request
     ):  # noqa: ANN001
-        owner = owner_for(request, browser_value)
+        owner = owner_of(request, browser_value)
         view = services.conversations.create(
             owner, **options_dict(adapter_v, cot_v, knowledge_v, tools_v, temp, tp, tk, mn, rp, sys_v)
         )
         return (view.id, gr.update(choices=conversation_choices(owner), value=view.id), [], [], "New chat", "")
 
     def on_rename(cid: str | None, new_title: str, browser_value: str, request: gr.Request):
-        owner = owner_for(request, browser_value)
+        owner = owner_of(request, browser_value)
         try:
             if not cid:
                 raise ValueError("open a conversation first")
@@ -201,7 +216,7 @@ def build_chat_tab(services, browser_id: gr.BrowserState) -> dict:  # noqa: ANN0
         return gr.update(choices=conversation_choices(owner), value=cid)
 
     def on_delete(cid: str | None, browser_value: str, request: gr.Request):
-        owner = owner_for(request, browser_value)
+        owner = owner_of(request, browser_value)
         if cid:
             try:
                 services.conversations.delete(owner, cid)
@@ -229,7 +244,7 @@ def build_chat_tab(services, browser_id: gr.BrowserState) -> dict:  # noqa: ANN0
             return ""
         try:
             services.conversations.update(
-                owner_for(request, browser_value),
+                owner_of(request, browser_value),
                 cid,
                 **options_dict(adapter_v, cot_v, knowledge_v, tools_v, temp, tp, tk, mn, rp, sys_v),
             )
@@ -282,7 +297,7 @@ def build_chat_tab(services, browser_id: gr.BrowserState) -> dict:  # noqa: ANN0
         )
 
     def run_turn(text: str, cid: str | None, browser_value: str, opts: tuple, regenerate: bool, request: gr.Request):
-        owner = owner_for(request, browser_value)
+        owner = owner_of(request, browser_value)
         stop = _stop_event(request.session_hash, fresh=True)
         choices_update = gr.update()
         try:
@@ -304,7 +319,7 @@ def build_chat_tab(services, browser_id: gr.BrowserState) -> dict:  # noqa: ANN0
                 text = last_user["content"]
                 cut = history.index(last_user)
                 history = history[:cut]
-            base = render_conversation(history)
+            base = render_conversation(history, images_root=images_root)
             request_obj = TurnRequest(owner=owner, message=text, conversation_id=cid, regenerate=regenerate)
             yield (
                 gr.update(value=base.messages + [{"role": "user", "content": text}]),
@@ -315,7 +330,9 @@ def build_chat_tab(services, browser_id: gr.BrowserState) -> dict:  # noqa: ANN0
                 "⏳ working…",
             )
             for update in services.chat.turn(request_obj, stop):
-                rendered = render_partial(base, text, update.result, update.status, update.done)
+                rendered = render_partial(
+                    base, text, update.result, update.status, update.done, images_root=images_root
+                )
                 status_text = update.status or ("" if update.done else "✍️ generating…")
                 if update.done:
                     r = update.result
@@ -353,7 +370,7 @@ def build_chat_tab(services, browser_id: gr.BrowserState) -> dict:  # noqa: ANN0
             return gr.update(), "⚠️ vote not saved"
         liked = {True: True, False: False, "Like": True, "Dislike": False}.get(data.liked)
         try:
-            saved = services.feedback.vote(owner_for(request, browser_value), message_id, liked, reason or "")
+            saved = services.feedback.vote(owner_of(request, browser_value), message_id, liked, reason or "")
         except USER_ERRORS as exc:
             gr.Warning(str(exc))
             return gr.update(), f"⚠️ {exc}"

@@ -11,16 +11,19 @@ from assistant.adapters import AdapterError
 from assistant.feedback import FeedbackError
 from assistant.jobs import JobError
 from assistant.training.rlhf import METHODS, RLHFConfig, training_rows
+from assistant.ui.access import Access, PermissionDenied, check_admin
+from assistant.ui.files import publish_download
 from assistant.ui.job_monitor import build_job_monitor
 
-ERRORS = (FeedbackError, JobError, AdapterError, ValueError, FileNotFoundError)
+ERRORS = (FeedbackError, JobError, AdapterError, ValueError, FileNotFoundError, PermissionDenied)
+NO_VOTES = ["when", "vote", "adapter", "prompt", "reply", "reason"]
 
 
 def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows or [dict.fromkeys(columns, "")], columns=columns)
 
 
-def build_feedback_tab(services) -> None:  # noqa: ANN001
+def build_feedback_tab(services, access: Access | None = None) -> None:  # noqa: ANN001, C901
     settings = services.settings
     feedback = services.feedback
 
@@ -34,7 +37,14 @@ def build_feedback_tab(services) -> None:  # noqa: ANN001
             "off (set ASSISTANT_AUTO_RETRAIN_EVERY=N)")
         return head, _frame(by_adapter, ["adapter", "👍", "👎"]), _frame(by_day, ["day", "👍", "👎"])
 
-    def latest(which: str, adapter: str):
+    def latest(which: str, adapter: str, request: gr.Request | None = None):
+        # Votes carry every user's prompts and replies: only an admin sees them (none at page load; Refresh).
+        if request is None and access is not None:
+            return _frame([], NO_VOTES)
+        try:
+            check_admin(access, request, "see other users' votes")
+        except PermissionDenied as exc:
+            return _frame([{"reason": f"⚠️ {exc}"}], NO_VOTES)
         liked = {"all": None, "👍": True, "👎": False}[which]
         rows = feedback.latest(50, liked=liked, adapter=adapter or None)
         return _frame([{"when": r["updated_at"][:19], "vote": "👍" if r["value"] > 0 else "👎",
@@ -62,18 +72,22 @@ def build_feedback_tab(services) -> None:  # noqa: ANN001
         download = gr.File(label="download", interactive=False)
     message = gr.Markdown()
 
-    def do_export(kind: str):
+    def do_export(kind: str, request: gr.Request):
         try:
-            return str(feedback.export(kind)), f"exported {kind}"
+            check_admin(access, request, "export every user's votes")
+            return publish_download(feedback.export(kind)), f"exported {kind}"
         except ERRORS as exc:
             return None, f"⚠️ {exc}"
 
-    def refresh_all(which_v: str, adapter_v: str):
-        return (*stats_frames(), latest(which_v, adapter_v))
+    def refresh_all(which_v: str, adapter_v: str, request: gr.Request):
+        return (*stats_frames(), latest(which_v, adapter_v, request))
+
+    def latest_for(which_v: str, adapter_v: str, request: gr.Request):
+        return latest(which_v, adapter_v, request)
 
     refresh.click(refresh_all, [which, adapter_filter], [summary, by_adapter, by_day, votes], api_visibility="private")
-    which.change(latest, [which, adapter_filter], votes, api_visibility="private")
-    adapter_filter.submit(latest, [which, adapter_filter], votes, api_visibility="private")
+    which.change(latest_for, [which, adapter_filter], votes, api_visibility="private")
+    adapter_filter.submit(latest_for, [which, adapter_filter], votes, api_visibility="private")
     export.click(do_export, fmt, [download, message], api_name="export_feedback")
 
     gr.Markdown("### Reward model and RLHF retraining\nData collection → reward model → RL fine-tuning. KTO learns "
@@ -90,8 +104,9 @@ def build_feedback_tab(services) -> None:  # noqa: ANN001
         rlhf_button = gr.Button("Start RLHF job", variant="primary")
     job_id = build_job_monitor(services, "Training job")
 
-    def start_reward():
+    def start_reward(request: gr.Request):
         try:
+            check_admin(access, request, "train the reward model")
             if len(feedback.rows()) < settings.min_votes_for_training:
                 raise ValueError(f"the reward model needs at least {settings.min_votes_for_training} votes; "
                                  f"the store has {len(feedback.rows())}")
@@ -100,8 +115,9 @@ def build_feedback_tab(services) -> None:  # noqa: ANN001
         except ERRORS as exc:
             return gr.update(), f"⚠️ {exc}"
 
-    def start_rlhf(method_v: str, start_v: str, steps_v: float, lr_v: float, beta_v: float):
+    def start_rlhf(method_v: str, start_v: str, steps_v: float, lr_v: float, beta_v: float, request: gr.Request):
         try:
+            check_admin(access, request, "start RLHF training")
             config = RLHFConfig(method=method_v, start_from=start_v.strip() or "default", steps=int(steps_v),
                                 learning_rate=float(lr_v), beta=float(beta_v),
                                 min_votes=settings.min_votes_for_training)
@@ -133,8 +149,9 @@ def build_feedback_tab(services) -> None:  # noqa: ANN001
         return json.dumps(card.metrics.get("evaluation") or {"note": "no evaluation on this card"}, indent=2,
                           ensure_ascii=False)
 
-    def do_promote(name: str | None):
+    def do_promote(name: str | None, request: gr.Request):
         try:
+            check_admin(access, request, "promote an adapter")
             if not name:
                 raise ValueError("pick a candidate")
             evaluation_v = services.adapters.get(name).metrics.get("evaluation")
@@ -145,7 +162,11 @@ def build_feedback_tab(services) -> None:  # noqa: ANN001
         except ERRORS as exc:
             return history_frame(), f"⚠️ {exc}"
 
-    def do_rollback():
+    def do_rollback(request: gr.Request):
+        try:
+            check_admin(access, request, "roll back the default adapter")
+        except PermissionDenied as exc:
+            return history_frame(), f"⚠️ {exc}"
         return history_frame(), f"default is now **{services.adapters.rollback() or 'the base model'}**"
 
     def refresh_candidates():

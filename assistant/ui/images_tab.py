@@ -9,6 +9,8 @@ import gradio as gr
 import pandas as pd
 
 from assistant.config import Settings
+from assistant.ui import files
+from assistant.ui.access import Access
 
 
 def _model_names(settings: Settings, kinds: tuple[str, ...]) -> list[str]:
@@ -21,7 +23,7 @@ def _error(exc: Exception) -> str:
     return f"⚠️ {exc}"
 
 
-def build_images_tab(settings: Settings) -> None:
+def build_images_tab(settings: Settings, access: Access | None = None) -> None:  # noqa: ARG001 - every role may
     """Build the components inside an already-open gr.Tab."""
     from assistant.imaging import service
     from assistant.jobs import JobRunner
@@ -98,7 +100,8 @@ def build_images_tab(settings: Settings) -> None:
             metrics = info.result.get("metrics", {})
             text += "\n\n" + " · ".join(f"{k}: {v}" for k, v in metrics.items())
         done = info.status not in ("queued", "running")
-        return text, frame, str(image) if image.exists() else gr.skip(), gr.Timer(active=not done)
+        picture = files.image(image, runner.job_dir(job_id)) if image.exists() else None
+        return text, frame, picture if picture is not None else gr.skip(), gr.Timer(active=not done)
 
     def cancel(job_id: str | None) -> str:
         if not job_id:
@@ -110,21 +113,22 @@ def build_images_tab(settings: Settings) -> None:
             out = service.generate_images(model_v, prompt_v or None, int(n_v), int(seed_v), settings=settings)
         except Exception as exc:  # noqa: BLE001
             return _error(exc), []
-        return out["summary"], out["files"]
+        return out["summary"], files.images(out["files"], settings.images_dir)
 
     def fill(model_v: str, ratio_v: float, mask_v: str, image_v: str | None):
         try:
             out = service.inpaint(image_v, ratio_v, model_v, mask=mask_v, settings=settings)
         except Exception as exc:  # noqa: BLE001
             return _error(exc), None
-        return out["summary"], out["grid"]
+        return out["summary"], files.image(out["grid"], settings.images_dir)
 
     def evaluate(model_v: str):
         try:
             out = service.evaluate_image_model(model_v, settings=settings)
         except Exception as exc:  # noqa: BLE001
             return {"error": str(exc)}, []
-        return {**out["metrics"], "train_seconds": out["train_seconds"], "device": out["device"]}, out["files"]
+        return ({**out["metrics"], "train_seconds": out["train_seconds"], "device": out["device"]},
+                files.images(out["files"], settings.images_dir))
 
     train_btn.click(start, [kind, dataset, folder, epochs], [job_state, status, timer])
     timer.tick(poll, [job_state], [status, loss_plot, preview, timer], show_progress="hidden")

@@ -11,6 +11,7 @@ from assistant.config import Settings
 from assistant.knowledge.citations import quote
 from assistant.knowledge.loaders import SUPPORTED
 from assistant.knowledge.service import IngestReport, get_knowledge_base
+from assistant.ui.access import Access, PermissionDenied, check_admin
 
 HEADERS = ["document", "size (KB)", "chunks", "indexed at (UTC)", "notes"]
 
@@ -40,7 +41,7 @@ def hits_markdown(hits: list) -> str:
     )
 
 
-def build_knowledge_tab(settings: Settings) -> None:
+def build_knowledge_tab(settings: Settings, access: Access | None = None) -> None:
     """Build the tab's components inside the caller's open `gr.Tab`."""
     kb = get_knowledge_base(settings)
     gr.Markdown(
@@ -72,9 +73,14 @@ def build_knowledge_tab(settings: Settings) -> None:
         rows = documents_table(settings)
         return rows, gr.Dropdown(choices=[r[0] for r in rows], value=None)
 
-    def on_upload(paths: list[str] | None, progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
+    def on_upload(request: gr.Request, paths: list[str] | None, progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
         if not paths:
             return "Choose files first.", *listing()
+        try:
+            # Uploads join the one shared index that every user's chat searches, so only an admin adds to it.
+            check_admin(access, request, "add documents to the shared knowledge base")
+        except PermissionDenied as exc:
+            return f"⚠️ {exc}", *listing()
         report = IngestReport()
         started = time.perf_counter()
         for i, path in enumerate(paths):
@@ -84,16 +90,21 @@ def build_knowledge_tab(settings: Settings) -> None:
         report.seconds = time.perf_counter() - started
         return report_markdown(report), *listing()
 
-    def on_reindex(progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
+    def on_reindex(request: gr.Request, progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
+        try:
+            check_admin(access, request, "re-index the shared knowledge base")
+        except PermissionDenied as exc:
+            return f"⚠️ {exc}", *listing()
         report = kb.reindex(progress=lambda fraction, message: progress(fraction, desc=message))
         return report_markdown(report), *listing()
 
-    def on_delete(source: str | None):  # noqa: ANN202
+    def on_delete(source: str | None, request: gr.Request):  # noqa: ANN202
         if not source:
             return "Pick a document to delete.", *listing()
         try:
+            check_admin(access, request, "delete documents from the shared knowledge base")
             report = kb.delete(source)
-        except KeyError as exc:
+        except (KeyError, PermissionDenied) as exc:
             return f"⚠️ {exc}", *listing()
         return report_markdown(report), *listing()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import gradio as gr
 
 from assistant.chat import TurnResult
+from assistant.security import load_generated_image
 
 
 @dataclass
@@ -61,8 +62,13 @@ def assistant_messages(
     vote: str | None = None,
     pending: bool = False,
     status: str = "",
+    images_root: Path | None = None,
 ) -> None:
-    """Append the chatbot messages of one assistant reply."""
+    """Append the chatbot messages of one assistant reply.
+
+    Images are shown only when they lie under `images_root` (the generated-images folder), and are handed to
+    Gradio as pixels: it caches a copy under a content-hash name, so no path of ours is ever served.
+    """
     if reasoning:
         title = "💭 Thinking" + (" (self-consistency)" if meta.get("cot_mode") == "self-consistency" else "")
         out.add(
@@ -83,9 +89,15 @@ def assistant_messages(
             ),
             message_id,
         )
-    for path in meta.get("images", [])[:16]:
-        if Path(path).exists():
-            out.add(gr.ChatMessage(role="assistant", content=gr.Image(path, show_label=False, height=96)), message_id)
+    for path in meta.get("images", [])[:16] if images_root is not None else []:
+        image = load_generated_image(path, images_root)
+        if image is not None:
+            out.add(
+                gr.ChatMessage(
+                    role="assistant", content=gr.Image(image, show_label=False, height=96, format="png")
+                ),
+                message_id,
+            )
     text = answer or (f"*{status}*" if pending and status else "")
     notices = [n for n in meta.get("notices", []) if n]
     if notices and not pending:
@@ -103,7 +115,9 @@ def assistant_messages(
         )
 
 
-def render_conversation(messages: list[dict], votes: dict[int, int] | None = None) -> Rendered:
+def render_conversation(
+    messages: list[dict], votes: dict[int, int] | None = None, images_root: Path | None = None
+) -> Rendered:
     votes = votes or {}
     out = Rendered()
     for m in messages:
@@ -111,11 +125,13 @@ def render_conversation(messages: list[dict], votes: dict[int, int] | None = Non
             out.add({"role": "user", "content": m["content"]}, m["id"])
         elif m["role"] == "assistant":
             vote = {1: "Like", -1: "Dislike"}.get(votes.get(m["id"]))
-            assistant_messages(out, m["id"], m["content"], m["reasoning"], m["meta"], vote)
+            assistant_messages(out, m["id"], m["content"], m["reasoning"], m["meta"], vote, images_root=images_root)
     return out
 
 
-def render_partial(base: Rendered, user_text: str, result: TurnResult, status: str, done: bool) -> Rendered:
+def render_partial(
+    base: Rendered, user_text: str, result: TurnResult, status: str, done: bool, images_root: Path | None = None
+) -> Rendered:
     """The conversation so far plus the streaming turn."""
     out = Rendered(list(base.messages), list(base.ids), list(base.feedback))
     out.add({"role": "user", "content": user_text}, result.user_message_id)
@@ -126,5 +142,8 @@ def render_partial(base: Rendered, user_text: str, result: TurnResult, status: s
         "sources": result.sources,
         "notices": result.notices,
     }
-    assistant_messages(out, result.message_id, result.answer, result.reasoning, meta, pending=not done, status=status)
+    assistant_messages(
+        out, result.message_id, result.answer, result.reasoning, meta, pending=not done, status=status,
+        images_root=images_root,
+    )
     return out

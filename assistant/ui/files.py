@@ -1,0 +1,44 @@
+"""Handing files to the page without serving our folders.
+
+Gradio serves only what it copied into its own cache (content-hash names) plus `allowed_paths`, which we leave
+empty; the data dir is in `blocked_paths`, which also stops Gradio from copying anything out of it. So a file
+from the data dir reaches a page in one of two ways: a picture as pixels (`image` / `images`: Gradio caches its
+own copy), or a download staged outside the data dir first (`publish_download`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from assistant.security import load_generated_image
+
+DOWNLOADS = "assistant-downloads"
+KEEP_SECONDS = 3600
+
+
+def image(path: str | Path | None, images_root: Path):  # noqa: ANN201 - PIL image or None
+    return load_generated_image(path, images_root) if path else None
+
+
+def images(paths: list, images_root: Path) -> list:
+    return [img for img in (image(p, images_root) for p in paths or []) if img is not None]
+
+
+def publish_download(path: str | Path) -> str:
+    """A copy of `path` under a random folder in the temp dir (older copies are swept), for a gr.File output."""
+    root = Path(tempfile.gettempdir()) / DOWNLOADS
+    root.mkdir(mode=0o700, exist_ok=True)
+    now = time.time()
+    for old in root.iterdir():
+        try:
+            if now - old.stat().st_mtime > KEEP_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            continue
+    folder = root / uuid.uuid4().hex
+    folder.mkdir(mode=0o700)
+    return str(shutil.copy(path, folder / Path(path).name))

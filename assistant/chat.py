@@ -63,9 +63,12 @@ class TurnResult:
     stopped: bool = False
     first_token_seconds: float | None = None
     pending_call: dict | None = None  # a side-effect tool call the model proposed, run only once confirmed
+    # the exact prompt the answer was generated from (None: the answer is a tool's or a command's, not the model's)
+    model_input: dict | None = None
 
     def to_json(self) -> dict:
-        return asdict(self)
+        """The `chat --json` contract; the full model input stays in the stored message, not on the wire."""
+        return {k: v for k, v in asdict(self).items() if k != "model_input"}
 
 
 @dataclass
@@ -213,6 +216,16 @@ class ChatEngine:
         ]
         prefix = assistant_prefix(mode)
         prompt, notice = engine.build_prompt(messages, params.max_new_tokens, prefix=prefix)
+        # What the model was given, exactly: a vote on this reply trains on this, not on a re-built history.
+        result.model_input = {
+            "prompt": prompt,
+            "messages": messages,
+            "prefix": prefix,
+            "engine": engine.kind,
+            "adapter": adapter,
+            "cot_mode": mode,
+            "params": dict(params.__dict__),
+        }
         if notice:
             result.notices.append(notice)
         if mode == "self-consistency":
@@ -285,6 +298,7 @@ class ChatEngine:
                 "images": result.images,
                 "votes": result.votes,
                 "pending_call": result.pending_call,
+                "model_input": result.model_input,
                 "notices": result.notices,
                 "tokens": result.tokens,
                 "seconds": result.seconds,

@@ -1,10 +1,14 @@
-"""Decode speed, time to first token, memory and perplexity per quantization mode, next to llama.cpp.
+"""Decode speed, time to first token, memory and perplexity of our engines, side by side with raw llama.cpp.
 
-    python benchmarks/generation.py [--modes none,bf16,int8,nf4,bnb-int8] [--tokens 128] [--threads 2]
+    python benchmarks/generation.py [--modes engine,engine+concise,int8] [--tokens 128] [--threads 2]
 
-Each torch mode runs in a fresh subprocess (clean resident memory) through the app's own `load_model` and
-`LLMEngine.stream`; llama.cpp (`llama-cpp-python`, a benchmark peer only, not a dependency) runs the same GGUF
-with the same thread count and the same chat-formatted prompt. Greedy decoding, one warm-up run first.
+Rows, each in a fresh subprocess (clean resident memory):
+- `llama.cpp (raw)`: the peer, `llama-cpp-python`'s own `Llama.create_completion` on the packaged GGUF;
+- `engine`: our serving path on CPU (the llama.cpp backend through `Services.llm`, with both shipped adapters
+  loaded, as the app runs it); `engine+NAME`: the same with adapter NAME active;
+- torch modes (`int8`, `none`, `bf16`, `nf4`, `bnb-int8`): the torch backend with that quantization.
+Same chat-formatted prompt, same threads, greedy, one warm-up. "TTFT 300" is the time to first token for a
+~300-token prompt with no cached prefix.
 """
 
 from __future__ import annotations
@@ -38,6 +42,60 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
+LONG_CONTEXT = (REPO / "knowledge" / "getting-started.md").read_text()
+
+
+def question_messages(settings) -> list[dict]:  # noqa: ANN001
+    """The same chat every row answers (the peer renders it with the same template)."""
+    return [{"role": "system", "content": settings.system_prompt}, {"role": "user", "content": QUESTION}]
+
+
+def long_prompt_messages(tokenizer, target: int = 300) -> list[dict]:  # noqa: ANN001
+    """A user message of about `target` tokens in the chat template (a document excerpt, then a question)."""
+    ids = tokenizer(LONG_CONTEXT, add_special_tokens=False)["input_ids"][: target - 40]
+    text = tokenizer.decode(ids) + "\n\nSummarise the text above in one sentence."
+    return [{"role": "user", "content": text}]
+
+
+def measure_engine(mode: str, tokens: int, threads: int) -> dict:
+    """Our serving path: `Services.llm` (llama.cpp on CPU), adapters preloaded as the app's warm-up does."""
+    from assistant.config import Settings
+    from assistant.llm.base import GenerationParams, GenerationStats
+    from assistant.services import Services
+
+    _, _, adapter = mode.partition("+")
+    settings = Settings(data_dir=Path("/tmp/bench-generation"), threads=threads, auto_index_knowledge=False)
+    started = time.perf_counter()
+    services = Services(settings)
+    engine = services.llm
+    load_s = time.perf_counter() - started
+    services.adapters.preload()
+    prompt, _ = engine.build_prompt(question_messages(settings), tokens)
+    params = GenerationParams(temperature=0.0, max_new_tokens=tokens, repetition_penalty=1.0)
+    engine.generate(prompt, GenerationParams(temperature=0.0, max_new_tokens=8), adapter or None)  # warm-up
+    engine.llm.reset()  # no cached prefix: the TTFT includes the prefill, as for the peer
+    stats = GenerationStats()
+    text = "".join(engine.stream(prompt, params, adapter or None, stats=stats))
+    long, _ = engine.build_prompt([question_messages(settings)[0], *long_prompt_messages(engine.tokenizer)], 8)
+    engine.llm.reset()
+    long_stats = GenerationStats()
+    for _ in engine.stream(long, GenerationParams(temperature=0.0, max_new_tokens=2), adapter or None,
+                           stats=long_stats):
+        pass
+    return {
+        "mode": f"{engine.kind} engine" + (f" + {adapter}" if adapter else ""),
+        "rss_mb": rss_mb(),
+        "load_s": load_s,
+        "ttft_s": stats.first_token_seconds,
+        "ttft300_s": long_stats.first_token_seconds,
+        "prompt300": long_stats.prompt_tokens,
+        "tok_s": stats.tokens_per_second,
+        "tokens": stats.tokens,
+        "ppl": float("nan"),
+        "text": text[:80],
+    }
+
+
 def measure_torch(mode: str, tokens: int, threads: int) -> dict:
     import torch
 
@@ -46,11 +104,11 @@ def measure_torch(mode: str, tokens: int, threads: int) -> dict:
     from assistant.llm.loader import load_model
 
     torch.set_num_threads(threads)
-    settings = Settings(quant=mode, data_dir=Path("/tmp/bench-generation"), threads=threads)
+    settings = Settings(quant=mode, data_dir=Path("/tmp/bench-generation"), threads=threads, engine="torch")
     started = time.perf_counter()
     engine = LLMEngine(load_model(settings), settings)
     load_s = time.perf_counter() - started
-    prompt, _ = engine.build_prompt([{"role": "user", "content": QUESTION}], tokens)
+    prompt, _ = engine.build_prompt(question_messages(settings), tokens)
     params = GenerationParams(temperature=0.0, max_new_tokens=tokens, repetition_penalty=1.0)
     engine.generate(prompt, GenerationParams(temperature=0.0, max_new_tokens=8))  # warm-up
     # Force exactly `tokens` new tokens so every mode decodes the same amount.
@@ -58,6 +116,9 @@ def measure_torch(mode: str, tokens: int, threads: int) -> dict:
     kwargs_backup = params.to_generate_kwargs
     params.to_generate_kwargs = lambda: {**kwargs_backup(), "min_new_tokens": tokens}
     text = "".join(engine.stream(prompt, params, stats=stats))
+    long, _ = engine.build_prompt([question_messages(settings)[0], *long_prompt_messages(engine.tokenizer)], 8)
+    long_stats = GenerationStats()
+    "".join(engine.stream(long, GenerationParams(temperature=0.0, max_new_tokens=2), stats=long_stats))
     # perplexity of the fixed text: exp(mean NLL per token)
     ids = engine.tokenizer(TEXT, return_tensors="pt").input_ids.to(engine.loaded.device)
     with torch.no_grad():
@@ -67,6 +128,8 @@ def measure_torch(mode: str, tokens: int, threads: int) -> dict:
         "rss_mb": rss_mb(),
         "load_s": load_s,
         "ttft_s": stats.first_token_seconds,
+        "ttft300_s": long_stats.first_token_seconds,
+        "prompt300": long_stats.prompt_tokens,
         "tok_s": stats.tokens_per_second,
         "tokens": stats.tokens,
         "ppl": math.exp(loss),
@@ -79,17 +142,17 @@ def measure_llama_cpp(tokens: int, threads: int) -> dict:
     from llama_cpp import Llama
 
     from assistant.config import Settings
-    from assistant.llm.packaged import DEFAULT_ALIAS, PACKAGED, assemble
+    from assistant.llm.loader import resolve_gguf
 
     settings = Settings(data_dir=Path("/tmp/bench-generation"))
-    gguf = assemble(PACKAGED[DEFAULT_ALIAS], settings.models_dir / DEFAULT_ALIAS)
+    _, gguf = resolve_gguf(settings)
     started = time.perf_counter()
     # No logits_all here: it makes llama-cpp-python keep (and copy) an n_ctx × vocab float buffer per step.
-    llm = Llama(model_path=str(gguf), n_threads=threads, n_threads_batch=threads, n_ctx=1024, verbose=False)
+    llm = Llama(model_path=str(gguf), n_threads=threads, n_threads_batch=threads, n_ctx=4096, verbose=False)
     load_s = time.perf_counter() - started
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(settings.models_dir / DEFAULT_ALIAS / "hf"))
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent / "hf"))
     prompt = tokenizer.apply_chat_template(
         [{"role": "system", "content": settings.system_prompt}, {"role": "user", "content": QUESTION}],
         tokenize=False,
@@ -104,6 +167,15 @@ def measure_llama_cpp(tokens: int, threads: int) -> dict:
         if first is None:
             first = time.perf_counter() - started
     total = time.perf_counter() - started
+    long = tokenizer.apply_chat_template(
+        [{"role": "system", "content": settings.system_prompt}, *long_prompt_messages(tokenizer)],
+        tokenize=False,
+        add_generation_prompt=True,
+    )
+    llm.reset()
+    started = time.perf_counter()
+    next(iter(llm.create_completion(long, max_tokens=2, temperature=0.0, stream=True)))
+    ttft300 = time.perf_counter() - started
     rss = rss_mb()
     ids = llm.tokenize(TEXT.encode(), add_bos=False)
     del llm
@@ -115,10 +187,12 @@ def measure_llama_cpp(tokens: int, threads: int) -> dict:
     logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
     nll = -np.mean([logp[i, ids[i + 1]] for i in range(len(ids) - 1)])
     return {
-        "mode": "llama.cpp Q4_K_M",
+        "mode": "llama.cpp (raw) Q4_K_M",
         "rss_mb": rss,
         "load_s": load_s,
         "ttft_s": first,
+        "ttft300_s": ttft300,
+        "prompt300": len(llm.tokenize(long.encode(), add_bos=False, special=True)),
         "tok_s": (count - 1) / (total - first) if count > 1 else 0.0,
         "tokens": count,
         "ppl": math.exp(nll),
@@ -128,21 +202,22 @@ def measure_llama_cpp(tokens: int, threads: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--modes", default="none,bf16,int8,nf4,bnb-int8")
+    parser.add_argument("--modes", default="engine,engine+concise,engine+zh-tutor,int8")
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # internal: measure one mode and print JSON
     args = parser.parse_args()
     if args.one:
-        result = (
-            measure_llama_cpp(args.tokens, args.threads)
-            if args.one == "llama.cpp"
-            else measure_torch(args.one, args.tokens, args.threads)
-        )
+        if args.one == "llama.cpp":
+            result = measure_llama_cpp(args.tokens, args.threads)
+        elif args.one.startswith("engine"):
+            result = measure_engine(args.one, args.tokens, args.threads)
+        else:
+            result = measure_torch(args.one, args.tokens, args.threads)
         print("RESULT " + json.dumps(result))
         return 0
     rows = []
-    for mode in [*args.modes.split(","), "llama.cpp"]:
+    for mode in ["llama.cpp", *args.modes.split(",")]:
         out = subprocess.run(
             [sys.executable, __file__, "--one", mode, "--tokens", str(args.tokens), "--threads", str(args.threads)],
             capture_output=True,
@@ -158,13 +233,14 @@ def main() -> int:
     peer = next((r for r in rows if r["mode"].startswith("llama.cpp")), None)
     load = os.getloadavg()
     print(f"\n{args.tokens} new tokens, greedy, {args.threads} threads; load average at the end {load[0]:.2f}\n")
-    print("| mode | resident MB | load s | time to first token s | decode tok/s | × llama.cpp | perplexity |")
-    print("|---|---|---|---|---|---|---|")
+    print("| mode | resident MB | load s | TTFT s | TTFT 300 s (prompt tokens) | decode tok/s | × llama.cpp | "
+          "tokens | perplexity |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         ratio = f"{r['tok_s'] / peer['tok_s']:.2f}" if peer and peer["tok_s"] else "n/a"
         print(
-            f"| {r['mode']} | {r['rss_mb']:.0f} | {r['load_s']:.1f} | {r['ttft_s']:.2f} | {r['tok_s']:.1f} | "
-            f"{ratio} | {r['ppl']:.2f} |"
+            f"| {r['mode']} | {r['rss_mb']:.0f} | {r['load_s']:.1f} | {r['ttft_s']:.2f} | "
+            f"{r['ttft300_s']:.2f} ({r['prompt300']}) | {r['tok_s']:.1f} | {ratio} | {r['tokens']} | {r['ppl']:.2f} |"
         )
     return 0
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from assistant.adapters import BASE
+from assistant.limits import check_chat_rate
 from assistant.llm.engine import GenerationParams, GenerationStats, InputError
 from assistant.prompts import assistant_prefix, check_mode, majority_vote, parse_reply, system_prompt
 
@@ -37,6 +38,24 @@ class TurnRequest:
     system_prompt: str | None = None
     regenerate: bool = False  # answer the last user message again; the old reply becomes an alternative
     record: bool = True
+    # The options above are the conversation's settings from now on (the UI): the chat service stores them with
+    # the conversation (creating it with them if needed) before the turn, so None then means the default.
+    remember_options: bool = False
+
+    def conversation_options(self) -> dict:
+        """The per-conversation options this request carries, in the form the conversation store keeps."""
+        options: dict[str, Any] = {"adapter": self.adapter}
+        if self.cot_mode is not None:
+            options["cot_mode"] = self.cot_mode
+        if self.knowledge_mode is not None:
+            options["knowledge_mode"] = self.knowledge_mode
+        if self.tools_enabled is not None:
+            options["tools_enabled"] = bool(self.tools_enabled)
+        generation = dict(self.params)
+        if self.system_prompt is not None:
+            generation["system_prompt"] = self.system_prompt
+        options["generation"] = generation
+        return options
 
 
 @dataclass
@@ -117,14 +136,23 @@ class ChatEngine:
             message = self.check_message(request.message)
         elif conv is None or not any(m["role"] == "user" for m in conv.messages):
             raise InputError("nothing to regenerate yet")
+        check_chat_rate(request.owner, self.settings)  # per user, before anything is stored
         mode = check_mode(request.cot_mode or (conv.cot_mode if conv else None) or "direct")
         knowledge_mode = request.knowledge_mode or (conv.knowledge_mode if conv else None) or "auto"
         tools_default = conv.tools_enabled if conv else self.settings.tools_by_default
         tools_on = tools_default if request.tools_enabled is None else request.tools_enabled
-        adapter = self.resolve_adapter(request.adapter, conv.adapter if conv else None)
+        # With remember_options the request's adapter is the conversation's choice (None: the promoted default).
+        conversation_adapter = request.adapter if request.remember_options else (conv.adapter if conv else None)
+        adapter = self.resolve_adapter(request.adapter, conversation_adapter)
         stored_params = conv.generation if conv else {}
         params = GenerationParams.from_settings(self.settings, **{**stored_params, **request.params})
-        if conv is None:
+        if request.remember_options:
+            options = request.conversation_options()  # validated by the store before it writes
+            if conv is None:
+                conv = store.create(request.owner, **{**options, "tools_enabled": tools_on})
+            else:
+                conv = store.update(request.owner, conv.id, **options)
+        elif conv is None:
             conv = store.create(request.owner, tools_enabled=tools_on)
         history = [
             {"role": m["role"], "content": m["content"]} for m in conv.messages if m["role"] in ("user", "assistant")

@@ -253,6 +253,44 @@ def run_users(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _apikeys_parser(sub) -> None:  # noqa: ANN001
+    keys = sub.add_parser("apikeys", help="keys for the OpenAI-compatible API (/v1): create, list, revoke")
+    keys_sub = keys.add_subparsers(dest="apikeys_command", required=True)
+    create = keys_sub.add_parser("create", help="make a key for USER (printed once; only its hash is kept)")
+    create.add_argument("user", help="the account the key acts as ('local' when the app has no accounts)")
+    create.add_argument("--label", default="", help="a note to recognise the key by")
+    listing = keys_sub.add_parser("list")
+    listing.add_argument("--user", default=None)
+    listing.add_argument("--json", action="store_true")
+    keys_sub.add_parser("revoke").add_argument("key_id")
+    keys.set_defaults(handler=run_apikeys)
+
+
+def run_apikeys(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.db import get_database
+    from assistant.users import ApiKeyStore
+
+    store = ApiKeyStore(get_database(settings))
+    if args.apikeys_command == "create":
+        key, record = store.create(args.user, args.label)
+        print(key)
+        print(f"created API key {record['id']} for {record['owner']!r}: it is shown only now; the API now requires "
+              "a key from every client (Authorization: Bearer …)", file=sys.stderr)
+    elif args.apikeys_command == "list":
+        keys = store.list(args.user)
+        if args.json:
+            print(json.dumps(keys, indent=2))
+        for k in [] if args.json else keys:
+            state = "revoked" if k["revoked"] else "active"
+            print(f"{k['id']}  {k['owner']:<24} {k['prefix']:<14} {state:<8} {k['created_at']}  {k['label']}")
+        if not keys and not args.json:
+            print("no API keys: the API answers loopback clients only, as the single local user")
+    else:
+        record = store.revoke(args.key_id)
+        print(f"revoked {record['id']} ({record['owner']!r})")
+    return 0
+
+
 def _backup_parser(sub) -> None:  # noqa: ANN001
     backup = sub.add_parser("backup", help="copy the live SQLite database safely (online backup API)")
     backup.add_argument("path", help="destination file, or a folder (a dated file is created in it)")
@@ -279,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     _jobs_parser(sub)
     _serve_parser(sub)
     _users_parser(sub)
+    _apikeys_parser(sub)
     _backup_parser(sub)
     train = sub.add_parser("train", help="train adapters: sft, reward, rlhf")
     train_sub = train.add_subparsers(dest="train_command", required=True)

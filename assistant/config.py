@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     tool_grammar: bool = Field(True, description="decode tool decisions under a JSON-schema grammar")
     tool_timeout_s: float = 120.0
     max_images: int = 64
+    max_jobs_running: int = Field(2, ge=1, description="background jobs running at once on this server")
+    max_jobs_per_user: int = Field(1, ge=1, description="background jobs one user may have running at once")
+    max_job_epochs: int = Field(500, ge=1, description="largest `epochs` a training job accepts")
+    max_job_steps: int = Field(100_000, ge=1, description="largest `steps` / `max_steps` a training job accepts")
+    max_job_batch_size: int = Field(256, ge=1, description="largest `batch_size` a training job accepts")
+    max_uploads_per_user: int = Field(200, ge=1, description="uploaded documents one user may keep")
+    max_upload_total_mb_per_user: int = Field(200, ge=1, description="MB of uploads one user may keep")
+    chat_rate_per_minute: float = Field(20.0, ge=0, description="chat turns per user per minute (0 = no limit)")
+    chat_burst: int = Field(5, ge=1, description="chat turns a user may send back to back before the rate applies")
 
     # --- generation defaults ---------------------------------------------------------------
     temperature: float = Field(0.7, ge=0.0, le=2.0)
@@ -87,6 +96,28 @@ class Settings(BaseSettings):
     concurrency: int = Field(1, ge=1, description="generations at once (the model is shared)")
     auth: str | None = Field(None, description="user:password for the UI, optional")
 
+    # --- OpenAI-compatible API (/v1, docs/api.md) ----------------------------------------------
+    api_enabled: bool = Field(True, description="serve the OpenAI-compatible API under /v1 beside the UI")
+    api_max_body_bytes: int = Field(2_000_000, ge=1024, description="larger request bodies get 413")
+    api_queue_size: int = Field(16, ge=0, description="API requests that may wait for a generation slot (then 429)")
+    api_queue_timeout_s: float = Field(120.0, gt=0, description="longest wait for a generation slot (then 429)")
+
+    # --- the remote engine (ASSISTANT_ENGINE=remote: any OpenAI-compatible server, e.g. vLLM) ---------------
+    remote_url: str | None = Field(None, description="base URL of the server's API, e.g. http://gpu-box:8000/v1")
+    remote_key: str | None = Field(None, description="bearer key for the remote server (none when unset)")
+    remote_model: str | None = Field(None, description="the server's id of the base model; default: `model`")
+    remote_adapter_format: str = Field(
+        "{base}:{adapter}",
+        description="server model id of an adapter: `{base}:{adapter}` (our API) or `{adapter}` (vLLM --lora-modules)",
+    )
+    remote_adapters: dict[str, str] = Field(
+        default_factory=dict, description="explicit adapter -> server model id mapping (beats the format)"
+    )
+    remote_tokenizer: str | None = Field(
+        None, description="local tokenizer folder with the chat template (default: the packaged model's)"
+    )
+    remote_timeout_s: float = Field(600.0, gt=0, description="remote request timeout (connect: 10 s)")
+
     # --- knowledge -------------------------------------------------------------------------
     chunk_size: int = 800
     chunk_overlap: int = 120
@@ -96,6 +127,17 @@ class Settings(BaseSettings):
     # --- feedback loop ---------------------------------------------------------------------
     auto_retrain_every: int = Field(0, ge=0, description="retrain after N new votes; 0 = off")
     min_votes_for_training: int = 8
+
+    # --- evaluation gate (a retrained adapter vs the current default; assistant/training/gate.py) ------------
+    gate_heldout_prompts: int = Field(16, ge=4, description="held-out prompts scored by the reward model")
+    gate_min_win_rate: float = Field(0.5, ge=0.0, le=1.0, description="reward-model win rate the candidate needs")
+    gate_min_win_rate_lower: float = Field(
+        0.3, ge=0.0, le=1.0, description="lower end of the win rate's 95 % Wilson interval the candidate needs"
+    )
+    gate_max_cot_drop: int = Field(2, ge=0, description="CoT problems (of 50, greedy) the candidate may lose")
+    gate_qa_questions: int = Field(16, ge=0, description="knowledge-grounded questions checked (0 = skip)")
+    gate_max_qa_drop: int = Field(2, ge=0, description="grounded questions the candidate may lose")
+    gate_max_kl: float = Field(0.5, ge=0.0, description="mean KL to the base model per generated token (nats)")
 
     @classmethod
     def settings_customise_sources(

@@ -1,4 +1,4 @@
-"""The SQL schema (SQLAlchemy): users, conversations, messages, votes, jobs, promotions (SQLite in WAL mode)."""
+"""The SQL schema (SQLAlchemy): users, API keys, conversations, messages, votes, jobs, promotions (SQLite, WAL)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,20 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="user")  # admin | user
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ApiKey(Base):
+    """A key for the OpenAI-compatible API: only its sha256 is stored (the key is shown once, at creation)."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    owner: Mapped[str] = mapped_column(String(64), index=True)  # a user name (accounts) or "local"
+    label: Mapped[str] = mapped_column(String(100), default="")
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the first characters, to recognise a key in listings
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Conversation(Base):

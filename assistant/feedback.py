@@ -12,7 +12,30 @@ from sqlalchemy import func, select
 
 from assistant.conversations import NotFound, clean_text
 from assistant.db import Message, Vote, utcnow
+from assistant.prompts import BEGIN_SOLUTION, BEGIN_THOUGHT, END_SOLUTION, END_THOUGHT
 from assistant.storage import atomic_write_text
+
+
+def trainable(row: dict) -> bool:
+    """A vote to learn from: on a single model completion whose exact input was recorded."""
+    return not row.get("legacy_context", True) and row.get("model_output") is True and \
+        row.get("cot_mode") != "self-consistency"  # N paths and a vote: no single completion to reinforce
+
+
+def completion_text(answer: str, reasoning: str, cot_mode: str | None) -> str:
+    """The reply as the model wrote it after its prompt: step-by-step replies keep their thought block, which the
+    prompt's prefix opened (the stored message holds reasoning and answer apart)."""
+    if cot_mode == "step-by-step" and reasoning:
+        return f"{BEGIN_THOUGHT}\n{reasoning}\n{END_THOUGHT}\n{BEGIN_SOLUTION}{answer}{END_SOLUTION}"
+    return answer
+
+
+def _completion(row: dict) -> str:
+    return row.get("completion") or row["reply"]
+
+
+def _flags(row: dict) -> dict:
+    return {"legacy_context": bool(row.get("legacy_context", True)), "model_output": row.get("model_output")}
 
 
 class FeedbackError(ValueError):
@@ -56,14 +79,34 @@ class FeedbackStore:
         return {"message_id": message["id"], "liked": liked, "reason": reason, "total_votes": total}
 
     def _snapshot(self, message: dict) -> dict:
+        """What the vote is about: the reply and, when the model wrote it, the exact input the model was given.
+
+        `prompt` is the rendered message list of `model_input` (system prompt with the retrieved sources, tool
+        results and CoT instructions, then the history as it was cut to fit). Replies without a `model_input` keep
+        the old rebuilt history and are flagged `legacy_context`: an older reply (the model's, but its context is
+        unknown) or a tool's/command's answer (`model_output: false`: the model did not write it).
+        """
         meta = message["meta"] or {}
-        prompt = [{"role": m["role"], "content": m["content"]}
-                  for m in self.services.conversations.history_before(message["id"])]
-        return {"prompt": prompt, "reply": message["content"], "reasoning": message["reasoning"],
-                "model": meta.get("model"), "adapter": meta.get("adapter"), "quant": meta.get("quant"),
-                "params": meta.get("params", {}), "cot_mode": meta.get("cot_mode"),
-                "user_message_id": meta.get("user_message_id"), "conversation_id": message["conversation_id"],
-                "voted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        model_input = meta.get("model_input")
+        if model_input:
+            prompt = [{"role": m["role"], "content": m["content"]} for m in model_input.get("messages") or []]
+            model_output: bool | None = True
+        else:
+            prompt = [{"role": m["role"], "content": m["content"]}
+                      for m in self.services.conversations.history_before(message["id"])]
+            model_output = False if "model_input" in meta else None  # None: an older reply, nobody knows
+        cot_mode = meta.get("cot_mode")
+        snapshot = {"prompt": prompt, "reply": message["content"], "reasoning": message["reasoning"],
+                    "completion": completion_text(message["content"], message["reasoning"], cot_mode),
+                    "model": meta.get("model"), "adapter": meta.get("adapter"), "quant": meta.get("quant"),
+                    "engine": meta.get("engine"), "params": meta.get("params", {}), "cot_mode": cot_mode,
+                    "user_message_id": meta.get("user_message_id"), "conversation_id": message["conversation_id"],
+                    "legacy_context": not model_input, "model_output": model_output,
+                    "voted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        if model_input:
+            snapshot["model_input"] = {k: model_input.get(k) for k in
+                                       ("prompt", "prefix", "engine", "adapter", "cot_mode", "params")}
+        return snapshot
 
     def votes_for(self, message_ids: list[int]) -> dict[int, int]:
         if not message_ids:
@@ -117,35 +160,50 @@ class FeedbackStore:
         return rows[:limit]
 
     # --- training data ----------------------------------------------------------------------------
-    def kto_rows(self) -> list[dict]:
-        """Unpaired thumbs: (prompt messages, completion, label) — what KTO learns from."""
-        return [{"prompt": r["prompt"], "completion": [{"role": "assistant", "content": r["reply"]}],
-                 "label": r["value"] > 0} for r in self.rows() if r["prompt"]]
+    def training_rows(self, include_legacy: bool = False) -> list[dict]:
+        """Votes fit to learn from: the model wrote the reply and we know what it was given (unless include_legacy)."""
+        return [r for r in self.rows() if r.get("prompt") and (include_legacy or trainable(r))]
 
-    def dpo_rows(self) -> list[dict]:
+    def kto_rows(self, include_legacy: bool = False) -> list[dict]:
+        """Unpaired thumbs: (the model's input messages, its completion, label) — what KTO learns from."""
+        return [{"prompt": r["prompt"], "completion": [{"role": "assistant", "content": _completion(r)}],
+                 "label": r["value"] > 0, **_flags(r)} for r in self.training_rows(include_legacy)]
+
+    def dpo_rows(self, include_legacy: bool = False) -> list[dict]:
         """Pairs: replies to the same user message with opposite votes (Regenerate makes these)."""
         groups: dict[int, dict[int, list[dict]]] = {}
-        for r in self.rows():
+        for r in self.training_rows(include_legacy):
             if r.get("user_message_id") is not None:
                 groups.setdefault(r["user_message_id"], {}).setdefault(r["value"], []).append(r)
         pairs = []
         for group in groups.values():
             for good in group.get(1, []):
                 for bad in group.get(-1, []):
+                    flags = {k: _flags(good)[k] or _flags(bad)[k] for k in ("legacy_context",)}
                     pairs.append({"prompt": good["prompt"],
-                                  "chosen": [{"role": "assistant", "content": good["reply"]}],
-                                  "rejected": [{"role": "assistant", "content": bad["reply"]}]})
+                                  "chosen": [{"role": "assistant", "content": _completion(good)}],
+                                  "rejected": [{"role": "assistant", "content": _completion(bad)}],
+                                  **flags, "model_output": bool(good.get("model_output") and bad.get("model_output"))})
         return pairs
 
-    def export(self, fmt: str, path: str | Path | None = None) -> Path:
-        """Write votes as JSONL (`jsonl`, `kto` or `dpo`), atomically; loadable with `datasets`."""
-        builders = {"jsonl": self.rows, "kto": self.kto_rows, "dpo": self.dpo_rows}
+    def export(self, fmt: str, path: str | Path | None = None, include_legacy: bool = False) -> Path:
+        """Write votes as JSONL (`jsonl`, `kto` or `dpo`), atomically; loadable with `datasets`.
+
+        `jsonl` is every vote with its flags; `kto`/`dpo` are training sets, so they leave out votes on replies whose
+        model input is unknown or that the model did not write, unless `include_legacy` (then flagged per row).
+        """
+        builders = {"jsonl": lambda: self.rows(), "kto": lambda: self.kto_rows(include_legacy),
+                    "dpo": lambda: self.dpo_rows(include_legacy)}
         if fmt not in builders:
             raise FeedbackError(f"unknown export format {fmt!r}; use jsonl, kto or dpo")
         rows = builders[fmt]()
         if not rows:
             hint = " (DPO needs two replies to the same message with opposite votes: use Regenerate)" if fmt == "dpo" \
                 else ""
+            legacy = sum(not trainable(r) for r in self.rows())
+            if legacy and not include_legacy and fmt != "jsonl":
+                hint += (f" ({legacy} vote(s) are on replies without a recorded model input or not written by the "
+                         "model; include them with --include-legacy)")
             raise FeedbackError(f"nothing to export as {fmt}: the feedback store has no usable votes yet{hint}")
         target = Path(path) if path else self.services.settings.data_dir / "exports" / (
             f"feedback-{fmt}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.jsonl")

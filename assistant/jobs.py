@@ -8,6 +8,7 @@ restart. The worker reads its config from the DB, calls the registered function 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib
 import json
 import logging
@@ -20,13 +21,14 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import psutil
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from assistant.config import REPO_ROOT, Settings
 from assistant.db import Database, Job, get_database, utcnow
+from assistant.job_owners import SYSTEM_OWNER, JobOwner
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +37,53 @@ JOB_KINDS: dict[str, str] = {
     "sft": "assistant.training.sft:run_job",
     "reward": "assistant.training.reward:run_job",
     "rlhf": "assistant.training.rlhf:run_job",
+    "gate": "assistant.training.gate:run_job",
     "image_train": "assistant.imaging.jobs:train_job",
     "ingest": "assistant.knowledge.jobs:ingest_job",
     "sleep": "assistant.jobs:sleep_job",  # a tiny real job for tests of the runner itself
 }
 ACTIVE = ("queued", "running")
+# Bounds on job parameters, by config key: (lowest, the Settings field holding the highest).
+_INT_BOUNDS: dict[str, tuple[int, str]] = {
+    "epochs": (1, "max_job_epochs"),
+    "steps": (1, "max_job_steps"),
+    "max_steps": (0, "max_job_steps"),
+    "batch_size": (1, "max_job_batch_size"),
+    "behaviour_prompts": (0, "max_images"),
+    "eval_prompts": (0, "max_images"),
+    "max_new_tokens": (1, "max_new_tokens_cap"),
+    "max_length": (8, "context_tokens"),
+}
+
+
+def check_job_config(kind: str, config: dict, settings: Settings) -> None:
+    """Refuse (JobError) a job whose size parameters are not whole numbers within the server's bounds."""
+    for key, (low, field_name) in _INT_BOUNDS.items():
+        if key not in config or config[key] is None:
+            continue
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise JobError(f"{kind} job: {key} must be a whole number, not {value!r}")
+        try:
+            number = int(value)
+            if number != float(value):
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):
+            raise JobError(f"{kind} job: {key} must be a whole number, not {value!r}") from None
+        high = int(getattr(settings, field_name))
+        if not low <= number <= high:
+            raise JobError(f"{kind} job: {key}={number} is out of bounds; use {low} to {high} "
+                           f"(the server's limit is ASSISTANT_{field_name.upper()}={high})")
+    if kind == "sleep" and float(config.get("interval", 0.1)) > 60:
+        raise JobError("sleep job: interval is at most 60 s")
 
 
 class JobError(RuntimeError):
-    """A job could not be started (unknown kind, duplicate, bad config)."""
+    """A job could not be started (unknown kind, duplicate, bad config, too many running)."""
+
+
+class JobsBusy(JobError):
+    """Too many jobs are running (for this user or on the server): try again when one has finished."""
 
 
 class JobCancelled(Exception):
@@ -62,9 +102,11 @@ class JobInfo:
     created_at: Any
     started_at: Any
     finished_at: Any
+    owner: str = SYSTEM_OWNER
+    pid: int | None = None  # the worker process (while it runs)
 
     @classmethod
-    def from_row(cls, row: Job) -> JobInfo:
+    def from_row(cls, row: Job, owner: str | None = None) -> JobInfo:
         return cls(
             row.id,
             row.kind,
@@ -76,36 +118,86 @@ class JobInfo:
             row.created_at,
             row.started_at,
             row.finished_at,
+            owner or SYSTEM_OWNER,
+            row.pid,
         )
 
 
 class JobRunner:
     """Starts, lists, cancels and reconciles jobs. Safe to create many times: all state is in the DB."""
 
+    # Workers this process started, by pid: their exit status tells a kill from a crash (and reaps the zombie).
+    _children: ClassVar[dict[int, subprocess.Popen]] = {}
+
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self.settings = settings
         self.db = db or get_database(settings)
+        JobOwner.__table__.create(self.db.engine, checkfirst=True)  # a database made before job owners
 
     def job_dir(self, job_id: str) -> Path:
         return self.settings.jobs_dir / job_id
 
-    def start(self, kind: str, config: dict, lock_key: str | None = None) -> str:
-        """Start a job now; refuse (JobError) while another job holds the same lock key."""
+    @contextlib.contextmanager
+    def _start_lock(self):  # noqa: ANN202
+        """Orders job starts across processes (UI, CLI, auto-retrain), so two cannot both pass the limits."""
+        self.settings.jobs_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.settings.jobs_dir / ".start.lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def running(self, owner: str | None = None) -> list[JobInfo]:
+        """Active (queued or running) jobs, of one owner or all."""
+        with self.db.session() as s:
+            query = (select(Job, JobOwner.owner).outerjoin(JobOwner, JobOwner.job_id == Job.id)
+                     .where(Job.status.in_(ACTIVE)).order_by(Job.created_at))
+            rows = s.execute(query).all()
+        infos = [JobInfo.from_row(job, who) for job, who in rows]
+        return [i for i in infos if owner is None or i.owner == owner]
+
+    def start(self, kind: str, config: dict, lock_key: str | None = None, owner: str | None = None) -> str:
+        """Start a job now.
+
+        Refused with a clear JobError while another job holds the same lock key or a size parameter is out of
+        bounds, and with JobsBusy when the owner (or the server) already runs as many jobs as allowed.
+        """
         if kind not in JOB_KINDS:
             raise JobError(f"unknown job kind {kind!r}; known: {', '.join(sorted(JOB_KINDS))}")
+        if not isinstance(config, dict):
+            raise JobError(f"{kind} job: the config must be a mapping of settings")
+        check_job_config(kind, config, self.settings)
         lock_key = lock_key or kind
-        self.reconcile()
-        with self.db.session() as s:
-            busy = s.scalars(select(Job).where(Job.lock_key == lock_key, Job.status.in_(ACTIVE))).first()
-            if busy is not None:
-                raise JobError(
-                    f"a {busy.kind} job ({busy.id}) is already {busy.status} for {lock_key!r}; "
-                    "wait for it or cancel it first"
+        owner = (owner or SYSTEM_OWNER)[:64]
+        with self._start_lock():
+            self.reconcile()
+            with self.db.session() as s:
+                busy = s.scalars(select(Job).where(Job.lock_key == lock_key, Job.status.in_(ACTIVE))).first()
+                if busy is not None:
+                    raise JobError(
+                        f"a {busy.kind} job ({busy.id}) is already {busy.status} for {lock_key!r}; "
+                        "wait for it or cancel it first"
+                    )
+            active = self.running()
+            mine = [j for j in active if j.owner == owner]
+            if len(mine) >= self.settings.max_jobs_per_user:
+                listed = ", ".join(f"{j.kind} {j.id} ({j.progress:.0%})" for j in mine)
+                raise JobsBusy(
+                    f"you already have {len(mine)} job(s) running ({listed}); at most "
+                    f"{self.settings.max_jobs_per_user} per user: try again when it has finished, or cancel it"
                 )
-            job = Job(kind=kind, lock_key=lock_key, config=json.loads(json.dumps(config, default=str)))
-            s.add(job)
-            s.flush()
-            job_id = job.id
+            if len(active) >= self.settings.max_jobs_running:
+                raise JobsBusy(
+                    f"the server is busy: {len(active)} jobs are running (the limit is "
+                    f"{self.settings.max_jobs_running}); try again in a few minutes"
+                )
+            with self.db.session() as s:
+                job = Job(kind=kind, lock_key=lock_key, config=json.loads(json.dumps(config, default=str)))
+                s.add(job)
+                s.flush()
+                job_id = job.id
+                s.add(JobOwner(job_id=job_id, owner=owner))
         job_dir = self.job_dir(job_id)
         job_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
@@ -126,6 +218,7 @@ class JobRunner:
                 env=env,
                 start_new_session=True,  # survives the UI process
             )
+        JobRunner._children[proc.pid] = proc
         with self.db.session() as s:
             row = s.get(Job, job_id)
             if row.status == "queued":
@@ -137,15 +230,20 @@ class JobRunner:
             row = s.get(Job, job_id)
             if row is None:
                 raise JobError(f"no job {job_id!r}")
-            return JobInfo.from_row(row)
+            owner = s.get(JobOwner, job_id)
+            return JobInfo.from_row(row, owner.owner if owner else None)
 
-    def list(self, kind: str | None = None, limit: int = 50) -> list[JobInfo]:
+    def list(self, kind: str | None = None, limit: int = 50, owner: str | None = None) -> list[JobInfo]:
+        """The latest jobs (all of them, or one owner's)."""
         self.reconcile()
         with self.db.session() as s:
-            query = select(Job).order_by(Job.created_at.desc()).limit(limit)
+            query = (select(Job, JobOwner.owner).outerjoin(JobOwner, JobOwner.job_id == Job.id)
+                     .order_by(Job.created_at.desc()).limit(limit))
             if kind:
                 query = query.where(Job.kind == kind)
-            return [JobInfo.from_row(r) for r in s.scalars(query)]
+            if owner is not None:
+                query = query.where(func.coalesce(JobOwner.owner, SYSTEM_OWNER) == owner)
+            return [JobInfo.from_row(r, who) for r, who in s.execute(query).all()]
 
     def cancel(self, job_id: str) -> JobInfo:
         """Ask the job to stop at its next check; kill it if it does not within a few seconds."""
@@ -189,17 +287,54 @@ class JobRunner:
         return path.read_text(errors="replace")[-chars:] if path.exists() else ""
 
     def reconcile(self) -> None:
-        """Mark jobs whose process died (crash, reboot) as failed, so nothing stays 'running' forever."""
+        """Mark jobs whose process died (killed, crashed, reboot) as failed, so nothing stays 'running' forever.
+
+        A job is alive only while a process with its pid is running *this job's* worker (a pid reused after a
+        reboot does not count). The failure message keeps the last progress, and a line is added to the job's log.
+        """
+        died: list[tuple[str, str]] = []
         with self.db.session() as s:
             for row in s.scalars(select(Job).where(Job.status.in_(ACTIVE))):
                 if row.pid is None:
                     if (utcnow() - row.created_at).total_seconds() > 60:
                         row.status, row.message, row.finished_at = "failed", "worker never started", utcnow()
+                        died.append((row.id, row.message))
                     continue
-                if not _alive(row.pid):
-                    row.status = "cancelled" if row.cancel_requested else "failed"
-                    row.message = row.message or "the job process exited unexpectedly; see its log"
-                    row.finished_at = utcnow()
+                if _worker_alive(row.pid, row.id):
+                    continue
+                how = _exit_description(row.pid)
+                last = f" (last progress: {row.message})" if row.message else ""
+                if row.cancel_requested:
+                    row.status, row.message = "cancelled", f"cancelled: the job process {how}"
+                else:
+                    row.status = "failed"
+                    row.message = f"the job process {how} at {row.progress:.0%}{last}; see its log"
+                row.finished_at = utcnow()
+                died.append((row.id, row.message))
+        for job_id, message in died:
+            with contextlib.suppress(OSError), open(self.job_dir(job_id) / "log.txt", "a") as handle:
+                handle.write(f"\n[job runner {utcnow().isoformat(timespec='seconds')}Z] marked "
+                             f"{'cancelled' if message.startswith('cancelled') else 'failed'}: {message}\n")
+
+
+def _exit_description(pid: int) -> str:
+    """How a worker this process started ended ("was killed by SIGKILL", "exited with status 1"), else a guess."""
+    proc = JobRunner._children.pop(pid, None)
+    code = None
+    if proc is not None:
+        # A killed multi-threaded worker shows as a zombie while its other threads are still being torn down;
+        # its exit status is only ready once they are gone (a moment).
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            code = proc.wait(timeout=5)
+    if code is None:
+        return "died (killed or crashed; no exit status: it was started by another process)"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"was killed by {name}"
+    return f"exited with status {code} before recording a result"
 
 
 def _alive(pid: int) -> bool:
@@ -208,6 +343,25 @@ def _alive(pid: int) -> bool:
         return proc.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def _worker_alive(pid: int, job_id: str) -> bool:
+    """The process `pid` is alive and is the worker of `job_id` (not another program that got the pid later)."""
+    child = JobRunner._children.get(pid)
+    if child is not None and child.poll() is not None:
+        return False  # our own child exited: reaped here, so no zombie stays behind
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        cmdline = proc.cmdline()
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return False  # another user's process: not a worker of ours
+    if not cmdline:
+        return True  # cannot tell (a process just starting): do not fail a live job
+    return "assistant.jobs" in cmdline and job_id in cmdline
 
 
 class JobContext:

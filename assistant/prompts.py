@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 COT_MODES = ("direct", "step-by-step", "self-consistency")
 
@@ -61,7 +62,7 @@ def assistant_prefix(mode: str) -> str:
 # Small models mangle the markers ("<|end_of_thought|" without ">", "<end_of_thought>"); accept those too.
 _MARKER = re.compile(r"<\|?\s*(begin|end)_of_(thought|solution)\s*\|?>?", re.I)
 _BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+(?:\.\d+)?)?")  # 7/3 is one number
 _HEADING_ANSWER = re.compile(r"(?im)^\s*(?:\*\*)?(?:solution|final answer|answer|答案|结论)(?:\*\*)?\s*[:：]\s*")
 
 
@@ -103,30 +104,115 @@ def parse_reply(text: str, mode: str, partial: bool = False) -> ParsedReply:
     return ParsedReply(reasoning, answer, final)
 
 
+_ANSWER_PHRASE = re.compile(
+    r"(?i)(?:final answer|the answer|answer|答案|结果)\s*(?:is|was|would be|=|:|：|是|为)\s*"
+    r"(.+?)\s*(?:[.。](?!\d)|\n|$)"  # up to the sentence's end (a decimal point does not end it)
+)
+_DECORATION = re.compile(r"[*_`\"'“”‘’「」]")
+SHORT_ANSWER_WORDS = 4  # a reply with no number, box or "answer is" is its own final answer only when this short
+
+
 def extract_final(text: str) -> str | None:
-    """The short final answer: the last \\boxed{} content, else the last number, else None."""
+    """The short final answer of a reply, normalised; None when it has none.
+
+    In order: the last \\boxed{}; the last "the answer is X" / "Answer: X" (its last number if it has one); the last
+    number; the whole reply when it has no number and at most SHORT_ANSWER_WORDS words ("**Feathers.**"). A
+    sentence is never reduced to a word inside it: "Iron is heavier than feathers." has no final answer.
+    One function for voting (self-consistency) and scoring (benchmarks/cot_eval.py), so both agree.
+    """
     boxed = _BOXED.findall(text)
     if boxed:
         return normalize_answer(boxed[-1])
+    phrases = _ANSWER_PHRASE.findall(text)
+    if phrases:
+        numbers = _NUMBER.findall(phrases[-1])
+        return normalize_answer(numbers[-1] if numbers else _DECORATION.sub("", phrases[-1]))
     numbers = _NUMBER.findall(text)
     if numbers:
         return normalize_answer(numbers[-1])
+    short = _DECORATION.sub("", text).strip()
+    if short and len(short.split()) <= SHORT_ANSWER_WORDS and "\n" not in short:
+        return normalize_answer(short)
     return None
 
 
+def reply_final(answer: str, reasoning: str = "") -> str | None:
+    """The final answer of a parsed reply: from its answer part, else from its reasoning (as `parse_reply` does)."""
+    return extract_final(answer) or (extract_final(reasoning) if reasoning else None)
+
+
 def normalize_answer(answer: str) -> str:
-    """Canonical form for voting/scoring: '1,000.0' -> '1000', ' Paris. ' -> 'paris'."""
-    value = answer.strip().strip(".。").replace("$", "").replace("\\text", "").strip()
+    """Canonical form for voting and scoring; two answers are the same answer when their canonical forms are equal.
+
+    Numbers become exact values: '1,000.0' -> '1000', '3.50' -> '3.5'; fractions reduce and print as a terminating
+    decimal when they have one ('\\frac{1}{2}' -> '0.5') else as 'p/q' ('\\frac{7}{3}', '14/6' -> '7/3'). A decimal
+    written to 3 or more places that shows at least one full period of a fraction with a denominator up to 100
+    (rounded or cut) is that fraction: '2.333' and '2.3333' -> '7/3', '0.667' -> '2/3', but '3.142' is not 22/7
+    (whose period is 6 digits). Words: ' Paris. ' -> 'paris'.
+    """
+    value = answer.strip().strip(".。!！").replace("$", "").replace("\\text", "").replace("\\mathrm", "").strip()
     value = re.sub(r"\\d?frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", value)  # \frac{7}{3} -> (7)/(3)
     while value.startswith("{") and value.endswith("}"):  # only a matching outer pair, never half of \frac{}{}
         value = value[1:-1].strip()
     plain = value.replace(",", "").replace(" ", "")
-    fraction = re.fullmatch(r"\(?(-?\d+(?:\.\d+)?)\)?/\(?(\d+(?:\.\d+)?)\)?", plain)
+    number = _exact_number(plain)
+    if number is None:
+        return value.strip().strip(".。").lower()
+    return _canonical(number)
+
+
+def _exact_number(plain: str) -> Fraction | None:
+    fraction = re.fullmatch(r"\(?(-?\d+(?:\.\d+)?)\)?/\(?(-?\d+(?:\.\d+)?)\)?", plain)
     try:
-        number = float(fraction[1]) / float(fraction[2]) if fraction else float(plain)
-        return str(int(number)) if number.is_integer() else f"{number:g}"
-    except (ValueError, ZeroDivisionError):
-        return value.lower()
+        if fraction:
+            return Fraction(fraction[1]) / Fraction(fraction[2])
+        if re.fullmatch(r"[-+]?\d+(?:\.\d+)?", plain):
+            decimal = Fraction(plain)
+            places = len(plain.split(".")[1]) if "." in plain else 0
+            return _repeating(decimal, places) or decimal
+    except ZeroDivisionError:
+        return None
+    return None
+
+
+def _repeating(decimal: Fraction, places: int) -> Fraction | None:
+    """The fraction a decimal with 3+ places is a rounded or cut repeating expansion of, if it shows one period."""
+    if places < 3:
+        return None
+    candidate = decimal.limit_denominator(100)
+    q = candidate.denominator
+    if q == 1 or abs(candidate - decimal) >= Fraction(1, 10**places):
+        return None
+    rest, pre = q, 0
+    for prime in (2, 5):
+        count = 0
+        while rest % prime == 0:
+            rest, count = rest // prime, count + 1
+        pre = max(pre, count)
+    if rest == 1:
+        return None  # a terminating fraction is written exactly or not at all
+    period, power = 1, 10 % rest
+    while power != 1:
+        power, period = power * 10 % rest, period + 1
+    scale = 10**places
+    written = decimal * scale
+    cut = Fraction(int(candidate * scale), 1) if candidate >= 0 else -Fraction(int(-candidate * scale), 1)
+    rounded = Fraction(round(candidate * scale), 1)
+    if places >= pre + period and written in (cut, rounded):
+        return candidate
+    return None
+
+
+def _canonical(number: Fraction) -> str:
+    if number.denominator == 1:
+        return str(number.numerator)
+    rest = number.denominator
+    for prime in (2, 5):
+        while rest % prime == 0:
+            rest //= prime
+    if rest == 1:  # terminating: the shortest decimal
+        return f"{float(number):.12f}".rstrip("0").rstrip(".")
+    return f"{number.numerator}/{number.denominator}"
 
 
 def majority_vote(finals: list[str | None]) -> list[Vote]:

@@ -3,18 +3,23 @@
 When at least one account exists the UI requires a login (`UserStore.verify` is Gradio's `auth=`), every
 conversation belongs to the logged-in user, and admin-only actions check `UserStore.role`. Without accounts the
 app is single-user and binds 127.0.0.1 only (see `assistant/security.py`).
+
+API keys (`ApiKeyStore`) let a program use the OpenAI-compatible API as one user: `Authorization: Bearer <key>`.
+A key is 256 random bits, so its sha256 is enough to store (no slow hash needed: nothing to brute-force).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
+import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import func, select
 
-from assistant.db import Database, User
+from assistant.db import ApiKey, Database, User, utcnow
 
 ROLES = ("admin", "user")
 MIN_PASSWORD_CHARS = 8
@@ -173,3 +178,74 @@ def role_of(store: UserStore, auth: str | None, username: str | None) -> str:
     if pair is not None and username == pair[0]:
         return "admin"
     return store.role(username) or "user"
+
+
+API_KEY_PREFIX = "sk-asst-"
+LOCAL_OWNER = "local"  # the single user of an app without accounts
+
+
+class ApiKeyStore:
+    """Per-user API keys: created (shown once), listed, revoked; checked by hash on every API request."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @staticmethod
+    def _hash(key: str) -> str:
+        return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
+
+    def create(self, owner: str, label: str = "") -> tuple[str, dict]:
+        """Make a key for `owner` (an account, or "local" when there are none); returns (key, its record)."""
+        check_user_name(owner)
+        users = UserStore(self.db)
+        if users.count() and users.role(owner) is None:
+            raise UserError(f"no user {owner!r}: API keys belong to an account (python -m assistant users add)")
+        key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+        with self.db.session() as s:
+            row = ApiKey(owner=owner, label=label.strip()[:100], key_hash=self._hash(key), prefix=key[:12])
+            s.add(row)
+            s.flush()
+            return key, self._record(row)
+
+    def verify(self, key: str | None) -> str | None:
+        """The owner of a valid, unrevoked key, else None."""
+        if not isinstance(key, str) or not key or len(key) > 256:
+            return None
+        with self.db.session() as s:
+            row = s.execute(select(ApiKey).where(ApiKey.key_hash == self._hash(key))).scalar_one_or_none()
+            if row is None or row.revoked:
+                return None
+            row.last_used_at = utcnow()
+            return row.owner
+
+    def active_count(self) -> int:
+        with self.db.session() as s:
+            query = select(func.count()).select_from(ApiKey).where(ApiKey.revoked.is_(False))
+            return int(s.execute(query).scalar_one())
+
+    def list(self, owner: str | None = None) -> list[dict]:
+        with self.db.session() as s:
+            query = select(ApiKey).order_by(ApiKey.created_at)
+            if owner is not None:
+                query = query.where(ApiKey.owner == owner)
+            return [self._record(row) for row in s.execute(query).scalars()]
+
+    def revoke(self, key_id: str) -> dict:
+        with self.db.session() as s:
+            row = s.get(ApiKey, key_id)
+            if row is None:
+                raise UserError(f"no API key {key_id!r} (see: python -m assistant apikeys list)")
+            row.revoked = True
+            return self._record(row)
+
+    @staticmethod
+    def _record(row: ApiKey) -> dict:
+        return {
+            "id": row.id,
+            "owner": row.owner,
+            "label": row.label,
+            "prefix": row.prefix + "…",
+            "revoked": bool(row.revoked),
+            "created_at": str(row.created_at)[:19],
+            "last_used_at": str(row.last_used_at)[:19] if row.last_used_at else "",
+        }

@@ -2,9 +2,12 @@
 
     python benchmarks/cot_eval.py [--modes direct,step-by-step,self-consistency] [--limit N] [--sc-limit 20]
 
-Runs the same `ChatEngine.run` the chat uses (tools and knowledge off). direct and step-by-step decode greedily;
-self-consistency samples `ASSISTANT_SELF_CONSISTENCY_PATHS` paths (default 5) at temperature 0.7 and votes.
-Per-problem rows go to /tmp/cot_eval.jsonl (`--out`).
+Runs the same `ChatEngine.run` the chat uses (tools and knowledge off) on the default engine (llama.cpp on CPU).
+direct and step-by-step decode greedily; self-consistency samples `ASSISTANT_SELF_CONSISTENCY_PATHS` paths
+(default 5) at temperature 0.7 and votes. A reply is correct when its final answer (`assistant.prompts.extract_final`:
+the boxed answer, "the answer is X", the last number, or a reply of a few words) equals the expected one after
+`normalize_answer` — the same function the self-consistency vote counts with. Per-problem rows go to
+/tmp/cot_eval.jsonl (`--out`); `--rescore FILE` scores such a file again without generating.
 """
 
 from __future__ import annotations
@@ -21,13 +24,30 @@ sys.path.insert(0, str(REPO))
 warnings.filterwarnings("ignore")
 
 
-def correct(answer: str, expected: str) -> bool:
-    from assistant.prompts import extract_final, normalize_answer
+def predicted(answer: str, reasoning: str, votes: list[dict]) -> str | None:
+    """The reply's final answer exactly as the chat found it: the winning vote, else the parsed reply's final."""
+    from assistant.prompts import reply_final
 
-    want = normalize_answer(expected)
-    if want.replace(".", "").lstrip("-").isdigit():
-        return extract_final(answer) == want
-    return want in answer.lower()
+    return votes[0]["answer"] if votes else reply_final(answer, reasoning)
+
+
+def correct(final: str | None, expected: str) -> bool:
+    """Exact match after normalisation (numbers by value): never a substring of a longer answer."""
+    from assistant.prompts import normalize_answer
+
+    return final is not None and normalize_answer(final) == normalize_answer(expected)
+
+
+def rescore(path: str) -> int:
+    """Score the rows of an earlier run again (after a change to the normaliser), without generating."""
+    rows = [json.loads(x) for x in Path(path).read_text(encoding="utf-8").splitlines() if x.strip()]
+    by_mode: dict[str, list[bool]] = {}
+    for row in rows:
+        final = predicted(row["answer"], row.get("reasoning", ""), row.get("votes") or [])
+        by_mode.setdefault(row["mode"], []).append(correct(final, row["expected"]))
+    for mode, hits in by_mode.items():
+        print(f"| {mode} | {len(hits)} | {sum(hits)} | {sum(hits) / len(hits):.0%} |")
+    return 0
 
 
 def main() -> int:
@@ -37,7 +57,10 @@ def main() -> int:
     parser.add_argument("--sc-limit", type=int, default=20, help="problems for self-consistency (it costs 5×)")
     parser.add_argument("--start", type=int, default=0, help="skip the first N problems (to resume a cut run)")
     parser.add_argument("--out", default="/tmp/cot_eval.jsonl", help="per-problem results (JSONL)")
+    parser.add_argument("--rescore", default="", help="score the rows of an earlier --out file again and stop")
     args = parser.parse_args()
+    if args.rescore:
+        return rescore(args.rescore)
 
     from assistant.chat import TurnRequest
     from assistant.config import Settings
@@ -46,7 +69,9 @@ def main() -> int:
     problems = [json.loads(x) for x in (REPO / "benchmarks/data/cot_problems.jsonl").read_text().splitlines() if x]
     problems = problems[: args.limit] if args.limit else problems
     problems = problems[args.start:]
-    services = Services(Settings(data_dir=Path("/tmp/cot-eval-data"), auto_index_knowledge=False))
+    services = Services(
+        Settings(data_dir=Path("/tmp/cot-eval-data"), auto_index_knowledge=False, chat_rate_per_minute=0)
+    )
     engine = services.llm
     rows = []
     out = open(args.out, "w", encoding="utf-8")  # noqa: SIM115
@@ -66,7 +91,8 @@ def main() -> int:
                     params={"temperature": 0.0, "max_new_tokens": 256 if mode == "direct" else 320},
                 )
             )
-            hit = correct(result.answer, p["answer"])
+            final = predicted(result.answer, result.reasoning, result.votes)
+            hit = correct(final, p["answer"])
             ok += hit
             tokens += result.tokens
             out.write(
@@ -76,6 +102,8 @@ def main() -> int:
                         "id": p["id"],
                         "expected": p["answer"],
                         "answer": result.answer,
+                        "reasoning": result.reasoning,
+                        "final": final,
                         "votes": result.votes,
                         "correct": hit,
                     },
@@ -88,7 +116,8 @@ def main() -> int:
         rows.append((mode, len(subset), ok, tokens / len(subset), seconds / len(subset)))
         print(f"{mode}: {ok}/{len(subset)}", file=sys.stderr, flush=True)
     out.close()
-    print(f"\nChain-of-thought accuracy, {engine.name} ({engine.loaded.quant}, {engine.loaded.device})\n")
+    print(f"\nChain-of-thought accuracy, {engine.name} ({engine.kind} engine, {engine.loaded.quant}, "
+          f"{engine.loaded.device})\n")
     print("| mode | problems | correct | accuracy | mean tokens | mean seconds |")
     print("|---|---|---|---|---|---|")
     for mode, n, ok, mean_tokens, mean_seconds in rows:

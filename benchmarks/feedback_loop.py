@@ -1,17 +1,22 @@
-"""Does the feedback loop learn? A simulated user with a checkable preference votes, the RLHF job retrains.
+"""Does the feedback loop learn? Simulated users with checkable preferences vote, RLHF retrains, the gate judges.
 
-    python benchmarks/feedback_loop.py [--prompts 100] [--method kto] [--steps 30]
+    python benchmarks/feedback_loop.py [--users short,chinese] [--prompts 100] [--method kto] [--steps 30]
 
-The simulated user likes replies under 40 words and dislikes longer ones. It chats through `ChatEngine.run`
-(two replies per prompt: the answer and a Regenerate) and votes through `FeedbackStore.vote`, the same calls the
-UI's Send, Regenerate and 👍/👎 make. Then the real RLHF job runs (a JobRunner subprocess) and the share of held-out
-replies that meet the preference is compared for the old and the new adapter.
+Two simulated users, each in its own data dir (its own votes, reward model and adapters):
+- `short` likes replies under 40 words and dislikes longer ones;
+- `chinese` likes replies mostly written in Chinese (over half of their letters CJK) and dislikes the others.
+Each chats through `ChatEngine.run` (two replies per prompt: the answer and a Regenerate) and votes through
+`FeedbackStore.vote`, the same calls the UI's Send, Regenerate and 👍/👎 make. Then the real jobs run as JobRunner
+subprocesses: the reward model (what the gate scores with), then the RLHF job, whose evaluation gate compares the new
+adapter with the base (reward-model win rate on held-out prompts, the 50 CoT problems, KL). Reported per user: the
+share of held-out replies that meet the preference before and after, the gate's numbers and the job wall time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -30,6 +35,17 @@ def words(text: str) -> int:
     return len(text.split())
 
 
+def cjk_share(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    return sum("\u4e00" <= c <= "\u9fff" for c in letters) / len(letters) if letters else 0.0
+
+
+USERS = {
+    "short": (f"replies under {LIMIT_WORDS} words", lambda reply: words(reply) < LIMIT_WORDS),
+    "chinese": ("replies mostly in Chinese (CJK share of letters > 0.5)", lambda reply: cjk_share(reply) > 0.5),
+}
+
+
 def held_out_replies(services, prompts: list[str], adapter: str | None, max_new_tokens: int) -> list[str]:
     from assistant.chat import TurnRequest
 
@@ -39,31 +55,33 @@ def held_out_replies(services, prompts: list[str], adapter: str | None, max_new_
             for p in prompts]
 
 
-def summarize(replies: list[str]) -> dict:
+def summarize(replies: list[str], likes) -> dict:  # noqa: ANN001
     counts = [words(r) for r in replies]
-    return {"share_under_40": sum(c < LIMIT_WORDS for c in counts) / len(counts),
-            "mean_words": statistics.mean(counts), "median_words": statistics.median(counts)}
+    return {"preferred": sum(map(likes, replies)) / len(replies), "mean_words": statistics.mean(counts),
+            "mean_cjk": statistics.mean(cjk_share(r) for r in replies)}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--prompts", type=int, default=100, help="voted prompts (two replies, two votes each)")
-    parser.add_argument("--heldout", type=int, default=20)
-    parser.add_argument("--method", default="kto", choices=["kto", "dpo"])
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--max-new-tokens", type=int, default=80)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--learning-rate", type=float, default=None, help="RLHF learning rate (default: the job's)")
-    parser.add_argument("--reuse-votes", action="store_true",
-                        help="skip the voting when --data-dir already holds votes (re-run only the job)")
-    args = parser.parse_args()
+def run_job(services, kind: str, config: dict) -> tuple[dict, float]:  # noqa: ANN001
+    started = time.perf_counter()
+    job_id = services.jobs.start(kind, config, lock_key=kind)
+    info = services.jobs.wait(job_id, timeout=3600)
+    if info.status != "succeeded":
+        print(services.jobs.log_tail(job_id))
+        raise SystemExit(f"{kind} job {info.status}: {info.message}")
+    return info.result or {}, time.perf_counter() - started
 
+
+def one_user(user: str, args: argparse.Namespace) -> dict:
     from assistant.chat import TurnRequest
     from assistant.config import Settings
     from assistant.services import Services
 
-    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="feedback-loop-"))
-    settings = Settings(data_dir=data_dir, adapters_dir=data_dir / "adapters", auto_index_knowledge=False)
+    description, likes = USERS[user]
+    os.environ["ASSISTANT_GATE_QA_QUESTIONS"] = str(args.gate_qa)  # the jobs' settings come from the environment
+    data_dir = Path(args.data_dir) / user if args.data_dir else Path(tempfile.mkdtemp(prefix=f"feedback-{user}-"))
+    settings = Settings(data_dir=data_dir, adapters_dir=data_dir / "adapters", auto_index_knowledge=False,
+                        chat_rate_per_minute=0,
+                        gate_qa_questions=args.gate_qa)
     services = Services(settings)
     all_prompts = [json.loads(line)["prompt"] for line in PROMPTS.read_text().splitlines() if line.strip()]
     heldout = all_prompts[-args.heldout:]
@@ -73,42 +91,68 @@ def main() -> int:
     if args.reuse_votes and services.feedback.stats()["total"]:
         train = []  # the votes are already in the store
     for i, prompt in enumerate(train, 1):
-        options = dict(owner="sim-user", knowledge_mode="off", tools_enabled=False,
+        options = dict(owner=f"sim-{user}", knowledge_mode="off", tools_enabled=False,
                        params={"temperature": 0.9, "max_new_tokens": args.max_new_tokens})
         first = services.chat.run(TurnRequest(message=prompt, **options))
         second = services.chat.run(TurnRequest(message="", conversation_id=first.conversation_id, regenerate=True,
                                                **options))
         for reply in (first, second):
-            services.feedback.vote("sim-user", reply.message_id, words(reply.answer) < LIMIT_WORDS)
+            services.feedback.vote(f"sim-{user}", reply.message_id, likes(reply.answer))
         if i % 10 == 0:
-            print(f"voted on {i}/{len(train)} prompts ({time.perf_counter() - started:.0f} s)", flush=True)
+            print(f"[{user}] voted on {i}/{len(train)} prompts ({time.perf_counter() - started:.0f} s)", flush=True)
     voting_seconds = time.perf_counter() - started
     stats = services.feedback.stats()
-    print(f"votes: {stats['total']} ({stats['up']} up, {stats['down']} down) in {voting_seconds:.0f} s", flush=True)
+    print(f"[{user}] votes: {stats['total']} ({stats['up']} up, {stats['down']} down) in {voting_seconds:.0f} s",
+          flush=True)
 
-    before = summarize(held_out_replies(services, heldout, None, 128))
-    job_started = time.perf_counter()
-    name = f"loop-{args.method}-{time.strftime('%H%M%S')}"
-    job_config = {"method": args.method, "name": name, "steps": args.steps, "start_from": "base", "evaluate": False}
+    before = summarize(held_out_replies(services, heldout, None, 128), likes)
+    reward, reward_seconds = run_job(services, "reward", {"min_votes": 8})
+    name = f"rlhf-{user}-{args.method}-{time.strftime('%H%M%S')}"
+    job_config = {"method": args.method, "name": name, "steps": args.steps, "start_from": "base", "evaluate": True}
     if args.learning_rate:
         job_config["learning_rate"] = args.learning_rate
-    job_id = services.jobs.start("rlhf", job_config, lock_key="rlhf")
-    info = services.jobs.wait(job_id, timeout=3600)
-    job_seconds = time.perf_counter() - job_started
-    if info.status != "succeeded":
-        print(services.jobs.log_tail(job_id))
-        raise SystemExit(f"job {info.status}: {info.message}")
-    after = summarize(held_out_replies(services, heldout, name, 128))
+    card, job_seconds = run_job(services, "rlhf", job_config)
+    after = summarize(held_out_replies(services, heldout, name, 128), likes)
+    return {"user": user, "description": description, "votes": stats, "before": before, "after": after,
+            "reward_model": {k: reward.get(k) for k in ("votes", "heldout_accuracy", "heldout_majority_baseline")},
+            "reward_seconds": reward_seconds, "job_seconds": job_seconds,
+            "train_seconds": card.get("metrics", {}).get("train_seconds"), "gate_seconds": card.get("gate_seconds"),
+            "gate": card.get("metrics", {}).get("gate", {}), "adapter": name, "data_dir": str(data_dir),
+            "voting_seconds": voting_seconds}
 
-    print(f"\nFeedback loop: simulated user prefers replies under {LIMIT_WORDS} words; {stats['total']} votes on "
-          f"{stats['total'] // 2} prompts; {args.method}, {args.steps} steps; {len(heldout)} held-out prompts "
-          "(greedy)\n")
-    print("| adapter | held-out replies under 40 words | mean words | median words |")
-    print("|---|---|---|---|")
-    print(f"| base (before) | {before['share_under_40']:.0%} | {before['mean_words']:.1f} | {before['median_words']} |")
-    print(f"| {name} (after) | {after['share_under_40']:.0%} | {after['mean_words']:.1f} | {after['median_words']} |")
-    print(f"\nvoting (generation of {2 * len(train)} replies this run): {voting_seconds:.0f} s; RLHF job wall time "
-          f"({stats['total']} votes): {job_seconds:.0f} s; job {job_id}; data dir {data_dir}")
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", default="short,chinese", help="comma-separated: " + ", ".join(USERS))
+    parser.add_argument("--prompts", type=int, default=100, help="voted prompts (two replies, two votes each)")
+    parser.add_argument("--heldout", type=int, default=20)
+    parser.add_argument("--method", default="kto", choices=["kto", "dpo"])
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--max-new-tokens", type=int, default=80)
+    parser.add_argument("--gate-qa", type=int, default=0, help="grounded questions in the gate (needs the index)")
+    parser.add_argument("--data-dir", default=None, help="one sub-folder per user")
+    parser.add_argument("--learning-rate", type=float, default=None, help="RLHF learning rate (default: the job's)")
+    parser.add_argument("--reuse-votes", action="store_true",
+                        help="skip the voting when the data dir already holds votes (re-run only the jobs)")
+    parser.add_argument("--out", default="/tmp/feedback_loop.json", help="all numbers as JSON")
+    args = parser.parse_args()
+
+    results = [one_user(user, args) for user in args.users.split(",")]
+    Path(args.out).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
+    print(f"\nFeedback loop: {args.method}, {args.steps} steps; {args.heldout} held-out prompts (greedy)\n")
+    print("| user | votes (👍/👎) | held-out preferred before → after | reward model held-out acc | gate win rate "
+          "(95 % CI) | gate CoT before → after | KL | gate passed | job wall time (train + gate) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        gate, votes = r["gate"], r["votes"]
+        ci = gate.get("win_rate_ci95") or [None, None]
+        cot = gate.get("cot") or {}
+        win = f"{gate['win_rate']:.0%} ({ci[0]:.0%}–{ci[1]:.0%})" if gate.get("win_rate") is not None else "—"
+        print(f"| {r['user']}: {r['description']} | {votes['total']} ({votes['up']}/{votes['down']}) | "
+              f"{r['before']['preferred']:.0%} → {r['after']['preferred']:.0%} | "
+              f"{r['reward_model']['heldout_accuracy']} | {win} | {cot.get('current')} → {cot.get('candidate')} | "
+              f"{gate.get('kl_to_base')} | {gate.get('passed')} | {r['job_seconds']:.0f} s "
+              f"({r['train_seconds']} + {r['gate_seconds']}) |")
     return 0
 
 

@@ -38,7 +38,9 @@ def main() -> int:
     from assistant.services import Services
 
     torch.set_num_threads(args.threads)
-    services = Services(Settings(data_dir=Path("/tmp/bench-sc"), auto_index_knowledge=False))
+    services = Services(
+        Settings(data_dir=Path("/tmp/bench-sc"), auto_index_knowledge=False, chat_rate_per_minute=0)
+    )
     engine = services.llm
     messages = [{"role": "system", "content": system_prompt(services.settings.system_prompt, "step-by-step", "")},
                 {"role": "user", "content": QUESTION}]

@@ -53,7 +53,7 @@ def _from_celsius(value: float, unit: str) -> float:
 
 @tool
 def convert_units(value: float, from_unit: str, to_unit: str) -> str:
-    """Convert a length (m, km, cm, mm, mi, ft, in, yd), mass (kg, g, lb, oz) or temperature (C, F, K)."""
+    """Convert a length, mass or temperature (m, km, mi, ft, in, kg, g, lb, oz, C, F, K)."""
     source, target = from_unit.strip().lower().rstrip("."), to_unit.strip().lower().rstrip(".")
     source, target = _singular(source.replace("°", "")), _singular(target.replace("°", ""))
     if source in _TEMPERATURE and target in _TEMPERATURE:

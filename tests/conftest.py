@@ -72,6 +72,7 @@ def settings(tmp_path, tiny_model_dir):
         temperature=0.0,
         # A random tiny model's tool decisions are noise: chat tests opt in to tools where they test them.
         tools_by_default=False,
+        chat_rate_per_minute=0,  # tests run turns back to back; tests/test_limits.py checks the limit itself
     )
 
 

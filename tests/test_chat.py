@@ -76,17 +76,49 @@ def test_another_owner_cannot_continue_my_conversation(services):
         ask(services, "let me in", owner="mallory", conversation_id=mine.conversation_id)
 
 
-def test_step_by_step_splits_reasoning(services):
-    result = ask(services, "What is 2+2?", cot_mode="step-by-step", tools_enabled=False)
-    assert result.cot_mode == "step-by-step"
-    assert "begin_of_thought" not in result.answer
+def scripted(services, monkeypatch, reply=None, paths=None):
+    """The real chat path, with the model's text fixed: what the chat does with a reply is then checkable."""
+    engine = services.llm
+    seen = {}
+
+    def stream(prompt, params, adapter=None, stop_event=None, stats=None, json_schema=None):
+        seen["prompt"] = prompt
+        if stats is not None:
+            stats.tokens = len(reply.split())
+        yield from (reply[i : i + 7] for i in range(0, len(reply), 7))  # in pieces, as a model streams
+
+    def stream_many(prompt, params, n, adapter=None, stop_event=None, stats=None):
+        seen["prompt"], seen["n"], seen["temperature"] = prompt, n, params.temperature
+        yield [p[: len(p) // 2] for p in paths]
+        yield list(paths)
+
+    monkeypatch.setattr(engine, "stream", stream)
+    monkeypatch.setattr(engine, "stream_many", stream_many)
+    return seen
 
 
-def test_self_consistency_votes(services):
-    services.settings.self_consistency_paths = 3
-    result = ask(services, "What is 2+2?", cot_mode="self-consistency", tools_enabled=False)
-    assert result.reasoning.count("**Path") == 3
-    assert sum(v["count"] for v in result.votes) <= 3
+def test_step_by_step_splits_reasoning_from_the_answer(services, monkeypatch):
+    text = ("12 - 5 = 7.\n\n7 + 8 = 15.<|end_of_thought|>\n"
+            "<|begin_of_solution|>He has \\boxed{15} apples.<|end_of_solution|>")
+    seen = scripted(services, monkeypatch, reply=text)
+    result = ask(services, "Tom has 12 apples…", cot_mode="step-by-step", tools_enabled=False)
+    assert (result.reasoning, result.answer) == ("12 - 5 = 7.\n\n7 + 8 = 15.", "He has \\boxed{15} apples.")
+    assert seen["prompt"].endswith("<|begin_of_thought|>\n")  # the thought block is primed
+    stored = services.conversations.message(result.message_id)
+    assert stored["reasoning"] == result.reasoning and stored["content"] == result.answer
+    assert "Think step by step" in stored["meta"]["model_input"]["messages"][0]["content"]
+
+
+def test_self_consistency_votes_on_normalised_finals(services, monkeypatch):
+    services.settings.self_consistency_paths = 4
+    paths = ["7 / 3 per person.\n\nSo \\boxed{\\frac{7}{3}}", "Each gets 2.333", "It is \\boxed{5}", "\\boxed{7/3}"]
+    seen = scripted(services, monkeypatch, paths=paths)
+    result = ask(services, "Share 7 cakes among 3", cot_mode="self-consistency", tools_enabled=False)
+    assert seen["n"] == 4 and seen["temperature"] >= 0.7  # sampled, not four greedy copies
+    assert result.votes == [{"answer": "7/3", "count": 3, "paths": [1, 2, 4]},
+                            {"answer": "5", "count": 1, "paths": [3]}]
+    assert result.answer == "So \\boxed{\\frac{7}{3}}"  # the first winning path's own answer
+    assert result.reasoning.count("**Path") == 4
 
 
 def test_commands_run_without_the_model(services):

@@ -115,10 +115,11 @@ def test_shipped_adapters_switch_on_the_default_int8_model(tmp_path, default_hf_
     import torch
 
     from assistant.config import Settings
-    from assistant.llm.engine import GENERATION_LOCK
+    from assistant.llm.base import MODEL_LOCK as GENERATION_LOCK
     from assistant.services import Services
 
-    settings = Settings(data_dir=tmp_path / "data", model_cache_dir=MODEL_CACHE, auto_index_knowledge=False)
+    settings = Settings(data_dir=tmp_path / "data", model_cache_dir=MODEL_CACHE, auto_index_knowledge=False,
+                        engine="torch")
     services = Services(settings)
     shipped = services.adapters.names()
     assert {"concise", "zh-tutor"} <= set(shipped)

@@ -47,7 +47,7 @@ def test_final_answer_normalization():
     assert extract_final("costs $1,200.00 in total") == "1200"
     assert extract_final("\\boxed{Paris}") == "paris"
     assert normalize_answer(" 3.50 ") == "3.5"
-    assert extract_final("no numbers here") is None
+    assert extract_final("There are no numbers anywhere in this reply.") is None
 
 
 def test_majority_vote_counts_and_breaks_ties_by_first_seen():
@@ -70,9 +70,37 @@ def test_mangled_markers_and_an_empty_solution():
     assert parsed.final == "84" and "84" in parsed.answer
 
 
-def test_fractions_are_one_answer_whatever_their_notation():
-    from assistant.prompts import extract_final, majority_vote
+def test_fractions_and_repeating_decimals_are_one_answer_whatever_their_notation():
+    texts = ("\\boxed{\\frac{7}{3}}", "so \\boxed{7/3}", "it is 2.333", "\\boxed{2.3333}", "\\boxed{\\dfrac{1}{2}}")
+    finals = [extract_final(t) for t in texts]
+    assert finals == ["7/3", "7/3", "7/3", "7/3", "0.5"]
+    assert [(v.answer, v.count) for v in majority_vote(finals)] == [("7/3", 4), ("0.5", 1)]
+    assert normalize_answer("0.667") == normalize_answer("\\frac{2}{3}") == "2/3"
+    assert normalize_answer("14/6") == "7/3" and normalize_answer("7/2") == normalize_answer("3.5")
+    # not every decimal is a fraction: too few places, or less than one period of the expansion shown
+    assert normalize_answer("2.33") == "2.33" and normalize_answer("3.142") == "3.142"
 
-    finals = [extract_final(t) for t in ("\\boxed{\\frac{7}{3}}", "so \\boxed{7/3}", "\\boxed{\\dfrac{1}{2}}")]
-    assert finals == ["2.33333", "2.33333", "0.5"]
-    assert majority_vote(finals)[0].count == 2
+
+def test_word_answers_are_the_final_answer_never_a_word_inside_a_sentence():
+    assert extract_final("Feathers.") == extract_final("**feathers**") == "feathers"
+    assert extract_final("The answer is Thursday.") == "thursday"
+    assert extract_final("\\boxed{Carol}") == "carol"
+    assert extract_final("Iron is heavier than feathers.") is None  # issue 14: the old scorer counted this
+    assert extract_final("三个人中最矮的人是小红") != "小刚" and extract_final("小刚。") == "小刚"
+
+
+def test_the_benchmark_scores_with_the_votes_normaliser():
+    import importlib.util
+
+    from assistant.config import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("cot_eval", REPO_ROOT / "benchmarks/cot_eval.py")
+    cot_eval = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cot_eval)
+    score = lambda answer, expected, votes=(): cot_eval.correct(cot_eval.predicted(answer, "", list(votes)), expected)  # noqa: E731
+    assert not score("Iron is heavier than feathers.", "feathers")
+    assert score("Feathers.", "feathers")
+    assert not score("…最矮的人是小红", "小刚")
+    assert score("So 7/3 of a cake.", "2.333") and score("\\boxed{\\frac{7}{3}}", "7/3")
+    assert not score("Tom has 12 apples and 15 now, so 27.", "15")  # the last number, not any number
+    assert score("long reasoning that says 8", "7", votes=[{"answer": "7", "count": 3}])  # the vote decides

@@ -61,12 +61,38 @@ def test_token_logprobs_cover_only_the_generated_tokens(services):
 def test_reward_model_and_reinforce(services, settings):
     cast_votes(services)
     card = train_reward(RewardConfig(min_votes=4, epochs=50), settings, services.feedback.rows())
-    assert 0.0 <= card["heldout_accuracy"] <= 1.0 and card["votes"] == 12
-    result = train_rlhf(RLHFConfig(method="ppo", steps=2, batch_size=2, min_votes=2, evaluate=True, eval_prompts=2,
+    assert card["votes"] == 12 and card["heldout_votes"] + card["train_votes"] == 12
+    settings.gate_heldout_prompts, settings.gate_qa_questions = 4, 0
+    result = train_rlhf(RLHFConfig(method="ppo", steps=2, batch_size=2, min_votes=2, evaluate=True,
                                    name="t-ppo", max_new_tokens=6, learning_rate=1e-2), settings)
     assert lora_b_norm(settings.adapters_dir / "t-ppo") > 0
-    evaluation = result["metrics"]["evaluation"]
-    assert evaluation["prompts"] == 2 and "win_rate" in evaluation and "kl_to_base" in evaluation
+    gate = result["metrics"]["gate"]
+    assert gate["prompts"] == 4 and gate["win_rate"] is not None and gate["kl_to_base"] >= 0
+    assert [c["step"] for c in result["metrics"]["training_curve"]] == [1, 2]
+
+
+def test_reward_model_learns_a_preference_it_can_see(services, settings, monkeypatch):
+    """Liked replies are short English, disliked ones long Chinese: even a tiny random model's features separate
+    them, so the head must rank unseen replies of each kind correctly (a head that learned nothing fails)."""
+    from assistant.training.reward import RewardModel
+    from assistant.training.sft import load_base_for_training
+
+    replies = iter([f"Yes, {i}." if i % 2 else "这是一个很长的回答，" * 6 + str(i) for i in range(20)])
+
+    def stream(prompt, params, adapter=None, stop_event=None, stats=None, json_schema=None):
+        yield next(replies)
+
+    monkeypatch.setattr(services.llm, "stream", stream)
+    for i in range(20):
+        result = services.chat.run(TurnRequest(owner="u", message=f"question {i}", knowledge_mode="off",
+                                               tools_enabled=False))
+        services.feedback.vote("u", result.message_id, result.answer.startswith("Yes"))
+    card = train_reward(RewardConfig(min_votes=8, epochs=200, holdout=0.25), settings, services.feedback.rows())
+    assert card["heldout_votes"] == 5 and card["heldout_accuracy"] == 1.0 and card["train_accuracy"] == 1.0
+    model, tokenizer, _ = load_base_for_training(settings)
+    liked, disliked = RewardModel.load(settings).score(model, tokenizer, [{"role": "user", "content": "new one"}],
+                                                       ["Yes, 99.", "这是一个很长的回答，" * 6 + "99"])
+    assert liked > disliked
 
 
 def test_kto_weights_balance_the_rarer_vote():

@@ -35,9 +35,14 @@ def preview_grid(kind: str, model: torch.nn.Module, spec: dict, path, x_test: to
 def train_job(config: dict, ctx) -> dict:  # noqa: ANN001 - JobContext
     """Job entry point (JOB_KINDS["image_train"]): config holds TrainConfig fields."""
     from assistant.imaging.datasets import load_dataset
+    from assistant.imaging.engine import user_checkpoints_dir
+    from assistant.storage import clean_stale_temps
 
     known = {f.name for f in fields(TrainConfig)}
     cfg = TrainConfig(**{k: v for k, v in config.items() if k in known})
+    # A run killed while writing its checkpoint leaves a hidden temp folder (or, killed mid-swap, the previous
+    # checkpoint under a hidden name): tidy that first, so the previous checkpoint is back before training.
+    clean_stale_temps(user_checkpoints_dir(ctx.settings))
     data = load_dataset(cfg.dataset, folder=cfg.folder)
     grid_path = ctx.dir / "samples.png"
     last = [0.0]

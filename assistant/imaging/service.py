@@ -78,7 +78,7 @@ def generate_images(model: str = "auto", prompt_or_class: str | int | None = Non
 
 def train_image_model(model: str, dataset: str = "digits", epochs: int = 20, folder: str | None = None,
                       name: str | None = None, batch_size: int = 64, seed: int = 0, lr: float | None = None,
-                      device: str = "auto", settings: Settings | None = None) -> dict:
+                      device: str = "auto", settings: Settings | None = None, owner: str = "local") -> dict:
     """Start training in a background job (progress and live loss in the job); returns the job id at once."""
     from assistant.jobs import JobRunner
 
@@ -103,7 +103,7 @@ def train_image_model(model: str, dataset: str = "digits", epochs: int = 20, fol
                       batch_size=max(1, int(batch_size)), seed=int(seed), device=device,
                       hp={"lr": float(lr)} if lr else {})
     checkpoint = cfg.checkpoint_name()
-    job_id = JobRunner(settings).start("image_train", cfg.__dict__, lock_key=f"image:{checkpoint}")
+    job_id = JobRunner(settings).start("image_train", cfg.__dict__, lock_key=f"image:{checkpoint}", owner=owner)
     return {"job_id": job_id, "name": checkpoint, "model": kind, "dataset": dataset, "epochs": epochs,
             "checkpoint_dir": str(settings.images_dir / "checkpoints" / checkpoint)}
 

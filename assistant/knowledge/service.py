@@ -6,11 +6,15 @@ the same time always see a complete index, and another process (an ingest job) c
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import logging
+import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,11 +28,13 @@ from assistant.knowledge.loaders import SUPPORTED, LoadError, check_path, file_s
 from assistant.knowledge.search import Hit, Mode
 from assistant.knowledge.search import search as run_search
 from assistant.knowledge.splitting import index_text, split_file
-from assistant.storage import InvalidName, atomic_write_bytes, check_name
+from assistant.storage import InvalidName, atomic_write_bytes, atomic_write_json, check_name
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
+OWNERS_FILE = ".owners.json"  # uploads/: which user uploaded each file (hidden: never indexed)
+DEFAULT_OWNER = "local"  # uploads made without a user (single-user app, CLI)
 COMMIT_EVERY_CHUNKS = 5_000  # big batches are saved in steps, so a cancelled job keeps what it finished
 EMBED_BATCH = 64
 
@@ -161,8 +167,45 @@ class KnowledgeBase:
                 path.unlink(missing_ok=True)
             return report
 
-    def add_upload(self, filename: str, data: bytes, progress: Progress | None = None) -> IngestReport:
-        """Store an uploaded file under uploads/ (safe name, size limit) and index it."""
+    def upload_usage(self, owner: str | None = None) -> dict:
+        """The owner's uploads still on disk: {"files": n, "bytes": total, "names": [...]}."""
+        owner = owner or DEFAULT_OWNER
+        owners = self._upload_owners()
+        names = sorted(n for n, who in owners.items() if who == owner and (self.settings.uploads_dir / n).is_file())
+        total = sum((self.settings.uploads_dir / n).stat().st_size for n in names)
+        return {"files": len(names), "bytes": total, "names": names}
+
+    def _upload_owners(self) -> dict[str, str]:
+        try:
+            data = json.loads((self.settings.uploads_dir / OWNERS_FILE).read_text(encoding="utf-8"))
+            return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def _quota_error(self, owner: str, name: str, size: int) -> str | None:
+        """Why this upload would break the owner's limits (count, total MB, another user's file), or None."""
+        owners = self._upload_owners()
+        holder = owners.get(name)
+        if holder is not None and holder != owner and (self.settings.uploads_dir / name).exists():
+            return f"{name}: a document of that name was uploaded by another user; rename your file"
+        usage = self.upload_usage(owner)
+        replaced = name in usage["names"]
+        count = usage["files"] + (0 if replaced else 1)
+        if count > self.settings.max_uploads_per_user:
+            return (f"{name}: you already have {usage['files']} uploaded documents, the limit per user is "
+                    f"{self.settings.max_uploads_per_user}; delete some first")
+        old_size = (self.settings.uploads_dir / name).stat().st_size if replaced else 0
+        total = usage["bytes"] - old_size + size
+        limit_mb = self.settings.max_upload_total_mb_per_user
+        if total > limit_mb * 1024 * 1024:
+            return (f"{name}: your uploads would take {total / 1e6:.1f} MB, over the {limit_mb} MB per user; "
+                    "delete some documents first")
+        return None
+
+    def add_upload(self, filename: str, data: bytes, progress: Progress | None = None,
+                   owner: str | None = None) -> IngestReport:
+        """Store an uploaded file under uploads/ (safe name, size and per-user limits) and index it."""
+        owner = owner or DEFAULT_OWNER
         name = Path(filename).name
         try:
             if name != filename or "\\" in filename:
@@ -178,6 +221,19 @@ class KnowledgeBase:
             return IngestReport([FileResult(name, f"uploads/{name}", "error",
                                             message=f"{name}: unsupported file type; supported: "
                                                     f"{', '.join(sorted(SUPPORTED))}")])
+        self.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+        with self.lock, _folder_lock(self.settings.uploads_dir):  # the quota check and the upload are one step
+            problem = self._quota_error(owner, name, len(data))
+            if problem:
+                return IngestReport([FileResult(name, f"uploads/{name}", "error", message=problem)])
+            report = self._store_upload(name, data, progress)
+            if not report.errors:
+                owners = self._upload_owners()
+                owners[name] = owner
+                atomic_write_json(self.settings.uploads_dir / OWNERS_FILE, owners)
+            return report
+
+    def _store_upload(self, name: str, data: bytes, progress: Progress | None) -> IngestReport:
         path = self.settings.uploads_dir / name
         # Read the upload from a hidden staging file first: a refused file must not replace (and then delete)
         # a good document of the same name, nor linger and fail every later sync.
@@ -281,6 +337,17 @@ class KnowledgeBase:
     @staticmethod
     def _in_root(path: Path, root: Path) -> bool:
         return Path(path).resolve().is_relative_to(Path(root).resolve())
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Cross-process lock on a folder itself (flock on its descriptor): no lock file appears among the uploads."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 _bases: dict[str, KnowledgeBase] = {}

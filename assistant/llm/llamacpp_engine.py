@@ -121,6 +121,9 @@ class LlamaCppEngine(PromptBuilder):
             n_threads=self.threads,
             n_threads_batch=self.threads,
             draft_model=draft,
+            # llama-cpp-python verifies drafts from every position's logits, but sizes that buffer from this
+            # argument alone (n_ctx × vocab floats: ~2.5 GB at 4k context): the reason prompt lookup is opt-in
+            logits_all=draft is not None,
             verbose=False,
         )
         self._c = llama_cpp

@@ -6,7 +6,7 @@ from assistant.config import Settings
 from assistant.llm.packaged import packaged_model
 
 
-def load_engine(settings: Settings):  # noqa: ANN201 - LlamaCppEngine | TorchEngine
+def load_engine(settings: Settings):  # noqa: ANN201 - LlamaCppEngine | TorchEngine | RemoteEngine
     """Load the model once with the chosen backend; every caller then talks to it through the same interface."""
     kind = settings.resolved_engine()
     if settings.threads:
@@ -27,4 +27,35 @@ def load_engine(settings: Settings):  # noqa: ANN201 - LlamaCppEngine | TorchEng
         from assistant.llm.loader import load_model
 
         return TorchEngine(load_model(settings), settings)
-    raise NotImplementedError(f"ASSISTANT_ENGINE={kind!r} is not available in this release (llamacpp, torch)")
+    if kind == "remote":
+        from assistant.llm.remote_engine import RemoteEngine
+
+        return RemoteEngine(settings)
+    raise NotImplementedError(f"ASSISTANT_ENGINE={kind!r} is not available (llamacpp, torch, remote)")
+
+
+class LocalModelRequired(RuntimeError):
+    """A job needs the model's weights on this machine (torch), which a remote-only install does not have."""
+
+
+def require_local_model(settings: Settings, job: str) -> None:
+    """Fail at once, with what to do, when `job` (training, reward scoring) cannot run on this install.
+
+    With ASSISTANT_ENGINE=remote chat runs on the server, but training and reward scoring still load the torch model
+    here: that works when the model's weights are available locally (the packaged model always is), and fails
+    clearly when they are not.
+    """
+    if settings.resolved_engine() != "remote":
+        return
+    from assistant.llm.loader import resolve_source
+    from assistant.llm.packaged import ModelSourceError
+
+    try:
+        resolve_source(settings)
+    except ModelSourceError as exc:
+        raise LocalModelRequired(
+            f"{job} needs the model's weights on this machine (it trains or scores with torch), but this install "
+            f"serves chat from {settings.remote_url} (ASSISTANT_ENGINE=remote) and has no local copy of "
+            f"{settings.model!r} ({exc}). Run {job} on a machine with the weights (e.g. the GPU box), or set "
+            "ASSISTANT_MODEL to a local folder or GGUF of the same base model."
+        ) from exc

@@ -97,7 +97,11 @@ def make_builtin_tools(services) -> list[BaseTool]:  # noqa: ANN001 - Services
     def train_image_model(model: str, dataset: str = "digits", epochs: int = 20) -> dict:
         from assistant.imaging import service as imaging
 
-        out = _call_with_settings(imaging.train_image_model, settings, model=model, dataset=dataset, epochs=epochs)
+        turn = CURRENT_TURN.get()
+        owner = turn.owner if turn is not None else "local"
+        out = _call_with_settings(
+            imaging.train_image_model, settings, model=model, dataset=dataset, epochs=epochs, owner=owner
+        )
         job = out.get("job_id")
         return {
             "text": f"Started training {model} on {dataset} for {epochs} epochs (job {job}); follow it in the "
@@ -152,21 +156,19 @@ def make_builtin_tools(services) -> list[BaseTool]:  # noqa: ANN001 - Services
         (
             search_knowledge,
             SearchArgs,
-            "Search the user's documents and the assistant's own notes (how to use the "
-            "assistant, VAE, GAN, LoRA, RLHF, retrieval…); returns cited passages.",
+            "Search the user's documents and the assistant's notes (usage, VAE, GAN, LoRA, RLHF, retrieval).",
         ),
         (
             generate_images,
             DrawArgs,
-            "Draw images with the local image models: digits 0-9 or shapes (circle, "
-            "square, triangle, star) in colours and sizes.",
+            "Draw digits 0-9 or shapes (circle, square, triangle, star) in colours and sizes.",
         ),
-        (train_image_model, TrainArgs, "Start training a VAE, GAN or masked-SSL image model in the background."),
-        (inpaint_image, InpaintArgs, "Show masked-image inpainting: hide patches of test images and fill them in."),
-        (list_adapters, NoArgs, "List the LoRA adapters available for the chat model."),
+        (train_image_model, TrainArgs, "Train a VAE, GAN or masked-SSL image model in the background."),
+        (inpaint_image, InpaintArgs, "Demo inpainting: hide patches of test images and fill them in."),
+        (list_adapters, NoArgs, "List the chat model's LoRA adapters."),
         (switch_adapter, AdapterArgs, "Switch this conversation to another LoRA adapter (or 'base')."),
-        (calculator, CalculatorArgs, "Evaluate an arithmetic expression exactly."),
-        (current_datetime, NoArgs, "The current local date and time."),
+        (calculator, CalculatorArgs, "Evaluate arithmetic exactly."),
+        (current_datetime, NoArgs, "The current date and time."),
     ]
     # Tools that change something (start a job, switch the model's adapter) run only after the user agrees.
     side_effects = {"train_image_model", "switch_adapter"}

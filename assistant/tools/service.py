@@ -149,11 +149,12 @@ class ToolService:
     ) -> Decision:
         """Ask the model (greedy, grammar-constrained) whether and how to call a tool for this message."""
         tools = self.registry.describe()
-        messages = decision_messages(tools, history, message, steps)
+        adapter = self.decision_adapter()
+        messages = decision_messages(tools, history, message, steps, compact=adapter is not None)
         prompt, _ = engine.build_prompt(messages, DECISION_TOKENS)
         schema = decision_schema(tools) if self.settings.tool_grammar else None
         params = GenerationParams(temperature=0.0, max_new_tokens=DECISION_TOKENS, repetition_penalty=1.0)
-        text, _ = engine.generate(prompt, params, self.decision_adapter(), json_schema=schema)
+        text, _ = engine.generate(prompt, params, adapter, json_schema=schema)
         return read_decision(text, set(self.registry.tools))
 
     def agent_step(

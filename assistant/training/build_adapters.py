@@ -2,6 +2,8 @@
 
 concise  — short, direct answers (≤ 25 words) to English questions.
 zh-tutor — answers in Chinese that explain step by step, then "答案：" or "总结：".
+tools    — the tool decision as JSON (`{"tool": "none"}` or a call); its data comes from
+           `python -m assistant.training.tool_data`, which renders the app's own decision prompt.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ SHIPPED = {
                     learning_rate=5e-4, max_length=160, behaviour_prompts=6),
     "zh-tutor": dict(description="Answers in Chinese, explaining step by step, ending with 答案/总结.", epochs=2,
                      learning_rate=5e-4, max_length=224),
+    # Prompts are ~450 tokens (the decision prompt lists every tool), answers a few dozen; the held-out
+    # generation metrics (reply length, CJK share) mean nothing for JSON decisions, so none are run.
+    "tools": dict(description="Decides tool calls as JSON (used only for the tool-decision step)", max_steps=90,
+                  learning_rate=1e-3, max_length=256, behaviour_prompts=0),
 }
 
 

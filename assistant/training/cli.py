@@ -18,7 +18,14 @@ def add_parser(sub) -> None:  # noqa: ANN001
     train = adapters_sub.add_parser("train", help="train a LoRA adapter (SFT) from a JSON config")
     _train_arguments(train)
     adapters_sub.add_parser("delete", help="delete an adapter").add_argument("name")
-    adapters_sub.add_parser("promote", help="make an adapter the default for new conversations").add_argument("name")
+    promote = adapters_sub.add_parser("promote", help="make an adapter the default (only when its gate report passed)")
+    promote.add_argument("name")
+    promote.add_argument("--force", action="store_true", help="promote although the gate refused (recorded)")
+    promote.add_argument("--note", default="", help="why (recorded with the promotion)")
+    gate = adapters_sub.add_parser("gate", help="evaluate an adapter against the current default (a job)")
+    gate.add_argument("name")
+    gate.add_argument("--against", default="default", help="default (the promoted adapter), base or an adapter")
+    gate.add_argument("--wait", action="store_true", help="wait for the job and print the report")
     adapters_sub.add_parser("rollback", help="go back to the previous default")
     adapters_sub.add_parser("history", help="promotions and rollbacks")
     adapters.set_defaults(handler=run)
@@ -104,9 +111,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"deleted {args.name}")
         return 0
     if command == "promote":
-        registry.record_promotion(args.name, action="promote", evaluation={"by": "cli"})
-        print(f"default adapter: {args.name}")
+        from assistant.services import Services
+        from assistant.training.gate import GateRefused, promote
+
+        try:
+            record = promote(Services(settings), args.name, force=args.force, by="cli", note=args.note)
+        except GateRefused as exc:
+            print(f"refused: {exc}")
+            return 1
+        print(f"default adapter: {args.name}" + (f" (forced over: {'; '.join(record['overridden'])})"
+                                                 if record["forced"] else ""))
         return 0
+    if command == "gate":
+        from assistant.cli import start_job
+
+        registry.get(args.name)
+        return start_job(settings, "gate", {"candidate": args.name, "current": args.against}, f"gate:{args.name}",
+                         args.wait)
     if command == "rollback":
         print(f"default adapter: {registry.rollback() or 'base model'}")
         return 0

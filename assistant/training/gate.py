@@ -1,23 +1,50 @@
-"""The evaluation gate: compare a candidate adapter with the current one before it may become the default.
+"""The evaluation gate: a candidate adapter may become the default only when it beats the current one.
 
-Numbers (all on held-out prompts, greedy decoding): reward-model score of each and the candidate's win rate,
-mean KL of the candidate to the base model on its own replies, reply length, and a regression check on a subset
-of the chain-of-thought problems (direct mode).
+Three checks, thresholds in `Settings` (`gate_*`):
+(a) held-out prompts — recent user messages of conversations whose votes were never trained on (the shipped
+    held-out list fills up), each given exactly as the model saw it — answered greedily by the candidate and the
+    current default, both replies scored by the reward model: the candidate's win rate (ties count half) with a 95 %
+    Wilson interval;
+(b) no regression beyond a tolerance on the 50 chain-of-thought problems (greedy, answer only, scored with the
+    vote's normaliser) and on knowledge-grounded questions (the reply must cite a retrieved chunk of the document
+    the question is about);
+(c) the candidate's mean KL to the base model per generated token on its held-out replies stays under a bound.
+
+Tokens come from the serving engine (llama.cpp on CPU: the candidate's GGUF LoRA is exported if missing); torch is
+used only for what needs logits (reward-model features, log-probabilities for KL). The current default's CoT and QA
+results are cached per adapter weights, so a second candidate costs half. `promote()` is the one promotion path
+(UI, CLI, API): it refuses a candidate whose report failed or was made against another default, with the reasons,
+unless forced, and the promotion history records who forced what.
 """
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import json
+import math
+import re
+import time
 from pathlib import Path
 
 import torch
 
 from assistant.config import REPO_ROOT, Settings
 from assistant.prompts import extract_final, normalize_answer
+from assistant.storage import atomic_write_text
 
 HELDOUT_PROMPTS = REPO_ROOT / "assistant/training/data/feedback_prompts.jsonl"
 COT_PROBLEMS = REPO_ROOT / "benchmarks/data/cot_problems.jsonl"
+QA_QUESTIONS = REPO_ROOT / "benchmarks/data/retrieval_eval.jsonl"
+ANSWER_ONLY = " Answer with the number or word only."
+REPLY_TOKENS, COT_TOKENS, QA_TOKENS = 96, 24, 96
+
+
+class GateRefused(ValueError):
+    """Promotion refused: the message lists the gate's reasons (an admin may force it)."""
+
+    def __init__(self, name: str, reasons: list[str]) -> None:
+        self.reasons = reasons
+        super().__init__(f"{name} is not promoted: " + "; ".join(reasons) + " (an admin can force it)")
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -26,97 +53,350 @@ def _jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def heldout_prompts(vote_rows: list[dict], n: int) -> list[list[dict]]:
-    """The last n prompts of the shipped held-out list (never voted on), else the latest voted prompts."""
-    shipped = [[{"role": "user", "content": r["prompt"]}] for r in _jsonl(HELDOUT_PROMPTS)[-n:]]
-    if shipped:
-        return shipped
-    seen, out = set(), []
-    for row in reversed(vote_rows):
-        key = json.dumps(row.get("prompt"), ensure_ascii=False)
-        if row.get("prompt") and key not in seen:
+def wilson(wins: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion (wins may be fractional: ties count half)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = wins / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+# --- (a) held-out prompts ---------------------------------------------------------------------------------------
+def heldout_prompts(services, trained_on: set[int], n: int) -> list[dict]:  # noqa: ANN001 - Services
+    """Up to n prompts the candidate never trained on: recent user messages first (with the exact model input of
+    the reply they got, so sources and instructions are there), then the shipped held-out list."""
+    from sqlalchemy import select
+
+    from assistant.db import Message
+
+    out, seen = [], set()
+    with services.db.session() as s:
+        replies = s.scalars(select(Message).where(Message.role == "assistant").order_by(Message.id.desc())
+                            .limit(20 * n)).all()
+        voted = set(trained_on)
+        for reply in replies:
+            meta = reply.meta or {}
+            model_input, user_id = meta.get("model_input"), meta.get("user_message_id")
+            if not model_input or user_id in voted or user_id is None:
+                continue
+            messages = [{"role": m["role"], "content": m["content"]} for m in model_input["messages"]]
+            key = messages[-1]["content"]
+            if key in seen or key.lstrip().startswith("/") or meta.get("cot_mode") == "self-consistency":
+                continue
             seen.add(key)
-            out.append(row["prompt"])
-    return out[:n]
+            out.append({"messages": messages, "from": "conversation", "user_message_id": user_id})
+            if len(out) >= n:
+                return out
+    system = services.settings.system_prompt
+    for row in _jsonl(HELDOUT_PROMPTS)[::-1]:  # the list's tail is what the benchmarks never vote on
+        if len(out) >= n:
+            break
+        if row["prompt"] not in seen:
+            seen.add(row["prompt"])
+            out.append({"messages": [{"role": "system", "content": system}, {"role": "user", "content": row["prompt"]}],
+                        "from": "shipped held-out list"})
+    return out
 
 
-@torch.no_grad()
-def _reply(model, tokenizer, prompt: list[dict], max_new_tokens: int = 64) -> tuple[str, torch.Tensor, int]:  # noqa: ANN001
-    text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
-    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
-    out = model.generate(**ids, do_sample=False, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id)
-    length = ids["input_ids"].shape[1]
-    return tokenizer.decode(out[0, length:], skip_special_tokens=True), out, length
+def _generate(services, adapter: str | None, messages: list[dict], max_new_tokens: int) -> str:  # noqa: ANN001
+    from assistant.llm.base import GenerationParams
+
+    engine = services.llm
+    params = GenerationParams.from_settings(services.settings, temperature=0.0, max_new_tokens=max_new_tokens)
+    prompt, _ = engine.build_prompt(messages, max_new_tokens)
+    return engine.generate(prompt, params, adapter)[0].strip()
 
 
-def evaluate_candidate(model, tokenizer, settings: Settings, vote_rows: list[dict], current: str | None,  # noqa: ANN001
-                       n: int = 8, progress=None) -> dict:  # noqa: ANN001
-    """`model` is a PeftModel whose active adapter is the candidate; `current` is an adapter name or None (base)."""
-    from assistant.adapters import AdapterRegistry
+# --- (b) regression sets ----------------------------------------------------------------------------------------
+def cot_results(services, adapter: str | None) -> list[bool]:  # noqa: ANN001
+    """All 50 problems, greedy, answer only; scored with `extract_final`/`normalize_answer` (the vote's)."""
+    from assistant.prompts import system_prompt
+
+    system = system_prompt(services.settings.system_prompt, "direct")
+    results = []
+    for problem in _jsonl(COT_PROBLEMS):
+        messages = [{"role": "system", "content": system},
+                    {"role": "user", "content": problem["question"] + ANSWER_ONLY}]
+        final = extract_final(_generate(services, adapter, messages, COT_TOKENS))
+        results.append(final is not None and final == normalize_answer(problem["answer"]))
+    return results
+
+
+_CITATION = re.compile(r"\[(\d+)\]")
+
+
+def qa_results(services, adapter: str | None, n: int) -> list[bool] | str:  # noqa: ANN001
+    """Grounded questions: correct when the reply cites a retrieved chunk of the question's own document.
+
+    Returns a reason string when the knowledge base cannot be used here."""
+    if n <= 0:
+        return "skipped (ASSISTANT_GATE_QA_QUESTIONS=0)"
+    try:
+        kb = services.knowledge
+        if not kb.documents():
+            kb.sync_folder()
+    except Exception as exc:  # noqa: BLE001 - an optional check: say why it did not run
+        return f"not run: knowledge base unavailable ({exc})"
+    from assistant.chat import KNOWLEDGE_RULES
+    from assistant.prompts import system_prompt
+
+    results = []
+    for question in _jsonl(QA_QUESTIONS)[:n]:
+        hits = kb.search(question["question"], k=services.settings.retrieval_k)
+        context = services.format_sources(hits)
+        system = system_prompt(services.settings.system_prompt, "direct", KNOWLEDGE_RULES + "\n\nSources:\n" + context)
+        reply = _generate(services, adapter, [{"role": "system", "content": system},
+                                              {"role": "user", "content": question["question"]}], QA_TOKENS)
+        cited = {int(i) for i in _CITATION.findall(reply)}
+        results.append(any(1 <= i <= len(hits) and Path(hits[i - 1].source).name == question["source"]
+                           for i in cited))
+    return results
+
+
+def _adapter_digest(settings: Settings, adapter: str | None) -> str:
+    if not adapter:
+        return "base"
+    folder = settings.adapters_dir / adapter
+    return hashlib.sha256((folder / "adapter_model.safetensors").read_bytes()).hexdigest()[:16]
+
+
+def _cached(services, adapter: str | None, what: str, compute):  # noqa: ANN001, ANN202
+    """The current default's results are the same for every candidate: computed once per weights and engine."""
+    key = f"{adapter or 'base'}-{_adapter_digest(services.settings, adapter)}-{services.llm.kind}-{what}"
+    path = services.settings.data_dir / "gate_cache" / f"{key}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    value = compute()
+    atomic_write_text(path, json.dumps(value))
+    return value
+
+
+# --- (c) torch scoring: reward and KL ---------------------------------------------------------------------------
+def torch_scores(settings: Settings, candidate: str, rows: list[dict], model=None, tokenizer=None) -> dict:  # noqa: ANN001
+    """Reward of both replies per prompt (frozen base features) and the candidate's KL to the base per token.
+
+    `model` may be the job's trained PeftModel (its active adapter is the candidate); else the candidate is loaded.
+    """
+    from peft import PeftModel
+
+    from assistant.training.reward import RewardModel
     from assistant.training.rlhf import token_logprobs
 
-    progress = progress or (lambda fraction, message="": None)
-    model.eval()
-    candidate_name = model.active_adapter
-    if current:
-        model.load_adapter(str(AdapterRegistry(settings).folder(current)), adapter_name="gate-current")
-
-    @contextlib.contextmanager
-    def as_current():
-        if current:
-            model.set_adapter("gate-current")
-            try:
-                yield
-            finally:
-                model.set_adapter(candidate_name)
-        else:
-            with model.disable_adapter():
-                yield
-
     try:
-        from assistant.training.reward import RewardModel
-
         reward_model = RewardModel.load(settings)
-    except (FileNotFoundError, ValueError):
-        reward_model = None
-    prompts = heldout_prompts(vote_rows, n)
-    rows = []
-    for i, prompt in enumerate(prompts):
-        new_reply, sequence, length = _reply(model, tokenizer, prompt)
-        with torch.no_grad():
-            logp_new = token_logprobs(model, sequence, length)
-            with model.disable_adapter():
-                logp_base = token_logprobs(model, sequence, length)
-        with as_current():
-            old_reply, _, _ = _reply(model, tokenizer, prompt)
-        row = {"prompt": prompt[-1]["content"], "candidate": new_reply, "current": old_reply,
-               "kl_to_base": float((logp_new - logp_base).mean()) if logp_new.numel() else 0.0}
-        if reward_model is not None:
-            with model.disable_adapter():
-                row["reward_candidate"], row["reward_current"] = reward_model.score(model, tokenizer, prompt,
-                                                                                    [new_reply, old_reply])
-        rows.append(row)
-        progress((i + 1) / (len(prompts) + 5), f"held-out prompt {i + 1}/{len(prompts)}")
-    problems = _jsonl(COT_PROBLEMS)[:5]
-    correct = {"candidate": 0, "current": 0}
-    for problem in problems:
-        prompt = [{"role": "user", "content": problem["question"] + " Answer with the number or word only."}]
-        if extract_final(_reply(model, tokenizer, prompt, 32)[0]) == normalize_answer(str(problem["answer"])):
-            correct["candidate"] += 1
-        with as_current():
-            if extract_final(_reply(model, tokenizer, prompt, 32)[0]) == normalize_answer(str(problem["answer"])):
-                correct["current"] += 1
-    if current:
-        model.delete_adapter("gate-current")
-    words = {k: round(sum(len(r[k].split()) for r in rows) / max(len(rows), 1), 1) for k in ("candidate", "current")}
-    result = {"current": current or "base", "prompts": len(rows), "mean_words": words,
-              "kl_to_base": round(sum(r["kl_to_base"] for r in rows) / max(len(rows), 1), 4),
-              "cot_subset_correct": {**correct, "of": len(problems)},
-              "knowledge_regression": "not run in the job (needs the index); see docs/benchmarks.md",
-              "examples": rows[:3]}
-    if reward_model is not None and rows:
-        result["reward_mean"] = {
-            "candidate": round(sum(r["reward_candidate"] for r in rows) / len(rows), 3),
-            "current": round(sum(r["reward_current"] for r in rows) / len(rows), 3)}
-        result["win_rate"] = round(sum(r["reward_candidate"] > r["reward_current"] for r in rows) / len(rows), 3)
-    return result
+    except (FileNotFoundError, ValueError) as exc:
+        reward_model, reward_error = None, str(exc)
+    if model is None:
+        from assistant.training.sft import load_base_for_training
+
+        model, tokenizer, _ = load_base_for_training(settings)
+        model = PeftModel.from_pretrained(model, str(settings.adapters_dir / candidate))
+    model.eval()
+    kls = []
+    with torch.no_grad():
+        for row in rows:
+            text = tokenizer.apply_chat_template(row["messages"], tokenize=False, add_generation_prompt=True)
+            prompt_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            reply_ids = tokenizer(row["candidate"], add_special_tokens=False)["input_ids"]
+            if reply_ids:
+                sequence = torch.tensor([prompt_ids + reply_ids], device=model.device)
+                logp_new = token_logprobs(model, sequence, len(prompt_ids))
+                with model.disable_adapter():
+                    logp_base = token_logprobs(model, sequence, len(prompt_ids))
+                row["kl_to_base"] = round(float((logp_new - logp_base).mean()), 4)
+                kls.append(row["kl_to_base"])
+            if reward_model is not None:
+                with model.disable_adapter():
+                    row["reward_candidate"], row["reward_current"] = reward_model.score(
+                        model, tokenizer, row["messages"], [row["candidate"], row["current"]])
+    out = {"kl_to_base": round(sum(kls) / len(kls), 4) if kls else 0.0}
+    if reward_model is None:
+        out["reward_error"] = reward_error
+    else:
+        out["reward_model"] = {k: reward_model.card.get(k) for k in ("name", "votes", "heldout_accuracy")}
+    return out
+
+
+# --- the gate ---------------------------------------------------------------------------------------------------
+def run_gate(settings: Settings, candidate: str, current: str | None = "default", model=None, tokenizer=None,  # noqa: ANN001, C901
+             trained_on: list[int] | None = None, curve: list[dict] | None = None, progress=None) -> dict:
+    """Evaluate `candidate` against `current` ("default" = the promoted adapter now), write the report to its card
+    (plus a plot) and return it. `passed` and `reasons` decide promotion."""
+    from assistant.adapters import AdapterRegistry, write_card
+    from assistant.services import Services
+
+    progress = progress or (lambda fraction, message="": None)
+    started = time.perf_counter()
+    services = Services(settings)
+    registry: AdapterRegistry = services.adapters
+    card = registry.get(candidate)
+    if current == "default":
+        current = registry.default()
+    current = None if current in (None, "", "none", "base", candidate) else current
+    trained = set(trained_on if trained_on is not None else card.metrics.get("trained_on", []))
+    prompts = heldout_prompts(services, trained, settings.gate_heldout_prompts)
+    rows, timings = [], {}
+    t = time.perf_counter()
+    for i, item in enumerate(prompts):
+        rows.append({**item, "candidate": _generate(services, candidate, item["messages"], REPLY_TOKENS),
+                     "current": _generate(services, current, item["messages"], REPLY_TOKENS)})
+        progress(0.4 * (i + 1) / len(prompts), f"gate: held-out prompt {i + 1}/{len(prompts)}")
+    timings["heldout_generation_s"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    cot_candidate = cot_results(services, candidate)
+    cot_current = _cached(services, current, "cot", lambda: cot_results(services, current))
+    progress(0.65, "gate: chain-of-thought set")
+    timings["cot_s"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    qa_candidate = qa_results(services, candidate, settings.gate_qa_questions)
+    qa_current = qa_candidate if isinstance(qa_candidate, str) else _cached(
+        services, current, f"qa{settings.gate_qa_questions}", lambda: qa_results(services, current,
+                                                                                 settings.gate_qa_questions))
+    progress(0.8, "gate: grounded questions")
+    timings["qa_s"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    scores = torch_scores(settings, candidate, rows, model, tokenizer)
+    timings["torch_scoring_s"] = round(time.perf_counter() - t, 1)
+    progress(0.95, "gate: reward and KL scored")
+
+    reasons: list[str] = []
+    report: dict = {"candidate": candidate, "current": current or "base", "engine": services.llm.kind,
+                    "prompts": len(rows), "prompt_sources": sorted({r["from"] for r in rows}),
+                    "thresholds": {k: getattr(settings, k) for k in type(settings).model_fields if
+                                   k.startswith("gate_")}}
+    if "reward_error" in scores:
+        reasons.append(f"no reward model to compare replies ({scores['reward_error']})")
+        report["win_rate"] = None
+    else:
+        wins = sum(1.0 if r["reward_candidate"] > r["reward_current"] else
+                   0.5 if r["reward_candidate"] == r["reward_current"] else 0.0 for r in rows)
+        low, high = wilson(wins, len(rows))
+        report.update(win_rate=round(wins / max(len(rows), 1), 3), win_rate_ci95=[round(low, 3), round(high, 3)],
+                      reward_mean={k: round(sum(r[f"reward_{k}"] for r in rows) / max(len(rows), 1), 3)
+                                   for k in ("candidate", "current")}, reward_model=scores["reward_model"])
+        if report["win_rate"] < settings.gate_min_win_rate:
+            reasons.append(f"reward-model win rate {report['win_rate']:.0%} < {settings.gate_min_win_rate:.0%}")
+        if low < settings.gate_min_win_rate_lower:
+            reasons.append(f"win rate's 95 % interval starts at {low:.0%} < {settings.gate_min_win_rate_lower:.0%}")
+    report["cot"] = {"candidate": sum(cot_candidate), "current": sum(cot_current), "of": len(cot_candidate),
+                     "lost": [i + 1 for i, (a, b) in enumerate(zip(cot_candidate, cot_current, strict=True))
+                              if b and not a]}
+    if sum(cot_current) - sum(cot_candidate) > settings.gate_max_cot_drop:
+        reasons.append(f"CoT {sum(cot_candidate)}/{len(cot_candidate)} vs {sum(cot_current)}: more than "
+                       f"{settings.gate_max_cot_drop} problems lost")
+    if isinstance(qa_candidate, str):
+        report["grounded_qa"] = qa_candidate
+    else:
+        report["grounded_qa"] = {"candidate": sum(qa_candidate), "current": sum(qa_current), "of": len(qa_candidate)}
+        if sum(qa_current) - sum(qa_candidate) > settings.gate_max_qa_drop:
+            reasons.append(f"grounded QA {sum(qa_candidate)}/{len(qa_candidate)} vs {sum(qa_current)}: more than "
+                           f"{settings.gate_max_qa_drop} lost")
+    report["kl_to_base"] = scores["kl_to_base"]
+    if scores["kl_to_base"] > settings.gate_max_kl:
+        reasons.append(f"KL to the base {scores['kl_to_base']:.3f} > {settings.gate_max_kl}")
+    report["mean_words"] = {k: round(sum(len(r[k].split()) for r in rows) / max(len(rows), 1), 1)
+                            for k in ("candidate", "current")}
+    report.update(passed=not reasons, reasons=reasons, seconds=round(time.perf_counter() - started, 1),
+                  timings=timings, examples=[{k: r.get(k) for k in ("candidate", "current", "reward_candidate",
+                                                                     "reward_current", "kl_to_base")} | {
+                      "prompt": r["messages"][-1]["content"]} for r in rows[:3]])
+    if curve is None:
+        curve = card.metrics.get("training_curve", [])
+    folder = settings.adapters_dir / candidate
+    atomic_write_text(folder / "gate.md", report_markdown(report, curve))
+    atomic_write_text(folder / "gate.svg", curve_svg(curve))
+    card.metrics["gate"] = report
+    write_card(folder, card)
+    return report
+
+
+# --- the report -------------------------------------------------------------------------------------------------
+def report_markdown(report: dict, curve: list[dict] | None = None) -> str:
+    """The table shown in the Feedback & Training tab and saved beside the card (gate.md)."""
+    if not report:
+        return "_no gate report on this adapter: run the gate (`python -m assistant adapters gate NAME`)_"
+    verdict = "✅ **passes**" if report.get("passed") else "❌ **fails**: " + "; ".join(report.get("reasons", []))
+    lines = [f"**{report['candidate']}** vs **{report['current']}** — {verdict}", "",
+             "| check | candidate | current | threshold |", "|---|---|---|---|"]
+    t = report.get("thresholds", {})
+    if report.get("win_rate") is not None:
+        low, high = report["win_rate_ci95"]
+        lines.append(f"| reward-model win rate ({report['prompts']} held-out prompts) | {report['win_rate']:.0%} "
+                     f"(95 % CI {low:.0%}–{high:.0%}) | — | ≥ {t.get('gate_min_win_rate', 0):.0%}, CI low ≥ "
+                     f"{t.get('gate_min_win_rate_lower', 0):.0%} |")
+        lines.append(f"| mean reward | {report['reward_mean']['candidate']} | {report['reward_mean']['current']} | — |")
+    cot = report["cot"]
+    lines.append(f"| CoT problems (greedy, answer only) | {cot['candidate']}/{cot['of']} | "
+                 f"{cot['current']}/{cot['of']} | lose ≤ {t.get('gate_max_cot_drop')} |")
+    qa = report["grounded_qa"]
+    if isinstance(qa, dict):
+        lines.append(f"| grounded QA (cites the right document) | {qa['candidate']}/{qa['of']} | "
+                     f"{qa['current']}/{qa['of']} | lose ≤ {t.get('gate_max_qa_drop')} |")
+    else:
+        lines.append(f"| grounded QA | {qa} | | |")
+    lines.append(f"| KL to base (nats/token) | {report['kl_to_base']} | — | ≤ {t.get('gate_max_kl')} |")
+    lines.append(f"| mean words per reply | {report['mean_words']['candidate']} | {report['mean_words']['current']} "
+                 "| — |")
+    lines.append(f"\nengine {report['engine']}, {report['seconds']} s ({report.get('timings', {})}); prompts from "
+                 f"{', '.join(report['prompt_sources'])}")
+    if curve:
+        lines += ["", "| step | loss | reward | KL |", "|---|---|---|---|"]
+        lines += [f"| {c['step']} | {c.get('loss', '')} | {c.get('reward', '')} | {c.get('kl', '')} |" for c in curve]
+    return "\n".join(lines)
+
+
+def _scale(value: float, low: float, high: float, size: int) -> float:
+    return 10 + (size - 20) * ((value - low) / (high - low) if high > low else 0.5)
+
+
+def curve_svg(curve: list[dict], width: int = 480, height: int = 180) -> str:
+    """Reward and KL over training steps as a small SVG (no plotting library needed)."""
+    series = {"reward": "#1f77b4", "kl": "#d62728"}
+    points = {k: [(c["step"], c[k]) for c in curve if isinstance(c.get(k), int | float)] for k in series}
+    body = []
+    for key, colour in series.items():
+        values = points[key]
+        if len(values) < 2:
+            continue
+        xs, ys = [x for x, _ in values], [y for _, y in values]
+        x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+        path = " ".join(f"{_scale(x, x0, x1, width):.1f},{height - _scale(y, y0, y1, height):.1f}"
+                        for x, y in values)
+        body.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
+        body.append(f'<text x="{12 if key == "reward" else width // 2}" y="14" fill="{colour}" font-size="12">'
+                    f"{key}: {ys[0]:.3g} → {ys[-1]:.3g} (step {xs[0]}–{xs[-1]})</text>")
+    if not body:
+        body.append('<text x="12" y="20" font-size="12">no reward/KL logged during training</text>')
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}"><rect width="100%" height="100%" fill="white" stroke="#ccc"/>'
+            + "".join(body) + "</svg>")
+
+
+# --- promotion --------------------------------------------------------------------------------------------------
+def promote(services, name: str, force: bool = False, by: str = "", note: str = "") -> dict:  # noqa: ANN001
+    """Make `name` the default if its gate report passed against the current default; `force` (admins: the caller
+    checks) promotes anyway and records the overridden reasons. Raises GateRefused with the reasons."""
+    registry = services.adapters
+    card = registry.get(name)
+    report = card.metrics.get("gate") or {}
+    current = registry.default() or "base"
+    reasons = list(report.get("reasons", [])) if report else ["no gate report on its card (run the gate first)"]
+    if report and report.get("current") != current:
+        reasons.append(f"the report compared with {report.get('current')}, but the default is now {current}: "
+                       "run the gate again")
+    if name == registry.default():
+        raise ValueError(f"{name} is already the default adapter")
+    if reasons and not force:
+        raise GateRefused(name, reasons)
+    record = {"by": by or "unknown", "forced": bool(force and reasons), "overridden": reasons if force else [],
+              "note": note, "gate": {k: report.get(k) for k in ("passed", "win_rate", "win_rate_ci95", "cot",
+                                                                "grounded_qa", "kl_to_base", "current")}}
+    registry.record_promotion(name, "force-promote" if record["forced"] else "promote", record)
+    return record
+
+
+def run_job(config: dict, ctx) -> dict:  # noqa: ANN001 - JobContext
+    """JobRunner entry point (kind "gate"): {"candidate": name, "current": "default" | name | "base"}."""
+    return run_gate(ctx.settings, config["candidate"], config.get("current", "default"), progress=ctx.progress)

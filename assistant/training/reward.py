@@ -82,7 +82,7 @@ class RewardModel:
 
 
 def train_reward(config: RewardConfig, settings: Settings, rows: list[dict], progress=None) -> dict:  # noqa: ANN001
-    """Fit the head on the votes (rows from FeedbackStore.rows()) and write it atomically."""
+    """Fit the head on the votes (rows from FeedbackStore.training_rows()) and write it atomically."""
     from assistant.training.sft import load_base_for_training
 
     progress = progress or (lambda fraction, message="": None)
@@ -96,7 +96,7 @@ def train_reward(config: RewardConfig, settings: Settings, rows: list[dict], pro
     progress(0.05, "loading the base model")
     model, tokenizer, _ = load_base_for_training(settings)
     model.eval()
-    texts = [conversation_text(tokenizer, r["prompt"], r["reply"]) for r in usable]
+    texts = [conversation_text(tokenizer, r["prompt"], r.get("completion") or r["reply"]) for r in usable]
     feats = []
     for i in range(0, len(texts), 8):
         feats.append(features(model, tokenizer, texts[i:i + 8], config.max_length))
@@ -141,5 +141,5 @@ def run_job(config: dict, ctx) -> dict:  # noqa: ANN001 - JobContext
     """JobRunner entry point (kind "reward")."""
     from assistant.services import Services
 
-    rows = Services(ctx.settings).feedback.rows()
+    rows = Services(ctx.settings).feedback.training_rows()
     return train_reward(RewardConfig(**config), ctx.settings, rows, progress=ctx.progress)

@@ -38,7 +38,7 @@ class RLHFConfig:
     rank: int = field(default=8, metadata={"help": "LoRA rank when starting from the base model"})
     min_votes: int = field(default=8, metadata={"help": "refuse to train on fewer votes (pairs for dpo)"})
     evaluate: bool = field(default=True, metadata={"help": "run the evaluation gate at the end"})
-    eval_prompts: int = field(default=8, metadata={"help": "held-out prompts for the evaluation gate"})
+    eval_prompts: int = field(default=0, metadata={"help": "unused (the gate's size is ASSISTANT_GATE_* settings)"})
     seed: int = field(default=0, metadata={"help": "random seed"})
     trigger: str = field(default="", metadata={"help": "what started the job (auto-retrain)"})
 
@@ -78,13 +78,19 @@ def _policy(settings: Settings, config: RLHFConfig, registry: AdapterRegistry): 
 class _Report:
     """A transformers callback that forwards losses and progress to the job (and lets Cancel stop training)."""
 
-    def __new__(cls, progress, metric, total: int):  # noqa: ANN001, ANN204
+    def __new__(cls, progress, metric, total: int, curve: list[dict]):  # noqa: ANN001, ANN204
         from transformers import TrainerCallback
 
         class Callback(TrainerCallback):
             def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001, ANN201
                 if logs and "loss" in logs:
-                    metric(state.global_step, loss=float(logs["loss"]))
+                    # trl logs the implicit reward margin (chosen - rejected) and, for KTO, the KL estimate
+                    point = {"step": state.global_step, "loss": round(float(logs["loss"]), 4)}
+                    for key, name in (("rewards/margins", "reward"), ("kl", "kl")):
+                        if isinstance(logs.get(key), int | float):
+                            point[name] = round(float(logs[key]), 4)
+                    curve.append(point)
+                    metric(state.global_step, **{k: v for k, v in point.items() if k != "step"})
 
             def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
                 progress(0.1 + 0.6 * state.global_step / max(total, 1), f"step {state.global_step}/{total}")
@@ -93,7 +99,7 @@ class _Report:
 
 
 def _trl_train(method: str, model, tokenizer, rows: list[dict], config: RLHFConfig, work_dir, progress,  # noqa: ANN001
-               metric) -> float:
+               metric, curve: list[dict]) -> float:
     from datasets import Dataset
 
     common = dict(output_dir=str(work_dir), per_device_train_batch_size=config.batch_size, max_steps=config.steps,
@@ -104,7 +110,7 @@ def _trl_train(method: str, model, tokenizer, rows: list[dict], config: RLHFConf
                   # second forward pass per step on the CPU
                   gradient_checkpointing=False)
     dataset = Dataset.from_list(rows)
-    callback = _Report(progress, metric, config.steps)
+    callback = _Report(progress, metric, config.steps, curve)
     if method == "kto":
         from trl import KTOConfig, KTOTrainer
 
@@ -133,7 +139,7 @@ def kto_weights(rows: list[dict]) -> dict[str, float]:
 
 
 def _reinforce(model, tokenizer, prompts: list[list[dict]], reward_model, config: RLHFConfig, progress,  # noqa: ANN001
-               metric) -> float:
+               metric, curve: list[dict]) -> float:
     """REINFORCE with a running-mean baseline and a KL penalty to the reference (adapter disabled)."""
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate)
@@ -170,6 +176,8 @@ def _reinforce(model, tokenizer, prompts: list[list[dict]], reward_model, config
         baseline = mean_reward if step == 1 else 0.9 * baseline + 0.1 * mean_reward
         last_loss = sum(losses)
         metric(step, loss=last_loss, reward=mean_reward, kl=sum(kls) / len(kls))
+        curve.append({"step": step, "loss": round(last_loss, 4), "reward": round(mean_reward, 4),
+                      "kl": round(sum(kls) / len(kls), 4)})
         progress(0.1 + 0.6 * step / config.steps, f"step {step}/{config.steps}, reward {mean_reward:.2f}")
     return last_loss
 
@@ -178,6 +186,8 @@ def training_rows(feedback, config: RLHFConfig) -> tuple[list[dict], str]:  # no
     """The rows the method learns from; a ValueError saying how many are needed when there are too few."""
     config.check()
     rows = feedback.dpo_rows() if config.method == "dpo" else feedback.kto_rows()
+    # the export's flags are not trl columns; legacy rows are already left out
+    rows = [{k: v for k, v in r.items() if k not in ("legacy_context", "model_output")} for r in rows]
     what = "preference pairs (two replies to the same message, one 👍 one 👎)" if config.method == "dpo" else "votes"
     if len(rows) < config.min_votes:
         raise ValueError(f"{config.method} needs at least {config.min_votes} {what}; the store has {len(rows)}")
@@ -186,7 +196,7 @@ def training_rows(feedback, config: RLHFConfig) -> tuple[list[dict], str]:  # no
 
 def train_rlhf(config: RLHFConfig, settings: Settings, progress=None, metric=None, work_dir=None) -> dict:  # noqa: ANN001
     from assistant.services import Services
-    from assistant.training.gate import evaluate_candidate
+    from assistant.training.gate import run_gate
 
     progress = progress or (lambda fraction, message="": None)
     metric = metric or (lambda step, **values: None)
@@ -203,32 +213,44 @@ def train_rlhf(config: RLHFConfig, settings: Settings, progress=None, metric=Non
     model, tokenizer, start = _policy(settings, config, services.adapters)
     started = time.perf_counter()
     work_dir = work_dir or settings.data_dir / "tmp" / name
+    curve: list[dict] = []
     if config.method in ("kto", "dpo"):
-        train_loss = _trl_train(config.method, model, tokenizer, rows, config, work_dir, progress, metric)
+        train_loss = _trl_train(config.method, model, tokenizer, rows, config, work_dir, progress, metric, curve)
     else:
         from assistant.training.reward import RewardModel
 
         reward_model = RewardModel.load(settings)
         prompts = [r["prompt"] for r in rows]
-        train_loss = _reinforce(model, tokenizer, prompts, reward_model, config, progress, metric)
+        train_loss = _reinforce(model, tokenizer, prompts, reward_model, config, progress, metric, curve)
     train_seconds = time.perf_counter() - started
-    evaluation = {}
-    if config.evaluate:
-        progress(0.75, "evaluation gate: comparing with the starting adapter")
-        evaluation = evaluate_candidate(model, tokenizer, settings, feedback.rows(), start, n=config.eval_prompts,
-                                        progress=lambda f, m="": progress(0.75 + 0.2 * f, m))
+    # the conversations trained on: the gate's held-out prompts must come from elsewhere
+    trained_on = sorted({r["user_message_id"] for r in feedback.training_rows() if r.get("user_message_id")})
     card = AdapterCard(
         name=name, base_model=settings.model, method=f"rlhf-{config.method}",
         description=f"{config.method.upper()} on {len(rows)} {what}, started from {start or 'the base model'}",
         data=f"{len(rows)} {what} from the feedback store",
         hyperparameters={**asdict(config), **(kto_weights(rows) if config.method == "kto" else {})},
         metrics={"train_loss": round(train_loss, 4), "train_seconds": round(train_seconds, 1),
-                 "votes_used": len(rows), "started_from": start or "base", "evaluation": evaluation},
+                 "votes_used": len(rows), "started_from": start or "base", "trained_on": trained_on,
+                 "training_curve": curve},
         target_modules=sorted(settings.lora_targets),
     )
-    progress(0.96, "writing the adapter")
+    progress(0.72, "writing the adapter")
     with atomic_dir(target) as tmp:
         save_adapter(model, tmp, card)
+    if config.evaluate:
+        progress(0.75, "evaluation gate: the new adapter vs the current default")
+        gate_started = time.perf_counter()
+        try:
+            report = run_gate(settings, name, "default", model=model, tokenizer=tokenizer, trained_on=trained_on,
+                              curve=curve, progress=lambda f, m="": progress(0.75 + 0.24 * f, m))
+        except Exception as exc:  # noqa: BLE001 - the adapter is written; a failed gate only blocks promotion
+            report = {"passed": False, "reasons": [f"the gate could not run: {exc}"]}
+            card.metrics["gate"] = report
+            from assistant.adapters import write_card
+
+            write_card(target, card)
+        return {**services.adapters.get(name).to_dict(), "gate_seconds": round(time.perf_counter() - gate_started, 1)}
     return card.to_dict()
 
 

@@ -40,3 +40,9 @@ def check_admin(access: Access | None, request: gr.Request | None, action: str) 
     """`access` is None only when a tab is built on its own (tests): then nothing is checked."""
     if access is not None:
         access.require_admin(request, action)
+
+
+def owner_of(request: gr.Request | None) -> str:
+    """Who starts a job from the UI: the logged-in user, else the single local user."""
+    username = getattr(request, "username", None) if request is not None else None
+    return f"user:{username}" if username else "local"

@@ -99,6 +99,14 @@ def launch(services, status: StartupStatus, insecure: bool = False, **kwargs) ->
     settings = services.settings
     options = launch_options(services, insecure)
     app = build_app(services, status)
+    if settings.api_enabled:
+        # The OpenAI-compatible API (/v1) lives in the same server, in front of Gradio's routes; the file-route
+        # guard middleware wraps both. It has its own auth (API keys; loopback only without any key).
+        from starlette.routing import Mount
+
+        from assistant.api import create_api
+
+        options["app_kwargs"] = {**options["app_kwargs"], "routes": [Mount("/v1", app=create_api(services, status))]}
     # One generation at a time: the model is shared (see GENERATION_LOCK); other events are not limited.
     app.queue(default_concurrency_limit=settings.concurrency, max_size=64)
     app.launch(show_error=True, **{**options, **kwargs})

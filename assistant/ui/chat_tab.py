@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
 import gradio as gr
@@ -14,21 +15,58 @@ from assistant.llm.engine import InputError
 from assistant.llm.packaged import ModelSourceError
 from assistant.prompts import COT_MODES
 from assistant.security import Identity
+from assistant.tools.service import describe_call
 from assistant.ui.render import render_conversation, render_partial
 
 log = logging.getLogger(__name__)
 DEFAULT_ADAPTER = "default (promoted)"
-# Stop buttons must reach the generation of their own browser session only.
+# Every way the model writes maths: display \[ \] and $$ $$, inline \( \) and $ $ (KaTeX in the browser).
+LATEX_DELIMITERS = [
+    {"left": "$$", "right": "$$", "display": True},
+    {"left": "\\[", "right": "\\]", "display": True},
+    {"left": "\\(", "right": "\\)", "display": False},
+    {"left": "$", "right": "$", "display": False},
+]
+# Stop buttons must reach the generation of their own browser session only. An entry lives only while its
+# session generates (removed when the turn ends), so the dict holds at most the generations running now.
 _STOP_EVENTS: dict[str, threading.Event] = {}
 STOP_EVENTS_LOCK = threading.Lock()  # guards _STOP_EVENTS
+MAX_STOP_EVENTS = 1024  # a backstop should a turn's cleanup never run (a generator dropped unclosed)
 USER_ERRORS = (InputError, AdapterError, NotFound, ValueError, ModelSourceError)  # FeedbackError is a ValueError
+# Error texts name server settings for the admin (CLI); the person in the browser cannot set them.
+_SERVER_HINT = re.compile(r"\s*\((?:set|see) ASSISTANT_[A-Z_]+[^)]*\)")
 
 
-def _stop_event(session: str, fresh: bool = False) -> threading.Event:
+def start_generation(session: str) -> threading.Event:
+    """A fresh stop event for this session's new generation."""
+    event = threading.Event()
     with STOP_EVENTS_LOCK:
-        if fresh or session not in _STOP_EVENTS:
-            _STOP_EVENTS[session] = threading.Event()
-        return _STOP_EVENTS[session]
+        _STOP_EVENTS.pop(session, None)
+        while len(_STOP_EVENTS) >= MAX_STOP_EVENTS:
+            _STOP_EVENTS.pop(next(iter(_STOP_EVENTS)))  # the oldest
+        _STOP_EVENTS[session] = event
+    return event
+
+
+def end_generation(session: str, event: threading.Event) -> None:
+    with STOP_EVENTS_LOCK:
+        if _STOP_EVENTS.get(session) is event:
+            del _STOP_EVENTS[session]
+
+
+def stop_generation(session: str) -> bool:
+    """Stop this session's running generation; False when none runs."""
+    with STOP_EVENTS_LOCK:
+        event = _STOP_EVENTS.get(session)
+    if event is None:
+        return False
+    event.set()
+    return True
+
+
+def user_text(exc: BaseException) -> str:
+    """An error as the person in the browser should read it: without hints about server environment variables."""
+    return _SERVER_HINT.sub(" (an administrator can change this limit)", str(exc))
 
 
 def owner_for(request: gr.Request | None, browser_id: str | None, identity: Identity | None = None) -> str:
@@ -55,6 +93,23 @@ def adapter_from_db(value: str | None) -> str:
     return DEFAULT_ADAPTER if value is None else (BASE if value == "none" else value)
 
 
+def pending_call_of(messages: list[dict]) -> tuple[int, dict] | None:
+    """(message id, call) when the conversation's last message is a reply that proposes a side-effect call."""
+    if not messages or messages[-1]["role"] != "assistant":
+        return None
+    call = (messages[-1].get("meta") or {}).get("pending_call")
+    return (messages[-1]["id"], call) if call else None
+
+
+def pending_view(pending: tuple[int, dict] | None) -> tuple:
+    """Updates for (the Confirm/Cancel row, its text, the pending message id)."""
+    if pending is None:
+        return gr.update(visible=False), "", None
+    message_id, call = pending
+    text = f"**Run {describe_call(call.get('name', '?'), call.get('arguments', {}))}?** It changes something."
+    return gr.update(visible=True), text, message_id
+
+
 def build_chat_tab(  # noqa: C901
     services,  # noqa: ANN001
     browser_id: gr.BrowserState,
@@ -66,17 +121,21 @@ def build_chat_tab(  # noqa: C901
 
     def owner_of(request: gr.Request | None, browser_value: str | None) -> str:
         return owner_for(request, browser_value, identity)
+
     conv_id = gr.State(None)
     ids = gr.State([])
+    pending_id = gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=220):
-            new_button = gr.Button("＋ New chat", variant="primary")
+            new_button = gr.Button("＋ New chat", variant="primary", elem_id="new-chat")
+            # The API keeps `new_conversation` (it creates the row at once); the button above does not.
+            new_api_button = gr.Button("new conversation (API)", visible=False)
             conversations = gr.Radio(choices=[], label="Conversations", value=None, elem_id="conversations")
-            with gr.Accordion("Rename or delete", open=False):
-                title = gr.Textbox(label="Title", max_lines=1)
+            with gr.Accordion("Rename or delete", open=False, elem_id="rename-delete"):
+                title = gr.Textbox(label="Title", max_lines=1, elem_id="conversation-title")
                 with gr.Row():
-                    rename_button = gr.Button("Rename", size="sm")
-                    delete_button = gr.Button("Delete", size="sm", variant="stop")
+                    rename_button = gr.Button("Rename", size="sm", elem_id="rename")
+                    delete_button = gr.Button("Delete", size="sm", variant="stop", elem_id="delete")
         with gr.Column(scale=4):
             chatbot = gr.Chatbot(
                 height=560,
@@ -85,7 +144,12 @@ def build_chat_tab(  # noqa: C901
                 elem_id="chatbot",
                 buttons=["copy"],
                 placeholder="Ask anything, or type /help for commands.",
+                latex_delimiters=LATEX_DELIMITERS,
             )
+            with gr.Row(visible=False, elem_id="pending-call") as pending_row:
+                pending_text = gr.Markdown("", elem_id="pending-text")
+                confirm_button = gr.Button("✔ Confirm", variant="primary", size="sm", scale=0, elem_id="confirm-call")
+                cancel_button = gr.Button("✖ Cancel", size="sm", scale=0, elem_id="cancel-call")
             with gr.Row():
                 message = gr.Textbox(
                     placeholder="Message… (Enter to send, Shift+Enter for a new line; /help)",
@@ -96,12 +160,16 @@ def build_chat_tab(  # noqa: C901
                     elem_id="message",
                 )
                 with gr.Column(scale=1, min_width=110):
-                    send_button = gr.Button("Send", variant="primary")
-                    stop_button = gr.Button("Stop", variant="stop")
+                    send_button = gr.Button("Send", variant="primary", elem_id="send")
+                    stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
             with gr.Row():
-                regenerate_button = gr.Button("↻ Regenerate", size="sm")
+                regenerate_button = gr.Button("↻ Regenerate", size="sm", elem_id="regenerate")
                 vote_reason = gr.Textbox(
-                    placeholder="Optional reason for your next 👍/👎", show_label=False, max_lines=1, scale=4
+                    placeholder="Optional reason for your next 👍/👎",
+                    show_label=False,
+                    max_lines=1,
+                    scale=4,
+                    elem_id="vote-reason",
                 )
             status = gr.Markdown("", elem_id="chat-status")
         with gr.Column(scale=1, min_width=260):
@@ -110,10 +178,11 @@ def build_chat_tab(  # noqa: C901
                 value=DEFAULT_ADAPTER,
                 label="Adapter",
                 info="per conversation; the base model is never reloaded",
+                elem_id="adapter",
             )
-            cot = gr.Radio(list(COT_MODES), value="direct", label="Chain of thought")
-            knowledge = gr.Radio(["off", "auto", "always"], value="auto", label="Knowledge")
-            tools = gr.Checkbox(value=True, label="Tools")
+            cot = gr.Radio(list(COT_MODES), value="direct", label="Chain of thought", elem_id="cot")
+            knowledge = gr.Radio(["off", "auto", "always"], value="auto", label="Knowledge", elem_id="knowledge")
+            tools = gr.Checkbox(value=settings.tools_by_default, label="Tools", elem_id="tools")
             with gr.Accordion("Generation", open=False):
                 temperature = gr.Slider(0.0, 2.0, value=settings.temperature, step=0.05, label="Temperature")
                 top_p = gr.Slider(0.05, 1.0, value=settings.top_p, step=0.05, label="Top-p")
@@ -126,6 +195,7 @@ def build_chat_tab(  # noqa: C901
                 )
                 system = gr.Textbox(value=settings.system_prompt, label="System prompt", lines=3)
     options = [adapter, cot, knowledge, tools, temperature, top_p, top_k, max_new, repetition, system]
+    pending_outputs = [pending_row, pending_text, pending_id]
 
     # --- helpers --------------------------------------------------------------------------------
     def conversation_choices(owner: str) -> list[tuple[str, str]]:
@@ -137,9 +207,28 @@ def build_chat_tab(  # noqa: C901
         except Exception:  # noqa: BLE001 - votes are decoration when loading a conversation
             return {}
 
+    def default_options() -> list:
+        """A new chat starts from the defaults, not from whatever the last conversation used."""
+        return [
+            gr.update(value=DEFAULT_ADAPTER, choices=adapter_choices(services)),
+            "direct",
+            "auto",
+            settings.tools_by_default,
+            settings.temperature,
+            settings.top_p,
+            settings.top_k,
+            settings.max_new_tokens,
+            settings.repetition_penalty,
+            settings.system_prompt,
+        ]
+
+    def blank_chat(status_text: str = "") -> tuple:
+        """The loaded-conversation outputs of a chat that does not exist yet."""
+        return ([], [], gr.update(value=""), *default_options(), status_text, *pending_view(None))
+
     def load_conversation(owner: str, cid: str | None) -> tuple:
         if not cid:
-            return [], [], gr.update(), *([gr.update()] * len(options)), ""
+            return [], [], gr.update(), *([gr.update()] * len(options)), "", *pending_view(None)
         view = services.conversations.get(owner, cid)
         rendered = render_conversation(view.messages, images_root=images_root)
         votes = votes_for(rendered.ids)
@@ -161,6 +250,7 @@ def build_chat_tab(  # noqa: C901
             g.get("repetition_penalty", settings.repetition_penalty),
             g.get("system_prompt", settings.system_prompt),
             "",
+            *pending_view(pending_call_of(view.messages)),
         )
 
     def options_dict(adapter_v, cot_v, knowledge_v, tools_v, temp, tp, tk, mn, rp, sys_v) -> dict:  # noqa: ANN001
@@ -179,6 +269,25 @@ def build_chat_tab(  # noqa: C901
             },
         }
 
+    def turn_request(owner: str, text: str, cid: str | None, opts: tuple, regenerate: bool) -> TurnRequest:
+        """The UI's options travel with the turn; the chat service keeps them with the conversation."""
+        o = options_dict(*opts)
+        generation = dict(o["generation"])
+        system_prompt = generation.pop("system_prompt", None)
+        return TurnRequest(
+            owner=owner,
+            message=text,
+            conversation_id=cid,
+            adapter=o["adapter"],
+            cot_mode=o["cot_mode"],
+            knowledge_mode=o["knowledge_mode"],
+            tools_enabled=o["tools_enabled"],
+            params=generation,
+            system_prompt=system_prompt,
+            regenerate=regenerate,
+            remember_options=True,
+        )
+
     # --- events ---------------------------------------------------------------------------------
     def on_load(browser_value: str | None, request: gr.Request):
         if identity.verify(browser_value) is None:
@@ -194,9 +303,14 @@ def build_chat_tab(  # noqa: C901
             return (cid, *load_conversation(owner, cid))
         except NotFound as exc:
             gr.Warning(str(exc))
-            return (None, [], [], gr.update(), *([gr.update()] * len(options)), str(exc))
+            return (None, [], [], gr.update(), *([gr.update()] * len(options)), str(exc), *pending_view(None))
 
-    def on_new(
+    def on_new(browser_value: str, request: gr.Request):
+        """A blank chat with default options; the conversation is stored with its first message."""
+        owner = owner_of(request, browser_value)
+        return (None, gr.update(choices=conversation_choices(owner), value=None), *blank_chat())
+
+    def on_new_api(
         browser_value: str, adapter_v, cot_v, knowledge_v, tools_v, temp, tp, tk, mn, rp, sys_v, request: gr.Request
     ):  # noqa: ANN001
         owner = owner_of(request, browser_value)
@@ -212,7 +326,7 @@ def build_chat_tab(  # noqa: C901
                 raise ValueError("open a conversation first")
             services.conversations.rename(owner, cid, new_title)
         except USER_ERRORS as exc:
-            gr.Warning(str(exc))
+            gr.Warning(user_text(exc))
         return gr.update(choices=conversation_choices(owner), value=cid)
 
     def on_delete(cid: str | None, browser_value: str, request: gr.Request):
@@ -222,8 +336,7 @@ def build_chat_tab(  # noqa: C901
                 services.conversations.delete(owner, cid)
             except NotFound as exc:
                 gr.Warning(str(exc))
-        choices = conversation_choices(owner)
-        return None, gr.update(choices=choices, value=None), [], [], ""
+        return (None, gr.update(choices=conversation_choices(owner), value=None), *blank_chat())
 
     def on_option_change(
         cid: str | None,
@@ -240,6 +353,7 @@ def build_chat_tab(  # noqa: C901
         sys_v,
         request: gr.Request,
     ):  # noqa: ANN001
+        """Keep a changed option with an existing conversation (a new chat gets its options with its first turn)."""
         if not cid:
             return ""
         try:
@@ -250,7 +364,7 @@ def build_chat_tab(  # noqa: C901
             )
             return ""
         except USER_ERRORS as exc:
-            return f"⚠️ {exc}"
+            return f"⚠️ {user_text(exc)}"
 
     def respond(
         text: str,
@@ -298,29 +412,22 @@ def build_chat_tab(  # noqa: C901
 
     def run_turn(text: str, cid: str | None, browser_value: str, opts: tuple, regenerate: bool, request: gr.Request):
         owner = owner_of(request, browser_value)
-        stop = _stop_event(request.session_hash, fresh=True)
+        session = request.session_hash or owner
+        stop = start_generation(session)
         choices_update = gr.update()
+        hidden = pending_view(None)
         try:
-            opts_d = options_dict(*opts)
             if not regenerate:
                 services.chat.check_message(text)
-            if cid is None:
-                view = services.conversations.create(owner, **opts_d)
-                cid = view.id
-                choices_update = gr.update(choices=conversation_choices(owner), value=cid)
-            else:
-                services.conversations.update(owner, cid, **opts_d)
-            view = services.conversations.get(owner, cid)
-            history = view.messages
+            history = services.conversations.get(owner, cid).messages if cid else []
             if regenerate:
+                # What stays on screen while the new reply streams; the chat service does the regenerating.
                 last_user = next((m for m in reversed(history) if m["role"] == "user"), None)
                 if last_user is None:
                     raise InputError("nothing to regenerate yet")
                 text = last_user["content"]
-                cut = history.index(last_user)
-                history = history[:cut]
+                history = history[: history.index(last_user)]
             base = render_conversation(history, images_root=images_root)
-            request_obj = TurnRequest(owner=owner, message=text, conversation_id=cid, regenerate=regenerate)
             yield (
                 gr.update(value=base.messages + [{"role": "user", "content": text}]),
                 base.ids,
@@ -328,20 +435,24 @@ def build_chat_tab(  # noqa: C901
                 cid,
                 choices_update,
                 "⏳ working…",
+                *hidden,
             )
-            for update in services.chat.turn(request_obj, stop):
-                rendered = render_partial(
-                    base, text, update.result, update.status, update.done, images_root=images_root
-                )
+            for update in services.chat.turn(turn_request(owner, text, cid, opts, regenerate), stop):
+                r = update.result
+                if cid is None and r.conversation_id:  # the chat service created the conversation
+                    cid = r.conversation_id
+                    choices_update = gr.update(choices=conversation_choices(owner), value=cid)
+                rendered = render_partial(base, text, r, update.status, update.done, images_root=images_root)
                 status_text = update.status or ("" if update.done else "✍️ generating…")
+                pending = hidden
                 if update.done:
-                    r = update.result
                     status_text = (
                         f"{r.tokens} tokens in {r.seconds:.1f} s · {r.model} · {r.quant} · "
-                        f"adapter: {r.adapter or 'base'} · {r.cot_mode}"
+                        f"adapter: {r.adapter or 'base'} · {r.cot_mode}" + (" · ⏹ stopped" if r.stopped else "")
                     )
-                    if r.conversation_id:
-                        choices_update = gr.update(choices=conversation_choices(owner), value=cid)
+                    choices_update = gr.update(choices=conversation_choices(owner), value=cid)
+                    if r.pending_call and r.message_id:
+                        pending = pending_view((r.message_id, r.pending_call))
                 yield (
                     gr.update(value=rendered.messages, feedback_value=rendered.feedback),
                     rendered.ids,
@@ -349,18 +460,41 @@ def build_chat_tab(  # noqa: C901
                     cid,
                     choices_update,
                     status_text,
+                    *pending,
                 )
         except USER_ERRORS as exc:
-            gr.Warning(str(exc))
-            yield gr.update(), gr.update(), text, cid, choices_update, f"⚠️ {exc}"
+            gr.Warning(user_text(exc))
+            yield gr.update(), gr.update(), text, cid, choices_update, f"⚠️ {user_text(exc)}", *hidden
         except Exception as exc:  # noqa: BLE001 - show it, keep the app and the stored conversation intact
             log.exception("chat turn failed")
             gr.Warning(f"internal error: {type(exc).__name__}: {exc}")
-            yield gr.update(), gr.update(), text, cid, choices_update, f"⚠️ internal error: {exc}"
+            yield gr.update(), gr.update(), text, cid, choices_update, f"⚠️ internal error: {exc}", *hidden
+        finally:
+            end_generation(session, stop)
 
     def on_stop(request: gr.Request):
-        _stop_event(request.session_hash).set()
-        return "⏹ stopped"
+        stopped = stop_generation(request.session_hash or "")
+        return "⏹ stopped" if stopped else ""
+
+    def on_decide(accept: bool, message_id: int | None, cid: str | None, browser_value: str, request: gr.Request):
+        owner = owner_of(request, browser_value)
+        try:
+            if message_id is None or not cid:
+                raise InputError("there is nothing to confirm")
+            result = services.chat.confirm(owner, message_id, accept)
+            loaded = load_conversation(owner, cid)
+            word = "done" if accept else "cancelled"
+            return (*loaded[:-4], f"{word}: {result.answer.splitlines()[0][:200]}", *loaded[-3:])
+        except USER_ERRORS as exc:
+            gr.Warning(user_text(exc))
+            loaded = load_conversation(owner, cid) if cid else blank_chat()
+            return (*loaded[:-4], f"⚠️ {user_text(exc)}", *pending_view(None))
+
+    def on_confirm(message_id: int | None, cid: str | None, browser_value: str, request: gr.Request):
+        return on_decide(True, message_id, cid, browser_value, request)
+
+    def on_cancel(message_id: int | None, cid: str | None, browser_value: str, request: gr.Request):
+        return on_decide(False, message_id, cid, browser_value, request)
 
     def on_like(ids_value: list, reason: str, browser_value: str, data: gr.LikeData, request: gr.Request):
         index = data.index[0] if isinstance(data.index, list | tuple) else data.index
@@ -372,12 +506,12 @@ def build_chat_tab(  # noqa: C901
         try:
             saved = services.feedback.vote(owner_of(request, browser_value), message_id, liked, reason or "")
         except USER_ERRORS as exc:
-            gr.Warning(str(exc))
-            return gr.update(), f"⚠️ {exc}"
+            gr.Warning(user_text(exc))
+            return gr.update(), f"⚠️ {user_text(exc)}"
         word = {True: "👍 saved", False: "👎 saved", None: "vote cleared"}[liked]
         return "", f"{word} (message {message_id}; {saved.get('total_votes', '?')} votes in store)"
 
-    outputs = [chatbot, ids, message, conv_id, conversations, status]
+    outputs = [chatbot, ids, message, conv_id, conversations, status, *pending_outputs]
     inputs = [message, conv_id, browser_id, *options]
     submit_events = [
         message.submit(respond, inputs, outputs, concurrency_id="generate", api_name="chat"),
@@ -391,19 +525,23 @@ def build_chat_tab(  # noqa: C901
     ]
     stop_button.click(on_stop, None, status, cancels=submit_events, queue=False, api_name="stop")
     chatbot.like(on_like, [ids, vote_reason, browser_id], [vote_reason, status], queue=False, api_name="vote")
-    loaded_outputs = [chatbot, ids, title, *options, status]
+    loaded_outputs = [chatbot, ids, title, *options, status, *pending_outputs]
+    decide_inputs = [pending_id, conv_id, browser_id]
+    confirm_button.click(on_confirm, decide_inputs, loaded_outputs, concurrency_id="generate", api_name="confirm")
+    cancel_button.click(on_cancel, decide_inputs, loaded_outputs, api_name="cancel")
     conversations.input(
         on_select, [conversations, browser_id], [conv_id, *loaded_outputs], api_name="open_conversation"
     )
-    new_button.click(
-        on_new,
+    new_button.click(on_new, [browser_id], [conv_id, conversations, *loaded_outputs], api_visibility="private")
+    new_api_button.click(
+        on_new_api,
         [browser_id, *options],
         [conv_id, conversations, chatbot, ids, title, status],
         api_name="new_conversation",
     )
     rename_button.click(on_rename, [conv_id, title, browser_id], conversations, api_name="rename_conversation")
     delete_button.click(
-        on_delete, [conv_id, browser_id], [conv_id, conversations, chatbot, ids, status], api_name="delete_conversation"
+        on_delete, [conv_id, browser_id], [conv_id, conversations, *loaded_outputs], api_name="delete_conversation"
     )
     for component in options:
         component.input(on_option_change, [conv_id, browser_id, *options], status, api_visibility="private")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import gradio as gr
 import pandas as pd
 
@@ -11,7 +9,7 @@ from assistant.adapters import AdapterError
 from assistant.feedback import FeedbackError
 from assistant.jobs import JobError
 from assistant.training.rlhf import METHODS, RLHFConfig, training_rows
-from assistant.ui.access import Access, PermissionDenied, check_admin
+from assistant.ui.access import Access, PermissionDenied, check_admin, owner_of
 from assistant.ui.files import publish_download
 from assistant.ui.job_monitor import build_job_monitor
 
@@ -65,7 +63,9 @@ def build_feedback_tab(services, access: Access | None = None) -> None:  # noqa:
     with gr.Row():
         which = gr.Radio(["all", "👍", "👎"], value="all", label="show")
         adapter_filter = gr.Textbox(label="adapter (empty = all)", max_lines=1)
-    votes = gr.Dataframe(lambda: latest("all", ""), label="latest votes", interactive=False, wrap=True)
+    # Fixed shares of the page width (and wrapped text) keep the reason column on screen.
+    votes = gr.Dataframe(lambda: latest("all", ""), label="latest votes", interactive=False, wrap=True,
+                         column_widths=["12%", "6%", "9%", "25%", "30%", "18%"], elem_id="latest-votes")
     with gr.Row():
         fmt = gr.Radio(["jsonl", "kto", "dpo"], value="kto", label="export format")
         export = gr.Button("Export")
@@ -107,10 +107,13 @@ def build_feedback_tab(services, access: Access | None = None) -> None:  # noqa:
     def start_reward(request: gr.Request):
         try:
             check_admin(access, request, "train the reward model")
-            if len(feedback.rows()) < settings.min_votes_for_training:
-                raise ValueError(f"the reward model needs at least {settings.min_votes_for_training} votes; "
-                                 f"the store has {len(feedback.rows())}")
-            new_id = services.jobs.start("reward", {"min_votes": settings.min_votes_for_training}, lock_key="reward")
+            usable = len(feedback.training_rows())
+            if usable < settings.min_votes_for_training:
+                raise ValueError(f"the reward model needs at least {settings.min_votes_for_training} votes on "
+                                 f"model replies with a recorded input; the store has {usable}")
+            new_id = services.jobs.start(
+                "reward", {"min_votes": settings.min_votes_for_training}, lock_key="reward", owner=owner_of(request)
+            )
             return new_id, f"started reward-model job `{new_id}`"
         except ERRORS as exc:
             return gr.update(), f"⚠️ {exc}"
@@ -124,7 +127,7 @@ def build_feedback_tab(services, access: Access | None = None) -> None:  # noqa:
             training_rows(feedback, config)
             new_id = services.jobs.start("rlhf", {k: getattr(config, k) for k in
                                                   ("method", "start_from", "steps", "learning_rate", "beta",
-                                                   "min_votes")}, lock_key="rlhf")
+                                                   "min_votes")}, lock_key="rlhf", owner=owner_of(request))
             return new_id, f"started {method_v} job `{new_id}`"
         except ERRORS as exc:
             return gr.update(), f"⚠️ {exc}"
@@ -132,34 +135,57 @@ def build_feedback_tab(services, access: Access | None = None) -> None:  # noqa:
     reward_button.click(start_reward, None, [job_id, message], api_name="train_reward")
     rlhf_button.click(start_rlhf, [method, start_from, steps, lr, beta], [job_id, message], api_name="train_rlhf")
 
-    gr.Markdown("### Evaluation gate and promotion\nA retrained adapter is compared with the one it started from on "
-                "held-out prompts (reward score, win rate, KL to the base, reply length, a chain-of-thought "
-                "regression subset) before it can become the default.")
+    gr.Markdown("### Evaluation gate and promotion\nA retrained adapter is compared with the current default on "
+                "held-out prompts from recent conversations it never trained on (reward-model win rate with a 95 % "
+                "interval), on the 50 chain-of-thought problems and grounded questions (no regression beyond the "
+                "tolerance), and by its KL to the base. Promotion is refused when the gate fails or compared "
+                "with another default; an admin can force it, and that is recorded.")
     with gr.Row():
         candidate = gr.Dropdown([n for n in services.adapters.names() if n.startswith("rlhf-")], label="candidate")
+        gate_button = gr.Button("Run the gate")
+        force = gr.Checkbox(label="force (admin: promote despite the gate)", value=False)
         promote = gr.Button("Promote", variant="primary")
         rollback = gr.Button("Roll back")
-    evaluation = gr.Code(language="json", label="evaluation")
+    gate_report = gr.Markdown()
+    gate_plot = gr.HTML()
     history = gr.Dataframe(lambda: history_frame(), label="promotion history", interactive=False)
 
     def show_candidate(name: str | None):
-        if not name:
-            return ""
-        card = services.adapters.get(name)
-        return json.dumps(card.metrics.get("evaluation") or {"note": "no evaluation on this card"}, indent=2,
-                          ensure_ascii=False)
+        from assistant.training.gate import report_markdown
 
-    def do_promote(name: str | None, request: gr.Request):
+        if not name:
+            return "", ""
+        card = services.adapters.get(name)
+        report = card.metrics.get("gate") or {}
+        plot = settings.adapters_dir / name / "gate.svg"
+        return (report_markdown(report, card.metrics.get("training_curve")) if report.get("cot") else
+                report_markdown({}) if not report else "❌ " + "; ".join(report.get("reasons", [])),
+                plot.read_text(encoding="utf-8") if plot.exists() else "")
+
+    def run_gate_job(name: str | None, request: gr.Request):
+        try:
+            check_admin(access, request, "run the evaluation gate")
+            if not name:
+                raise ValueError("pick a candidate")
+            new_id = services.jobs.start(
+                "gate", {"candidate": name, "current": "default"}, lock_key=f"gate:{name}", owner=owner_of(request)
+            )
+            return new_id, f"started the gate for {name}: job `{new_id}` (select the candidate again when it ends)"
+        except ERRORS as exc:
+            return gr.update(), f"⚠️ {exc}"
+
+    def do_promote(name: str | None, forced: bool, request: gr.Request):
+        from assistant.training.gate import GateRefused, promote
+
         try:
             check_admin(access, request, "promote an adapter")
             if not name:
                 raise ValueError("pick a candidate")
-            evaluation_v = services.adapters.get(name).metrics.get("evaluation")
-            if not evaluation_v:
-                raise ValueError(f"{name} has no evaluation on its card; it cannot be promoted from here")
-            services.adapters.record_promotion(name, "promote", evaluation_v)
-            return history_frame(), f"**{name}** is now the default adapter"
-        except ERRORS as exc:
+            user = getattr(request, "username", None) or "ui"
+            record = promote(services, name, force=forced, by=user)
+            note = f" (forced over: {'; '.join(record['overridden'])})" if record["forced"] else ""
+            return history_frame(), f"**{name}** is now the default adapter{note}"
+        except (GateRefused, *ERRORS) as exc:
             return history_frame(), f"⚠️ {exc}"
 
     def do_rollback(request: gr.Request):
@@ -173,7 +199,8 @@ def build_feedback_tab(services, access: Access | None = None) -> None:  # noqa:
         return gr.update(choices=[n for n in services.adapters.names() if n.startswith("rlhf-")]), history_frame()
 
     candidate.focus(refresh_candidates, None, [candidate, history], api_visibility="private")
-    candidate.change(show_candidate, candidate, evaluation, api_visibility="private")
-    promote.click(do_promote, candidate, [history, message], api_name="promote_candidate")
+    candidate.change(show_candidate, candidate, [gate_report, gate_plot], api_visibility="private")
+    gate_button.click(run_gate_job, candidate, [job_id, message], api_name="run_gate")
+    promote.click(do_promote, [candidate, force], [history, message], api_name="promote_candidate")
     rollback.click(do_rollback, None, [history, message], api_visibility="private")
     gr.on([refresh.click], refresh_candidates, None, [candidate, history], api_visibility="private")

@@ -44,8 +44,9 @@ def build_images_tab(settings: Settings, access: Access | None = None) -> None: 
             cancel_btn = gr.Button("Cancel")
         status = gr.Markdown()
         with gr.Row():
+            # Hidden until the first logged loss: an empty plot draws "Infinity" axes.
             loss_plot = gr.LinePlot(pd.DataFrame({"step": [], "loss": []}), x="step", y="loss",
-                                    title="training loss", height=260)
+                                    title="training loss", height=260, visible=False)
             preview = gr.Image(label="samples during training", type="filepath", height=260)
         timer = gr.Timer(1.0, active=False)
 
@@ -94,6 +95,7 @@ def build_images_tab(settings: Settings, access: Access | None = None) -> None: 
         info = runner.get(job_id)
         rows_ = [r for r in runner.metrics(job_id) if "loss" in r]
         frame = pd.DataFrame({"step": [r["step"] for r in rows_], "loss": [r["loss"] for r in rows_]})
+        plot = gr.update(value=frame, visible=True) if rows_ else gr.update(visible=False)
         image = runner.job_dir(job_id) / "samples.png"
         text = f"**{info.status}** {info.progress:.0%} · {info.message}"
         if info.status == "succeeded":
@@ -101,7 +103,7 @@ def build_images_tab(settings: Settings, access: Access | None = None) -> None: 
             text += "\n\n" + " · ".join(f"{k}: {v}" for k, v in metrics.items())
         done = info.status not in ("queued", "running")
         picture = files.image(image, runner.job_dir(job_id)) if image.exists() else None
-        return text, frame, picture if picture is not None else gr.skip(), gr.Timer(active=not done)
+        return text, plot, picture if picture is not None else gr.skip(), gr.Timer(active=not done)
 
     def cancel(job_id: str | None) -> str:
         if not job_id:

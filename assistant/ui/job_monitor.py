@@ -11,8 +11,9 @@ def build_job_monitor(services, label: str = "Job") -> gr.State:  # noqa: ANN001
     job_id = gr.State(None)
     with gr.Group():
         status = gr.Markdown(f"*{label}: none running*")
+        # Hidden until the job logs its first value: an empty plot draws "Infinity" axes.
         plot = gr.LinePlot(pd.DataFrame({"step": [], "value": [], "series": []}), x="step", y="value",
-                           color="series", height=220, label="loss")
+                           color="series", height=220, label="loss", visible=False)
         with gr.Accordion("Log", open=False):
             log = gr.Code(language=None, lines=8, label="log tail")
         cancel = gr.Button("Cancel job", size="sm", variant="stop")
@@ -26,8 +27,8 @@ def build_job_monitor(services, label: str = "Job") -> gr.State:  # noqa: ANN001
                 for k, v in m.items() if k not in ("step", "time") and isinstance(v, int | float)]
         bar = "█" * int(info.progress * 20) + "░" * (20 - int(info.progress * 20))
         text = f"**{label} `{current}`** — {info.status} `{bar}` {info.progress:.0%} — {info.message}"
-        frame = pd.DataFrame(rows) if rows else pd.DataFrame({"step": [], "value": [], "series": []})
-        return text, frame, services.jobs.log_tail(current, 3000)
+        plot_update = gr.update(value=pd.DataFrame(rows), visible=True) if rows else gr.update(visible=False)
+        return text, plot_update, services.jobs.log_tail(current, 3000)
 
     def do_cancel(current: str | None):
         if not current:

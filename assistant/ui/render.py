@@ -8,6 +8,7 @@ right reply.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,57 @@ class Rendered:
         self.messages.append(message)
         self.ids.append(message_id)
         self.feedback.append(vote)
+
+
+# Spans the chatbot must not touch: code, and maths already inside one of the chat's LaTeX delimiters.
+_PROTECTED = re.compile(
+    r"```.*?(?:```|$)|`[^`\n]*`|\$\$.*?\$\$|\\\[.*?\\\]|\\\(.*?\\\)|(?<![\\$])\$[^$\n]+?\$",
+    re.DOTALL,
+)
+_BARE_MATH = re.compile(r"\\(?:boxed|frac|dfrac|sqrt)\s*\{")
+
+
+def _balanced_end(text: str, start: int) -> int | None:
+    """Index just past the LaTeX command starting at `start` and its brace groups (`\\frac{a}{b}`)."""
+    i = text.index("{", start)
+    while i < len(text) and text[i] == "{":
+        depth = 0
+        for j in range(i, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            if depth == 0:
+                i = j + 1
+                break
+        else:
+            return None  # unclosed (still streaming): leave it raw until it closes
+    return i
+
+
+def math_ready(text: str) -> str:
+    """Put maths the model wrote without delimiters (`\\boxed{24}`, `\\frac{7}{3}`) inside `$…$` so KaTeX
+    renders it instead of showing raw LaTeX; code and maths already delimited are left alone."""
+    if "\\" not in text:
+        return text
+    out, last = [], 0
+    for match in _PROTECTED.finditer(text):
+        out.append(_wrap_bare(text[last : match.start()]))
+        out.append(match.group(0))
+        last = match.end()
+    out.append(_wrap_bare(text[last:]))
+    return "".join(out)
+
+
+def _wrap_bare(chunk: str) -> str:
+    out, i = [], 0
+    for match in _BARE_MATH.finditer(chunk):
+        if match.start() < i:
+            continue  # inside the previous command's braces
+        end = _balanced_end(chunk, match.start())
+        if end is None:
+            break
+        out.append(chunk[i : match.start()] + "$" + chunk[match.start() : end] + "$")
+        i = end
+    out.append(chunk[i:])
+    return "".join(out)
 
 
 def sources_markdown(sources: list[dict]) -> str:
@@ -74,7 +126,7 @@ def assistant_messages(
         out.add(
             gr.ChatMessage(
                 role="assistant",
-                content=reasoning,
+                content=math_ready(reasoning),
                 metadata={"title": title, "status": "pending" if pending and not answer else "done"},
             ),
             message_id,
@@ -98,7 +150,7 @@ def assistant_messages(
                 ),
                 message_id,
             )
-    text = answer or (f"*{status}*" if pending and status else "")
+    text = math_ready(answer) or (f"*{status}*" if pending and status else "")
     notices = [n for n in meta.get("notices", []) if n]
     if notices and not pending:
         text += "\n\n" + "\n".join(f"> ℹ️ {n}" for n in notices)

@@ -1,0 +1,62 @@
+"""The whole page in Chromium: every tab opens cleanly, and two browsers never see each other's chats."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+if os.environ.get("CI", "").lower() != "true":
+    pytest.importorskip("playwright", reason="playwright is not installed (make install: requirements-dev.txt)")
+
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
+
+from tests.browser.helpers import conversation_titles, open_app, send, wait_model  # noqa: E402
+
+TABS = ["Chat", "Knowledge", "Adapters", "Images", "Feedback & Training", "Settings"]
+
+
+def test_every_tab_opens_without_an_error(page: Page, app):  # noqa: ANN001
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    open_app(page, app.url)
+    wait_model(page)
+    for name in TABS:
+        page.get_by_role("tab", name=name).click()
+        page.wait_for_timeout(500)
+        assert page.locator(".toast-body.error, [data-testid='toast-body'].error").count() == 0, name
+        expect(page.locator("body")).not_to_contain_text("failed to load")
+        expect(page.locator("body")).not_to_contain_text("Infinity")
+    # The Settings tab agrees with the footer once the model is loaded.
+    expect(page.locator("#settings-status")).to_contain_text("loaded in", timeout=15_000)
+    expect(page.locator("#settings-status")).not_to_contain_text("loading…")
+    expect(page.locator("#footer")).not_to_contain_text(str(app.data_dir))
+    assert not errors, errors
+
+
+@pytest.fixture()
+def _contexts(browser: Browser):  # noqa: ANN201 - the contexts a test opens (screenshots on failure use them)
+    opened = []
+    yield opened
+    for context in opened:
+        context.close()
+
+
+def test_two_browsers_never_see_each_others_conversations(browser: Browser, app, _contexts):  # noqa: ANN001
+    pages = []
+    for _ in range(2):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        _contexts.append(context)
+        pages.append(context.new_page())
+    alice, bob = pages
+    for page in pages:
+        open_app(page, app.url)
+    wait_model(alice)
+    send(alice, "/calc 100+1")
+    send(bob, "/calc 200+2")
+    for page in pages:
+        page.reload(wait_until="load")
+        page.locator("#message textarea").wait_for()
+    assert conversation_titles(alice) == ["/calc 100+1"]
+    assert conversation_titles(bob) == ["/calc 200+2"]
+    expect(bob.locator("#chatbot")).not_to_contain_text("101")

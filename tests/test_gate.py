@@ -1,0 +1,72 @@
+"""The evaluation gate decides promotion: a losing candidate is refused with its reasons; an admin can force it."""
+
+import pytest
+from peft import LoraConfig, get_peft_model
+
+from assistant.adapters import AdapterCard, save_adapter
+from assistant.training.gate import GateRefused, promote, run_gate, wilson
+
+
+def make_adapter(services, settings, name, gate=None):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(settings.model)
+    model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", r=2, target_modules=["q_proj", "v_proj"]))
+    folder = settings.adapters_dir / name
+    folder.mkdir()
+    save_adapter(model, folder, AdapterCard(name=name, base_model=settings.model, method="rlhf-kto",
+                                            metrics={"gate": gate} if gate else {}))
+    return folder
+
+
+def report(passed, current="base", reasons=()):
+    return {"passed": passed, "current": current, "reasons": list(reasons), "win_rate": 0.3 if reasons else 0.8}
+
+
+def test_wilson_interval():
+    low, high = wilson(13, 20)
+    assert (round(low, 3), round(high, 3)) == (0.433, 0.819)  # 65 % of 20: the textbook values
+    assert wilson(0, 0) == (0.0, 1.0)
+
+
+def test_a_losing_candidate_is_refused_with_reasons_and_an_admin_can_force_it(services, settings):
+    make_adapter(services, settings, "rlhf-loser", report(False, reasons=["reward-model win rate 30% < 50%"]))
+    with pytest.raises(GateRefused, match="win rate 30% < 50%"):
+        promote(services, "rlhf-loser", by="alice")
+    assert services.adapters.default() is None and services.adapters.history() == []
+    record = promote(services, "rlhf-loser", force=True, by="alice", note="trying it out")
+    assert services.adapters.default() == "rlhf-loser"
+    [entry] = services.adapters.history()
+    assert entry["action"] == "force-promote" and entry["evaluation"]["forced"] is True
+    assert entry["evaluation"]["by"] == "alice" and entry["evaluation"]["overridden"] == record["overridden"]
+    assert "win rate 30% < 50%" in entry["evaluation"]["overridden"][0]
+
+
+def test_a_winner_is_promoted_but_only_against_the_default_it_was_compared_with(services, settings):
+    make_adapter(services, settings, "rlhf-a", report(True))
+    make_adapter(services, settings, "rlhf-b", report(True))
+    make_adapter(services, settings, "rlhf-none")
+    with pytest.raises(GateRefused, match="no gate report"):
+        promote(services, "rlhf-none")
+    assert promote(services, "rlhf-a", by="cli")["forced"] is False
+    assert services.adapters.history()[0]["action"] == "promote"
+    with pytest.raises(GateRefused, match="default is now rlhf-a"):  # b beat the base, not a
+        promote(services, "rlhf-b")
+
+
+@pytest.mark.slow  # 100 CoT generations on the tiny model: minutes on a busy 2-core machine
+def test_the_gate_runs_end_to_end_and_refuses_without_a_reward_model(services, settings):
+    settings.gate_heldout_prompts, settings.gate_qa_questions = 4, 0
+    from assistant.chat import TurnRequest
+
+    services.chat.run(TurnRequest(
+        owner="u", message="a recent question nobody voted on", knowledge_mode="off", tools_enabled=False))
+    folder = make_adapter(services, settings, "rlhf-new")
+    result = run_gate(settings, "rlhf-new")
+    assert result["prompts"] == 4 and result["prompt_sources"] == ["conversation", "shipped held-out list"]
+    assert result["cot"]["of"] == 50 and result["passed"] is False
+    assert any("no reward model" in r for r in result["reasons"])
+    assert services.adapters.get("rlhf-new").metrics["gate"]["reasons"] == result["reasons"]
+    assert (folder / "gate.md").read_text().count("|") > 10 and (folder / "gate.svg").exists()
+    with pytest.raises(GateRefused, match="no reward model"):
+        promote(services, "rlhf-new")

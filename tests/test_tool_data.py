@@ -60,7 +60,7 @@ def is_chinese(text: str) -> bool:
 def test_sizes_and_format(generated, app):
     splits, _ = generated
     tools, _ = app
-    assert 1500 <= len(splits["train"]) <= 1700 and 140 <= len(splits["eval"]) <= 180
+    assert len(splits["train"]) == tool_data.TRAIN_SIZE >= 1000 and len(splits["eval"]) == tool_data.EVAL_SIZE >= 40
     system = decision_messages(tools, [], "x", compact=True)[0]
     for example in splits["train"] + splits["eval"]:
         messages = example["messages"]

@@ -25,10 +25,10 @@ SHIPPED = {
                     learning_rate=5e-4, max_length=160, behaviour_prompts=6),
     "zh-tutor": dict(description="Answers in Chinese, explaining step by step, ending with 答案/总结.", epochs=2,
                      learning_rate=5e-4, max_length=224),
-    # Prompts are ~450 tokens (the decision prompt lists every tool), answers a few dozen; the held-out
-    # generation metrics (reply length, CJK share) mean nothing for JSON decisions, so none are run.
-    "tools": dict(description="Decides tool calls as JSON (used only for the tool-decision step)", max_steps=90,
-                  learning_rate=1e-3, max_length=256, behaviour_prompts=0),
+    # Examples are 100-225 tokens (the compact decision prompt, up to 3 earlier turns, the JSON answer); the
+    # held-out generation metrics (reply length, CJK share) mean nothing for JSON decisions, so none are run.
+    "tools": dict(description="Decides tool calls as JSON (used only for the tool-decision step)", max_steps=45,
+                  learning_rate=1.5e-3, max_length=256, behaviour_prompts=0),
 }
 
 

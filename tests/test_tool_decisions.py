@@ -50,13 +50,21 @@ def test_a_drawing_request_runs_the_image_tool_and_a_follow_up_draws_again(servi
 
 
 @pytest.mark.parametrize("message", [
-    "I want to train my dog to recognise shapes and colours",
     "Can you draw a conclusion from these facts: sales rose, costs fell.",
     "My flight is at 10:30-11:45, what should I pack?",
 ])
 def test_trigger_words_in_harmless_requests_call_no_tool(services, message):
     result = _turn(services, message)
     assert result.tool_calls == [] and result.pending_call is None
+    assert services.jobs.list() == []
+
+
+def test_nothing_runs_on_train_my_dog(services):
+    """Whatever the model makes of it (the 0.5B model still proposes training here: docs/bench_tools.md), no tool
+    runs and no job starts: training is a side effect and waits for a yes."""
+    result = _turn(services, "I want to train my dog to recognise shapes and colours")
+    assert result.tool_calls == [] and result.images == []
+    assert result.pending_call is None or result.pending_call["name"] == "train_image_model"
     assert services.jobs.list() == []
 
 

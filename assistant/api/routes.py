@@ -30,6 +30,7 @@ from assistant.api.serving import (
     b64,
     run_on_thread,
 )
+from assistant.limits import RateLimited
 from assistant.security import is_loopback
 from assistant.users import LOCAL_OWNER, ApiKeyStore
 
@@ -218,7 +219,7 @@ def _as_api_error(exc: Exception) -> ApiError:
 
     if isinstance(exc, ApiError):
         return exc
-    if isinstance(exc, InputError) and str(exc).startswith("too many messages"):  # the per-user chat rate limit
+    if isinstance(exc, RateLimited):  # the per-user chat rate limit
         return ApiError(429, str(exc), "rate_limit_error", "rate_limited", headers={"Retry-After": "10"})
     if isinstance(exc, (InputError, AdapterError, ValueError)):
         return ApiError(400, str(exc))

@@ -18,6 +18,9 @@ from assistant.config import Settings
 MODEL_LOCK = threading.RLock()
 
 
+GREEDY_BELOW = 1e-3
+
+
 class InputError(ValueError):
     """Bad user input (empty, too long, invalid setting): shown to the user, never a crash."""
 
@@ -58,8 +61,13 @@ class GenerationParams:
                 raise InputError(f"{name}={getattr(self, name)!r} is out of range ({allowed})")
         return self
 
+    @property
+    def greedy(self) -> bool:
+        """A temperature this close to 0 is greedy: dividing logits by 1e-300 gives NaN probabilities."""
+        return float(self.temperature) < GREEDY_BELOW
+
     def to_generate_kwargs(self) -> dict:
-        sample = self.temperature > 0
+        sample = not self.greedy
         kwargs: dict = {
             "max_new_tokens": int(self.max_new_tokens),
             "do_sample": sample,

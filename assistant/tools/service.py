@@ -188,6 +188,8 @@ class ToolService:
                     {"name": decision.tool, "arguments": decision.arguments, "error": str(exc), "how": "model"}
                 )
                 return
+            if (call.name, call.arguments) in [(c["name"], c["arguments"]) for c, _ in steps]:
+                return  # the same call again would return the same result: the chain is done
             if self.is_side_effect(call.name):
                 result.pending_call = {"name": call.name, "arguments": call.arguments, "decided_in_s": seconds}
                 return
@@ -197,6 +199,8 @@ class ToolService:
             result.tool_calls.append(done)
             result.images.extend(done.get("images", []))
             steps.append(({"name": call.name, "arguments": call.arguments}, _record_text(done)))
+            if done.get("final"):
+                return  # images, a started job, a switched adapter: the tool's own summary is the answer
 
     def run_pending(self, pending: dict, owner: str, conversation_id: str | None) -> dict:
         """Run a side-effect call the user has confirmed (validated again: the registry may have changed)."""

@@ -139,6 +139,9 @@ def train_reward(config: RewardConfig, settings: Settings, rows: list[dict], pro
 
 def run_job(config: dict, ctx) -> dict:  # noqa: ANN001 - JobContext
     """JobRunner entry point (kind "reward")."""
+    from assistant.llm.select import require_local_model
+
+    require_local_model(ctx.settings, "reward-model training")
     from assistant.services import Services
 
     rows = Services(ctx.settings).feedback.training_rows()

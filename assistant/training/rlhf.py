@@ -256,6 +256,9 @@ def train_rlhf(config: RLHFConfig, settings: Settings, progress=None, metric=Non
 
 def run_job(config: dict, ctx) -> dict:  # noqa: ANN001 - JobContext
     """JobRunner entry point (kind "rlhf")."""
+    from assistant.llm.select import require_local_model
+
+    require_local_model(ctx.settings, "RLHF training")
     known = set(RLHFConfig.__dataclass_fields__)
     return train_rlhf(RLHFConfig(**{k: v for k, v in config.items() if k in known}), ctx.settings,
                       progress=ctx.progress, metric=ctx.metric, work_dir=ctx.dir / "trl")

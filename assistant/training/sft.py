@@ -228,5 +228,8 @@ def train_sft(config: SFTConfig, settings: Settings, progress: Progress | None =
 
 def run_job(config: dict, ctx) -> dict:  # noqa: ANN001 - JobContext
     """JobRunner entry point (kind "sft")."""
+    from assistant.llm.select import require_local_model
+
+    require_local_model(ctx.settings, "LoRA SFT training")
     torch.set_num_threads(max(1, torch.get_num_threads()))
     return train_sft(SFTConfig.from_dict(config), ctx.settings, progress=ctx.progress, metric=ctx.metric)

@@ -21,6 +21,7 @@ def make_settings(root: Path, **overrides: object) -> Settings:
         "adapters_dir": adapters,
         "model": str(root / "no-model-needed"),
         "auto_index_knowledge": False,
+        "chat_rate_per_minute": 0,  # suites send many turns from one owner; tests/test_limits.py tests the limit
         **overrides,
     }
     return Settings(**values)

@@ -68,7 +68,10 @@ def build_app(services, status: StartupStatus | None = None) -> gr.Blocks:  # no
 def _footer(services, status: StartupStatus) -> str:  # noqa: ANN001
     settings = services.settings
     engine = services.llm.kind if services.llm_loaded else settings.resolved_engine()
-    quant = services.llm.loaded.quant if services.llm_loaded else settings.resolved_quant()
+    if services.llm_loaded:
+        quant = services.llm.loaded.quant
+    else:  # llama.cpp serves the GGUF's own quantization; ASSISTANT_QUANT is the torch path's
+        quant = "gguf" if engine == "llamacpp" else settings.resolved_quant()
     return (
         f"<small>engine: **{engine}** · device: **{settings.resolved_device()}** · quantization: **{quant}** "
         f"· {status.line()}</small>"

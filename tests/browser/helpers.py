@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from playwright.sync_api import Page, expect
 
@@ -57,8 +58,14 @@ def last_reply(page: Page) -> str:
     return bot_messages(page).last.inner_text()
 
 
-def conversation_titles(page: Page) -> list[str]:
-    return [t.strip() for t in page.locator("#conversations label").all_inner_texts()]
+def conversation_titles(page: Page, expected: list[str] | None = None, timeout_s: float = 60.0) -> list[str]:
+    """The sidebar's titles; with `expected`, poll until they match (a reloaded page fills the list after load)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        titles = [t.strip() for t in page.locator("#conversations label").all_inner_texts()]
+        if expected is None or titles == expected or time.monotonic() > deadline:
+            return titles
+        page.wait_for_timeout(250)
 
 
 def choose_radio(page: Page, elem_id: str, label: str) -> None:

@@ -57,6 +57,6 @@ def test_two_browsers_never_see_each_others_conversations(browser: Browser, app,
     for page in pages:
         page.reload(wait_until="load")
         page.locator("#message textarea").wait_for()
-    assert conversation_titles(alice) == ["/calc 100+1"]
-    assert conversation_titles(bob) == ["/calc 200+2"]
+    assert conversation_titles(alice, ["/calc 100+1"]) == ["/calc 100+1"]
+    assert conversation_titles(bob, ["/calc 200+2"]) == ["/calc 200+2"]
     expect(bob.locator("#chatbot")).not_to_contain_text("101")

@@ -114,6 +114,10 @@ class AdapterRegistry:
     def names(self) -> list[str]:
         return [c.name for c in self.list() if not c.error]
 
+    def answer_names(self) -> list[str]:
+        """Adapters that write answers: all but the one reserved for the tool decision (ASSISTANT_TOOLS_ADAPTER)."""
+        return [n for n in self.names() if n != self.settings.tools_adapter]
+
     def get(self, name: str) -> AdapterCard:
         """The adapter's card, after checking the folder is complete and made for this base model."""
         folder = self.folder(name)

@@ -82,7 +82,7 @@ def owner_for(request: gr.Request | None, browser_id: str | None, identity: Iden
 
 
 def adapter_choices(services) -> list[str]:  # noqa: ANN001
-    return [DEFAULT_ADAPTER, BASE, *services.adapters.names()]
+    return [DEFAULT_ADAPTER, BASE, *services.adapters.answer_names()]
 
 
 def adapter_to_db(choice: str | None) -> str | None:

@@ -205,7 +205,10 @@ def torch_scores(settings: Settings, candidate: str, rows: list[dict], model=Non
                 logp_new = token_logprobs(model, sequence, len(prompt_ids))
                 with model.disable_adapter():
                     logp_base = token_logprobs(model, sequence, len(prompt_ids))
-                row["kl_to_base"] = round(float((logp_new - logp_base).mean()), 4)
+                # k3 estimator (Schulman): E[exp(r) - 1 - r], r = log p_base - log p_new, over the candidate's own
+                # tokens; never negative, unlike the plain mean of log-ratios on a handful of replies
+                ratio = logp_base - logp_new
+                row["kl_to_base"] = round(float((torch.exp(ratio) - 1 - ratio).mean()), 4)
                 kls.append(row["kl_to_base"])
             if reward_model is not None:
                 with model.disable_adapter():

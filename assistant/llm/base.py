@@ -150,3 +150,10 @@ class PromptBuilder:
             prompt = render(messages)
         return prompt, "; ".join(notices)
 
+    def generate(
+        self, prompt: str, params: GenerationParams, adapter: str | None = None, json_schema: dict | None = None
+    ) -> tuple[str, GenerationStats]:
+        """The whole reply at once: the backend's own `stream`, joined."""
+        stats = GenerationStats()
+        text = "".join(self.stream(prompt, params, adapter, stats=stats, json_schema=json_schema))  # type: ignore[attr-defined]
+        return text, stats

@@ -272,12 +272,5 @@ class TorchEngine(PromptBuilder):
         if errors:
             raise errors[0]
 
-    def generate(
-        self, prompt: str, params: GenerationParams, adapter: str | None = None, json_schema: dict | None = None
-    ) -> tuple[str, GenerationStats]:
-        stats = GenerationStats()
-        text = "".join(self.stream(prompt, params, adapter, stats=stats, json_schema=json_schema))
-        return text, stats
-
 
 LLMEngine = TorchEngine  # the name the rest of the code and the tests knew it by

@@ -251,13 +251,6 @@ class LlamaCppEngine(PromptBuilder):
 
         yield from _run_with_model(produce, stop_event, stats)
 
-    def generate(
-        self, prompt: str, params: GenerationParams, adapter: str | None = None, json_schema: dict | None = None
-    ) -> tuple[str, GenerationStats]:
-        stats = GenerationStats()
-        text = "".join(self.stream(prompt, params, adapter, stats=stats, json_schema=json_schema))
-        return text, stats
-
     # --- N replies side by side -------------------------------------------------------------------------------
     def _batch_context(self, cells: int, n_seq: int):  # noqa: ANN202 - internals.LlamaContext
         from llama_cpp import _internals

@@ -224,13 +224,6 @@ class RemoteEngine(PromptBuilder):
                     yield text
         stats.tokens = stats.tokens or pieces
 
-    def generate(
-        self, prompt: str, params: GenerationParams, adapter: str | None = None, json_schema: dict | None = None
-    ) -> tuple[str, GenerationStats]:
-        stats = GenerationStats()
-        text = "".join(self.stream(prompt, params, adapter, stats=stats, json_schema=json_schema))
-        return text, stats
-
     def stream_many(
         self,
         prompt: str,

@@ -115,7 +115,12 @@ def test_new_rename_switch_delete_and_reload(chat: Page, app):  # noqa: ANN001
     expect(chat.locator("#chatbot")).to_contain_text("24")
     assert conversation_titles(chat, ["/calc 22+2", "/calc 11+1"]) == ["/calc 22+2", "/calc 11+1"]
     chat.locator("#rename-delete").get_by_text("Rename or delete").click()
-    chat.locator("#conversation-title input, #conversation-title textarea").first.fill("Arithmetic two")
+    title = chat.locator("#conversation-title input, #conversation-title textarea").first
+    title.wait_for(state="visible")
+    # the title box is filled by the page after a turn; type only once that update has landed
+    chat.wait_for_timeout(500)
+    title.fill("Arithmetic two")
+    expect(title).to_have_value("Arithmetic two")
     chat.locator("#rename").click()
     expect(chat.locator("#conversations")).to_contain_text("Arithmetic two")
     choose_radio(chat, "conversations", "/calc 11+1")  # switch

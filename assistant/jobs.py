@@ -42,7 +42,8 @@ JOB_KINDS: dict[str, str] = {
     "ingest": "assistant.knowledge.jobs:ingest_job",
     "sleep": "assistant.jobs:sleep_job",  # a tiny real job for tests of the runner itself
 }
-ACTIVE = ("queued", "running")
+ACTIVE = ("waiting", "queued", "running")  # waiting: in line for a free slot; queued: its worker is starting
+RUNNING = ("queued", "running")  # what counts against max_jobs_running
 # Bounds on job parameters, by config key: (lowest, the Settings field holding the highest).
 _INT_BOUNDS: dict[str, tuple[int, str]] = {
     "epochs": (1, "max_job_epochs"),
@@ -158,10 +159,11 @@ class JobRunner:
         return [i for i in infos if owner is None or i.owner == owner]
 
     def start(self, kind: str, config: dict, lock_key: str | None = None, owner: str | None = None) -> str:
-        """Start a job now.
+        """Start a job now, or put it in line when the server already runs as many as allowed.
 
         Refused with a clear JobError while another job holds the same lock key or a size parameter is out of
-        bounds, and with JobsBusy when the owner (or the server) already runs as many jobs as allowed.
+        bounds, and with JobsBusy when the owner already has as many jobs running or waiting as allowed. A job
+        that waits says its place in line in its message and starts by itself when a slot frees up.
         """
         if kind not in JOB_KINDS:
             raise JobError(f"unknown job kind {kind!r}; known: {', '.join(sorted(JOB_KINDS))}")
@@ -179,25 +181,46 @@ class JobRunner:
                         f"a {busy.kind} job ({busy.id}) is already {busy.status} for {lock_key!r}; "
                         "wait for it or cancel it first"
                     )
-            active = self.running()
-            mine = [j for j in active if j.owner == owner]
+            mine = [j for j in self.running() if j.owner == owner]
             if len(mine) >= self.settings.max_jobs_per_user:
-                listed = ", ".join(f"{j.kind} {j.id} ({j.progress:.0%})" for j in mine)
+                listed = ", ".join(f"{j.kind} {j.id} ({j.status}, {j.progress:.0%})" for j in mine)
                 raise JobsBusy(
-                    f"you already have {len(mine)} job(s) running ({listed}); at most "
+                    f"you already have {len(mine)} job(s) running or waiting ({listed}); at most "
                     f"{self.settings.max_jobs_per_user} per user: try again when it has finished, or cancel it"
                 )
-            if len(active) >= self.settings.max_jobs_running:
-                raise JobsBusy(
-                    f"the server is busy: {len(active)} jobs are running (the limit is "
-                    f"{self.settings.max_jobs_running}); try again in a few minutes"
-                )
             with self.db.session() as s:
-                job = Job(kind=kind, lock_key=lock_key, config=json.loads(json.dumps(config, default=str)))
+                job = Job(kind=kind, lock_key=lock_key, config=json.loads(json.dumps(config, default=str)),
+                          status="waiting", message="waiting for a free slot")
                 s.add(job)
                 s.flush()
                 job_id = job.id
                 s.add(JobOwner(job_id=job_id, owner=owner))
+            self._start_waiting()
+        return job_id
+
+    def dispatch(self) -> None:
+        """Mark dead workers failed and start waiting jobs for the slots that frees (workers call it on exit)."""
+        with self._start_lock():
+            self.reconcile()
+            self._start_waiting()
+
+    def _start_waiting(self) -> None:
+        """Start the oldest waiting jobs while slots are free; tell the rest their place in line (lock held)."""
+        with self.db.session() as s:
+            running = s.scalar(select(func.count()).select_from(Job).where(Job.status.in_(RUNNING)))
+            waiting = list(s.scalars(select(Job).where(Job.status == "waiting").order_by(Job.created_at)))
+            starting = waiting[: max(self.settings.max_jobs_running - running, 0)]
+            for place, row in enumerate(waiting[len(starting):], 1):
+                row.message = (f"waiting: number {place} in line; {running} job(s) running, "
+                               f"at most {self.settings.max_jobs_running} at once")
+            for row in starting:
+                row.status, row.message = "queued", "starting"
+            starting_ids = [row.id for row in starting]
+        for job_id in starting_ids:
+            self._launch(job_id)
+
+    def _launch(self, job_id: str) -> None:
+        """Start the worker process of a queued job."""
         job_dir = self.job_dir(job_id)
         job_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
@@ -223,9 +246,15 @@ class JobRunner:
             row = s.get(Job, job_id)
             if row.status == "queued":
                 row.pid = proc.pid
-        return job_id
 
     def get(self, job_id: str) -> JobInfo:
+        info = self._get(job_id)
+        if info.status == "waiting":  # a worker killed outright never hands its slot on: look for free slots
+            self.dispatch()
+            info = self._get(job_id)
+        return info
+
+    def _get(self, job_id: str) -> JobInfo:
         with self.db.session() as s:
             row = s.get(Job, job_id)
             if row is None:
@@ -235,7 +264,7 @@ class JobRunner:
 
     def list(self, kind: str | None = None, limit: int = 50, owner: str | None = None) -> list[JobInfo]:
         """The latest jobs (all of them, or one owner's)."""
-        self.reconcile()
+        self.dispatch()
         with self.db.session() as s:
             query = (select(Job, JobOwner.owner).outerjoin(JobOwner, JobOwner.job_id == Job.id)
                      .order_by(Job.created_at.desc()).limit(limit))
@@ -254,6 +283,8 @@ class JobRunner:
             if row.status not in ACTIVE:
                 return JobInfo.from_row(row)
             row.cancel_requested = True
+            if row.status == "waiting":  # never started: nothing to stop
+                row.status, row.message, row.finished_at = "cancelled", "cancelled while waiting", utcnow()
             pid = row.pid
         if pid and _alive(pid):
             with contextlib.suppress(ProcessLookupError):
@@ -263,8 +294,8 @@ class JobRunner:
     def wait(self, job_id: str, timeout: float = 600.0, poll: float = 0.5) -> JobInfo:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self.reconcile()
-            info = self.get(job_id)
+            self.dispatch()
+            info = self._get(job_id)
             if info.status not in ACTIVE:
                 return info
             time.sleep(poll)
@@ -294,7 +325,7 @@ class JobRunner:
         """
         died: list[tuple[str, str]] = []
         with self.db.session() as s:
-            for row in s.scalars(select(Job).where(Job.status.in_(ACTIVE))):
+            for row in s.scalars(select(Job).where(Job.status.in_(RUNNING))):
                 if row.pid is None:
                     if (utcnow() - row.created_at).total_seconds() > 60:
                         row.status, row.message, row.finished_at = "failed", "worker never started", utcnow()
@@ -441,6 +472,7 @@ def run_worker(job_id: str) -> int:
         if status == "succeeded":
             row.progress = 1.0
     ctx.log(f"job {job_id} {status}: {message}")
+    JobRunner(settings, db).dispatch()  # hand this slot to the next job in line
     return 0 if status == "succeeded" else 1
 
 

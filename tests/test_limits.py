@@ -40,17 +40,27 @@ def test_running_jobs_per_user_and_per_server(limited):
     runner = JobRunner(limited)
     first = runner.start("sleep", {"steps": 400, "interval": 0.05}, lock_key="a", owner="user:ann")
     try:
-        with pytest.raises(JobsBusy, match=r"you already have 1 job\(s\) running .*at most 1 per user"):
+        with pytest.raises(JobsBusy, match=r"you already have 1 job\(s\) running or waiting .*at most 1 per user"):
             runner.start("sleep", {"steps": 1}, lock_key="b", owner="user:ann")
         second = runner.start("sleep", {"steps": 400, "interval": 0.05}, lock_key="c", owner="user:bob")
-        with pytest.raises(JobsBusy, match="the server is busy: 2 jobs are running .*try again"):
-            runner.start("sleep", {"steps": 1}, lock_key="d", owner="user:cy")
-        assert {j.owner for j in runner.running()} == {"user:ann", "user:bob"}
+        # The server is full: the next jobs wait in line, say their place, and do not run yet.
+        third = runner.start("sleep", {"steps": 1, "interval": 0.01}, lock_key="d", owner="user:cy")
+        fourth = runner.start("sleep", {"steps": 1, "interval": 0.01}, lock_key="e", owner="user:dee")
+        fifth = runner.start("sleep", {"steps": 1, "interval": 0.01}, lock_key="f", owner="user:eve")
+        assert [runner.get(j).status for j in (third, fourth, fifth)] == ["waiting"] * 3
+        assert "number 1 in line" in runner.get(third).message
+        assert "number 2 in line" in runner.get(fourth).message
+        with pytest.raises(JobsBusy, match="running or waiting"):  # a waiting job counts against its owner
+            runner.start("sleep", {"steps": 1}, lock_key="g", owner="user:cy")
+        assert runner.cancel(fifth).status == "cancelled"  # leaving the line needs no process
+        assert {j.owner for j in runner.running() if j.status != "waiting"} == {"user:ann", "user:bob"}
         assert [j.id for j in runner.list(owner="user:ann")] == [first]
         runner.cancel(second)
         runner.wait(second, timeout=60)
-        third = runner.start("sleep", {"steps": 1, "interval": 0.01}, lock_key="d", owner="user:cy")  # a slot is free
+        # The freed slot goes to the first in line, then (when it finishes) to the next: nobody polls for it.
         assert runner.wait(third, timeout=60).status == "succeeded"
+        assert runner.wait(fourth, timeout=60).status == "succeeded"
+        assert runner.get(fifth).status == "cancelled"
     finally:
         runner.cancel(first)
         runner.wait(first, timeout=60)

@@ -128,7 +128,7 @@ def test_decision_schema_admits_exactly_the_registered_calls(services):
     schema = decision_schema(tools)
     ok = [format_call("none"), format_call("calculator", {"expression": "2+2"}), format_call("list_adapters", {})]
     bad = ['{"tool": "rm_rf", "arguments": {}}', '{"tool": "calculator", "arguments": {"expr": "2"}}',
-           '{"tool": "train_image_model", "arguments": {"model": "diffusion"}}', '{"tool": "none", "x": 1}']
+           '{"tool": "train_image_model", "arguments": {"model": "flow-matching"}}', '{"tool": "none", "x": 1}']
     for text in ok:
         jsonschema.validate(json.loads(text), schema)
     for text in bad:

@@ -66,7 +66,7 @@ def test_votes_train_on_what_the_model_saw_sources_included(services, monkeypatc
 
     source = "The flux capacitor needs 1.21 gigawatts."
     monkeypatch.setattr(services, "knowledge_hits",
-                        lambda query, always=False: [Hit("notes.md", "p. 3", 0.9, source)])
+                        lambda query, always=False, owner=None: [Hit("notes.md", "p. 3", 0.9, source)])
     store = services.feedback
     first = services.chat.run(TurnRequest(owner="alice", message="How much power?", knowledge_mode="always",
                                           tools_enabled=False, params={"temperature": 1.0, "seed": 1}))

@@ -10,16 +10,33 @@ import gradio as gr
 from assistant.config import Settings
 from assistant.knowledge.citations import quote
 from assistant.knowledge.loaders import SUPPORTED
-from assistant.knowledge.service import IngestReport, get_knowledge_base
+from assistant.knowledge.service import (
+    PRIVATE_LABEL,
+    IngestReport,
+    get_knowledge_base,
+    has_private_documents,
+    search_collections,
+)
 from assistant.ui.access import Access, PermissionDenied, check_admin
 
-HEADERS = ["document", "size (KB)", "chunks", "indexed at (UTC)", "notes"]
+HEADERS = ["document", "collection", "size (KB)", "chunks", "indexed at (UTC)", "notes"]
+SHARED, PRIVATE = "shared knowledge base", "my private documents"
 
 
-def documents_table(settings: Settings) -> list[list]:
-    rows = get_knowledge_base(settings).documents()
-    return [[d["source"], round(d["size"] / 1024, 1), d["chunks"], d["indexed_at"].replace("T", " ")[:19],
-             "; ".join(d["notes"])] for d in rows]
+def private_owner(request: gr.Request | None) -> str | None:
+    """Whose private collection this browser reads: the logged-in user's; none without accounts (one user,
+    who manages the shared knowledge base as its admin)."""
+    username = getattr(request, "username", None) if request is not None else None
+    return f"user:{username}" if username else None
+
+
+def documents_table(settings: Settings, owner: str | None = None) -> list[list]:
+    """The shared documents, then `owner`'s private ones; never another user's."""
+    collections = [("shared", get_knowledge_base(settings))]
+    if has_private_documents(settings, owner):
+        collections.append(("private", get_knowledge_base(settings, owner)))
+    return [[d["source"], label, round(d["size"] / 1024, 1), d["chunks"], d["indexed_at"].replace("T", " ")[:19],
+             "; ".join(d["notes"])] for label, kb in collections for d in kb.documents()]
 
 
 def report_markdown(report: IngestReport) -> str:
@@ -52,14 +69,19 @@ def build_knowledge_tab(settings: Settings, access: Access | None = None) -> Non
     with gr.Row():
         with gr.Column(scale=1):
             files = gr.File(label="Upload documents", file_count="multiple", file_types=sorted(SUPPORTED))
+            accounts = access is not None and access.accounts_configured()
+            # With accounts, a user's uploads are private (only their chats search them); an admin may also add
+            # to the shared base. Without accounts there is one user, and the shared base is theirs.
+            target = gr.Radio([PRIVATE, SHARED], value=PRIVATE if accounts else SHARED, label="Add to",
+                              visible=accounts)
             upload = gr.Button("Add to knowledge", variant="primary")
             with gr.Row():
                 refresh = gr.Button("Refresh list", size="sm")
                 reindex = gr.Button("Re-index everything", size="sm")
             status = gr.Markdown()
         with gr.Column(scale=2):
-            table = gr.Dataframe(headers=HEADERS, value=documents_table(settings), interactive=False,
-                                 wrap=True, label="Indexed documents")
+            table = gr.Dataframe(headers=HEADERS, value=lambda request: documents_table(  # noqa: PLW0108
+                settings, private_owner(request)), interactive=False, wrap=True, label="Indexed documents")
             with gr.Row():
                 choice = gr.Dropdown(label="Document", choices=[d["source"] for d in kb.documents()], scale=3)
                 delete = gr.Button("Delete", variant="stop", scale=1)
@@ -69,52 +91,62 @@ def build_knowledge_tab(settings: Settings, access: Access | None = None) -> Non
         k = gr.Slider(1, 20, value=settings.retrieval_k, step=1, label="k", scale=1)
     results = gr.Markdown()
 
-    def listing():  # noqa: ANN202
-        rows = documents_table(settings)
+    def listing(request: gr.Request):  # noqa: ANN202
+        rows = documents_table(settings, private_owner(request))
         return rows, gr.Dropdown(choices=[r[0] for r in rows], value=None)
 
-    def on_upload(request: gr.Request, paths: list[str] | None, progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
+    def on_upload(request: gr.Request, paths: list[str] | None, where: str | None,  # noqa: ANN202
+                  progress=gr.Progress()):  # noqa: ANN001, B008
         if not paths:
-            return "Choose files first.", *listing()
+            return "Choose files first.", *listing(request)
+        owner = private_owner(request)
         try:
-            # Uploads join the one shared index that every user's chat searches, so only an admin adds to it.
-            check_admin(access, request, "add documents to the shared knowledge base")
+            if where != PRIVATE or owner is None:
+                # The shared index is what every user's chat searches, so only an admin adds to it.
+                check_admin(access, request, "add documents to the shared knowledge base")
+                owner = None
         except PermissionDenied as exc:
-            return f"⚠️ {exc}", *listing()
+            return f"⚠️ {exc} (or add them to your private documents)", *listing(request)
+        collection = get_knowledge_base(settings, owner)
         report = IngestReport()
         started = time.perf_counter()
         for i, path in enumerate(paths):
             progress(i / len(paths), desc=f"indexing {Path(path).name}")
-            part = kb.add_upload(Path(path).name, Path(path).read_bytes())
+            part = collection.add_upload(Path(path).name, Path(path).read_bytes(),
+                                         owner=owner or private_owner(request))
             report.results += part.results
         report.seconds = time.perf_counter() - started
-        return report_markdown(report), *listing()
+        return report_markdown(report), *listing(request)
 
     def on_reindex(request: gr.Request, progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
         try:
             check_admin(access, request, "re-index the shared knowledge base")
         except PermissionDenied as exc:
-            return f"⚠️ {exc}", *listing()
+            return f"⚠️ {exc}", *listing(request)
         report = kb.reindex(progress=lambda fraction, message: progress(fraction, desc=message))
-        return report_markdown(report), *listing()
+        return report_markdown(report), *listing(request)
 
     def on_delete(source: str | None, request: gr.Request):  # noqa: ANN202
         if not source:
-            return "Pick a document to delete.", *listing()
+            return "Pick a document to delete.", *listing(request)
+        owner = private_owner(request)
         try:
-            check_admin(access, request, "delete documents from the shared knowledge base")
-            report = kb.delete(source)
+            if source.startswith(f"{PRIVATE_LABEL}/") and has_private_documents(settings, owner):
+                report = get_knowledge_base(settings, owner).delete(source)  # one's own: no admin needed
+            else:
+                check_admin(access, request, "delete documents from the shared knowledge base")
+                report = kb.delete(source)
         except (KeyError, PermissionDenied) as exc:
-            return f"⚠️ {exc}", *listing()
-        return report_markdown(report), *listing()
+            return f"⚠️ {exc}", *listing(request)
+        return report_markdown(report), *listing(request)
 
-    def on_search(text: str, mode_v: str, k_v: float) -> str:
+    def on_search(text: str, mode_v: str, k_v: float, request: gr.Request) -> str:
         if not text.strip():
             return ""
-        return hits_markdown(kb.search(text, k=int(k_v), mode=mode_v))
+        return hits_markdown(search_collections(settings, text, private_owner(request), k=int(k_v), mode=mode_v))
 
     outputs = [status, table, choice]
-    upload.click(on_upload, [files], outputs)
+    upload.click(on_upload, [files, target], outputs)
     reindex.click(on_reindex, None, outputs)
     delete.click(on_delete, [choice], outputs)
     refresh.click(listing, None, [table, choice])

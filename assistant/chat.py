@@ -137,7 +137,8 @@ class ChatEngine:
         elif conv is None or not any(m["role"] == "user" for m in conv.messages):
             raise InputError("nothing to regenerate yet")
         check_chat_rate(request.owner, self.settings)  # per user, before anything is stored
-        mode = check_mode(request.cot_mode or (conv.cot_mode if conv else None) or "direct")
+        default_mode = self.settings.default_cot_mode  # may change while the app runs (Settings tab)
+        mode = check_mode(request.cot_mode or (conv.cot_mode if conv else None) or default_mode)
         knowledge_mode = request.knowledge_mode or (conv.knowledge_mode if conv else None) or "auto"
         tools_default = conv.tools_enabled if conv else self.settings.tools_by_default
         tools_on = tools_default if request.tools_enabled is None else request.tools_enabled
@@ -149,11 +150,11 @@ class ChatEngine:
         if request.remember_options:
             options = request.conversation_options()  # validated by the store before it writes
             if conv is None:
-                conv = store.create(request.owner, **{**options, "tools_enabled": tools_on})
+                conv = store.create(request.owner, **{"cot_mode": default_mode, **options, "tools_enabled": tools_on})
             else:
                 conv = store.update(request.owner, conv.id, **options)
         elif conv is None:
-            conv = store.create(request.owner, tools_enabled=tools_on)
+            conv = store.create(request.owner, tools_enabled=tools_on, cot_mode=default_mode)
         history = [
             {"role": m["role"], "content": m["content"]} for m in conv.messages if m["role"] in ("user", "assistant")
         ]
@@ -192,7 +193,7 @@ class ChatEngine:
         context = ""
         if knowledge_mode != "off":
             yield TurnUpdate(result, status="searching the knowledge base…")
-            hits = self.services.knowledge_hits(message, always=knowledge_mode == "always")
+            hits = self.services.knowledge_hits(message, always=knowledge_mode == "always", owner=request.owner)
             if hits:
                 result.sources = [h.to_dict() for h in hits]
                 context = self.services.format_sources(hits)

@@ -19,6 +19,7 @@ FEATURE_CLIS = [
     "assistant.imaging.cli",  # images
     "assistant.training.cli",  # adapters, train sft
     "assistant.training.feedback_cli",  # feedback, train rlhf|reward
+    "assistant.conversations_cli",  # conversations list|search|export|import
 ]
 
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(512, ge=1)
     repetition_penalty: float = Field(1.05, ge=1.0, le=2.0)
     system_prompt: str = "You are a helpful, concise assistant running fully offline on the user's machine."
+    default_cot_mode: Literal["direct", "step-by-step", "self-consistency"] = Field(
+        "direct", description="chain-of-thought mode of new conversations"
+    )
     self_consistency_paths: int = Field(5, ge=2, le=16)
 
     # --- server ----------------------------------------------------------------------------
@@ -123,6 +126,12 @@ class Settings(BaseSettings):
     chunk_overlap: int = 120
     retrieval_k: int = 4
     auto_index_knowledge: bool = True
+    rerank: Literal["off", "document", "model", "both"] = Field(
+        "document", description="reorder the top search hits: off, document (query terms that tell look-alike "
+        "documents apart; no model), model (the chat model's yes/no judgement, skipped while no model is loaded) "
+        "or both; measured in docs/bench_knowledge.md"
+    )
+    rerank_top: int = Field(10, ge=2, le=50, description="how many of the top search hits the reranker reorders")
 
     # --- feedback loop ---------------------------------------------------------------------
     auto_retrain_every: int = Field(0, ge=0, description="retrain after N new votes; 0 = off")
@@ -155,6 +164,16 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    # The values the overrides replaced (assistant/live_settings.py), so that a reset can bring them back.
+    _server_values: dict = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _apply_live_overrides(self) -> Settings:
+        """Defaults changed in the Settings tab (`<data_dir>/settings_overrides.json`) beat file and env."""
+        from assistant.live_settings import apply_saved
+
+        return apply_saved(self)
 
     # --- derived places (all under data_dir unless overridden) ---------------------------------
     @property

@@ -175,3 +175,29 @@ def test_a_side_effect_call_waits_for_consent_and_runs_once(services):
     cancelled = chat.confirm("alice", second, accept=False)
     assert cancelled.tool_calls == [] and "Cancelled" in cancelled.answer
     assert services.tools.is_side_effect("train_image_model") and not services.tools.is_side_effect("calculator")
+
+
+def test_the_grammar_admits_only_installed_adapters_and_image_models(services, settings):
+    """The decision can only name what exists now: an adapter installed after start-up becomes admissible."""
+    import jsonschema
+
+    from assistant.tools.decision import decision_schema
+    from assistant.tools.service import with_choices
+    from tests.test_gate import make_adapter
+
+    tools = services.tools.registry.describe()
+
+    def admits(arguments: dict, tool: str = "switch_adapter") -> bool:
+        schema = decision_schema(with_choices(tools, services.tools.live_choices()))
+        try:
+            jsonschema.validate({"tool": tool, "arguments": arguments}, schema)
+        except jsonschema.ValidationError:
+            return False
+        return True
+
+    assert admits({"name": "base"}) and not admits({"name": "concise"})
+    make_adapter(services, settings, "concise")
+    assert admits({"name": "concise"}) and not admits({"name": "../../etc"})
+    assert admits({"prompt": "a 7", "model": "gan-digits"}, "generate_images")
+    assert not admits({"prompt": "a 7", "model": "ssl-digits"}, "generate_images")  # not a generator
+    assert not admits({"prompt": "a 7", "model": "dall-e"}, "generate_images")

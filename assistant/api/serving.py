@@ -192,6 +192,40 @@ class StopText:
         return text[: len(text) - hold] if hold else text
 
 
+class _RowStop(threading.Event):
+    """Stops one row at its stop string without stopping the rows after it; the request's own stop (client gone,
+    Stop pressed) still stops every row."""
+
+    def __init__(self, request_stop: threading.Event) -> None:
+        super().__init__()
+        self.request_stop = request_stop
+
+    def is_set(self) -> bool:
+        return super().is_set() or self.request_stop.is_set()
+
+
+def stream_rows(  # noqa: PLR0913 - what one generation request needs
+    engine, prompt: str, params: GenerationParams, adapter: str | None, n: int, schema: dict | None,  # noqa: ANN001
+    stops: list[StopText], stop_event: threading.Event, stats: GenerationStats,
+) -> Iterator[tuple[int, str]]:
+    """(row, its text so far) while the n rows of a request grow: side by side in one batch, or one after another
+    for a single row or under a JSON schema (the grammar is per sequence). The caller cuts each text with its
+    row's StopText; once that has seen a stop string the row's generation ends at the next token."""
+    if n > 1 and schema is None:
+        for texts in engine.stream_many(prompt, params, n, adapter, stop_event, stats):
+            yield from enumerate(texts)
+        return
+    for i in range(n):
+        one, row_stop, text = GenerationStats(), _RowStop(stop_event), ""
+        for piece in engine.stream(prompt, params, adapter, row_stop, one, json_schema=schema):
+            text += piece
+            yield i, text
+            if stops[i].hit:
+                row_stop.set()
+        stats.tokens += one.tokens
+        stats.prompt_tokens = one.prompt_tokens
+
+
 class Sent:
     """What has been streamed of one choice: the next delta is the new suffix (only while it is one)."""
 
@@ -453,7 +487,7 @@ class ApiService:
             nonlocal extra
             started = time.perf_counter()
             if knowledge != "off":
-                hits = services.knowledge_hits(user_text, always=knowledge == "always")
+                hits = services.knowledge_hits(user_text, always=knowledge == "always", owner=caller.owner)
                 if hits:
                     sources.extend(h.to_dict() for h in hits)
                     extra = KNOWLEDGE_RULES + "\n\nSources:\n" + services.format_sources(hits)
@@ -484,24 +518,11 @@ class ApiService:
                 visible = parsed.answer if done or stop[i].hit else stop[i].safe(parsed.answer)
                 return sent[i].delta(i, visible, parsed.reasoning if mode != "direct" else "")
 
-            if request.n == 1 or schema is not None:
-                for i in range(request.n):
-                    one = GenerationStats()
-                    for piece in engine.stream(prompt, params, adapter, stop_event, one, json_schema=schema):
-                        texts[i] += piece
-                        delta = show(i, texts[i], False)
-                        if delta is not None:
-                            yield delta
-                        if stop[i].hit:
-                            stop_event.set()
-                    stats.tokens += one.tokens
-                    stats.prompt_tokens = one.prompt_tokens
-            else:
-                for texts in engine.stream_many(prompt, params, request.n, adapter, stop_event, stats):
-                    for i, text in enumerate(texts):
-                        delta = show(i, text, False)
-                        if delta is not None:
-                            yield delta
+            for i, text in stream_rows(engine, prompt, params, adapter, request.n, schema, stop, stop_event, stats):
+                texts[i] = text
+                delta = show(i, text, False)
+                if delta is not None:
+                    yield delta
             choices = []
             for i, text in enumerate(texts):
                 delta = show(i, text, True)
@@ -589,25 +610,12 @@ class ApiService:
             if echo:
                 for i in range(n):
                     yield sent[i].delta(i, echo)
-            if n == 1 or schema is not None:
-                for i in range(n):
-                    one = GenerationStats()
-                    for piece in engine.stream(prompt, params, adapter, stop_event, one, json_schema=schema):
-                        texts[i] += piece
-                        text = stop[i].cut(texts[i])
-                        delta = sent[i].delta(i, echo + (text if stop[i].hit else stop[i].safe(text)))
-                        if delta is not None:
-                            yield delta
-                        if stop[i].hit:
-                            stop_event.set()
-                    stats.tokens += one.tokens
-                    stats.prompt_tokens = one.prompt_tokens
-            else:
-                for texts in engine.stream_many(prompt, params, n, adapter, stop_event, stats):
-                    for i, text in enumerate(texts):
-                        delta = sent[i].delta(i, echo + stop[i].safe(stop[i].cut(text)))
-                        if delta is not None:
-                            yield delta
+            for i, raw in stream_rows(engine, prompt, params, adapter, n, schema, stop, stop_event, stats):
+                texts[i] = raw
+                text = stop[i].cut(raw)
+                delta = sent[i].delta(i, echo + (text if stop[i].hit else stop[i].safe(text)))
+                if delta is not None:
+                    yield delta
             choices = []
             for i, text in enumerate(texts):
                 final = echo + stop[i].cut(text)
@@ -639,9 +647,9 @@ class ApiService:
         from assistant.imaging.prompting import PromptError
         from assistant.imaging.service import generate_images, list_image_models
 
-        names = {m["name"] for m in list_image_models(self.settings) if m.get("kind") in ("vae", "gan")}
-        if model not in names | {"auto", "gan", "vae"}:
-            raise ApiError(404, f"the image model {model!r} does not exist; available: auto, gan, vae, "
+        names = {m["name"] for m in list_image_models(self.settings) if m.get("kind") in ("vae", "gan", "diffusion")}
+        if model not in names | {"auto", "gan", "vae", "diffusion"}:
+            raise ApiError(404, f"the image model {model!r} does not exist; available: auto, gan, vae, diffusion, "
                                 f"{', '.join(sorted(names))}", code="model_not_found", param="model")
         try:
             out = generate_images(model, prompt, n=n, seed=seed, settings=self.settings)

@@ -133,6 +133,21 @@ class ToolService:
         tool = self.registry.tools.get(name)
         return bool(tool is not None and (tool.metadata or {}).get("side_effect"))
 
+    def live_choices(self) -> dict[str, dict[str, list[str]]]:
+        """Arguments whose valid values are known now (installed adapters, image models): the grammar then
+        admits only those, so the model cannot name an adapter or image model that does not exist."""
+        adapters = [*self.services.adapters.answer_names(), "base"]
+        choices: dict[str, dict[str, list[str]]] = {"switch_adapter": {"name": adapters}}
+        try:
+            from assistant.imaging.engine import list_checkpoints
+
+            generative = [c["name"] for c in list_checkpoints(self.settings) if c.get("kind") != "ssl"]
+        except Exception:  # noqa: BLE001 - images are optional; the tool validates its model anyway
+            generative = []
+        if generative:
+            choices["generate_images"] = {"model": ["auto", *generative]}
+        return choices
+
     def decision_adapter(self) -> str | None:
         """The shipped `tools` adapter when present and usable; the decision step alone runs under it."""
         name = self.settings.tools_adapter
@@ -152,7 +167,7 @@ class ToolService:
         adapter = self.decision_adapter()
         messages = decision_messages(tools, history, message, steps, compact=adapter is not None)
         prompt, _ = engine.build_prompt(messages, DECISION_TOKENS)
-        schema = decision_schema(tools) if self.settings.tool_grammar else None
+        schema = decision_schema(with_choices(tools, self.live_choices())) if self.settings.tool_grammar else None
         params = GenerationParams(temperature=0.0, max_new_tokens=DECISION_TOKENS, repetition_penalty=1.0)
         text, _ = engine.generate(prompt, params, adapter, json_schema=schema)
         return read_decision(text, set(self.registry.tools))
@@ -207,6 +222,19 @@ class ToolService:
         record = self.call(pending["name"], pending.get("arguments", {}), owner, conversation_id)
         record["how"] = "model, confirmed by the user"
         return record
+
+
+def with_choices(tools: list[dict], choices: dict[str, dict[str, list[str]]]) -> list[dict]:
+    """A copy of the tool descriptions with `enum`s on the named string arguments."""
+    out = []
+    for tool in tools:
+        extra = choices.get(tool["name"], {})
+        properties = dict(tool["parameters"].get("properties", {}))
+        for argument, values in extra.items():
+            if argument in properties and values:
+                properties[argument] = {**properties[argument], "enum": list(values)}
+        out.append({**tool, "parameters": {**tool["parameters"], "properties": properties}})
+    return out
 
 
 def parse_train_command(text: str) -> dict:

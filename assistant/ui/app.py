@@ -11,7 +11,8 @@ from starlette.middleware import Middleware
 from assistant.security import FileRouteGuard, Identity, blocked_paths, check_binding
 from assistant.startup import StartupStatus
 from assistant.ui.access import Access
-from assistant.ui.chat_tab import build_chat_tab
+from assistant.ui.arena_panel import build_arena_panel
+from assistant.ui.chat_tab import build_chat_tab, owner_for
 from assistant.ui.settings_tab import build_settings_tab
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ FEATURE_TABS = [
     ("Adapters", "assistant.ui.adapters_tab", "build_adapters_tab", "services"),
     ("Images", "assistant.ui.images_tab", "build_images_tab", "settings"),
     ("Feedback & Training", "assistant.ui.feedback_tab", "build_feedback_tab", "services"),
+    ("Jobs", "assistant.ui.jobs_panel", "build_jobs_tab", "services"),
 ]
 
 
@@ -38,6 +40,7 @@ def build_app(services, status: StartupStatus | None = None) -> gr.Blocks:  # no
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 chat = build_chat_tab(services, browser_id, identity)
+                build_arena_panel(services, lambda request, value: owner_for(request, value, identity), browser_id)
             for label, module_name, builder, argument in FEATURE_TABS:
                 with gr.Tab(label):
                     try:
@@ -50,7 +53,7 @@ def build_app(services, status: StartupStatus | None = None) -> gr.Blocks:  # no
                         log.exception("tab %s failed to build", label)
                         gr.Markdown(f"⚠️ This tab failed to load: `{type(exc).__name__}: {exc}`")
             with gr.Tab("Settings"):
-                build_settings_tab(services, status)
+                build_settings_tab(services, status, access)
         footer = gr.Markdown(_footer(services, status), elem_id="footer")
         timer = gr.Timer(2.0)
         timer.tick(

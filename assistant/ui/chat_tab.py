@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
 
 import gradio as gr
 
+from assistant import conversation_io
 from assistant.adapters import BASE, AdapterError
 from assistant.chat import TurnRequest
 from assistant.conversations import NotFound
@@ -16,6 +18,7 @@ from assistant.llm.packaged import ModelSourceError
 from assistant.prompts import COT_MODES
 from assistant.security import Identity
 from assistant.tools.service import describe_call
+from assistant.ui.files import publish_text
 from assistant.ui.render import render_conversation, render_partial
 
 log = logging.getLogger(__name__)
@@ -130,12 +133,27 @@ def build_chat_tab(  # noqa: C901
             new_button = gr.Button("＋ New chat", variant="primary", elem_id="new-chat")
             # The API keeps `new_conversation` (it creates the row at once); the button above does not.
             new_api_button = gr.Button("new conversation (API)", visible=False)
+            search = gr.Textbox(
+                placeholder="Search titles and messages…", show_label=False, max_lines=1, elem_id="conversation-search"
+            )
+            search_note = gr.Markdown("", elem_id="search-note")
             conversations = gr.Radio(choices=[], label="Conversations", value=None, elem_id="conversations")
             with gr.Accordion("Rename or delete", open=False, elem_id="rename-delete"):
                 title = gr.Textbox(label="Title", max_lines=1, elem_id="conversation-title")
                 with gr.Row():
                     rename_button = gr.Button("Rename", size="sm", elem_id="rename")
                     delete_button = gr.Button("Delete", size="sm", variant="stop", elem_id="delete")
+            with gr.Accordion("Export or import", open=False, elem_id="export-import"):
+                export_scope = gr.Radio(
+                    ["this chat", "all chats"], value="this chat", show_label=False, elem_id="export-scope"
+                )
+                with gr.Row():
+                    export_md_button = gr.Button("Markdown", size="sm", elem_id="export-markdown")
+                    export_json_button = gr.Button("JSON", size="sm", elem_id="export-json")
+                download = gr.DownloadButton("⬇ Download", visible=False, size="sm", elem_id="download-export")
+                import_file = gr.File(
+                    label="Import a JSON export", file_types=[".json"], type="filepath", elem_id="import-file"
+                )
         with gr.Column(scale=4):
             chatbot = gr.Chatbot(
                 height=560,
@@ -211,7 +229,7 @@ def build_chat_tab(  # noqa: C901
         """A new chat starts from the defaults, not from whatever the last conversation used."""
         return [
             gr.update(value=DEFAULT_ADAPTER, choices=adapter_choices(services)),
-            "direct",
+            settings.default_cot_mode,
             "auto",
             settings.tools_by_default,
             settings.temperature,
@@ -295,7 +313,8 @@ def build_chat_tab(  # noqa: C901
         owner = owner_of(request, browser_value)
         choices = conversation_choices(owner)
         cid = choices[0][1] if choices else None
-        return (browser_value, gr.update(choices=choices, value=cid), cid, *load_conversation(owner, cid))
+        loaded = load_conversation(owner, cid) if cid else blank_chat()  # a first visit starts from the defaults
+        return (browser_value, gr.update(choices=choices, value=cid), cid, *loaded)
 
     def on_select(cid: str | None, browser_value: str, request: gr.Request):
         owner = owner_of(request, browser_value)
@@ -545,6 +564,68 @@ def build_chat_tab(  # noqa: C901
     )
     for component in options:
         component.input(on_option_change, [conv_id, browser_id, *options], status, api_visibility="private")
+
+    # --- search, export, import (assistant/conversation_io.py does the work, for this owner only) ---------------
+    def on_search(query: str, cid: str | None, browser_value: str, request: gr.Request):
+        owner = owner_of(request, browser_value)
+        if not (query or "").strip():
+            return gr.update(choices=conversation_choices(owner), value=cid), ""
+        hits = conversation_io.search(services.conversations, owner, query)
+        choices = [(hit.title, hit.id) for hit in hits]
+        note = f"{len(hits)} conversation{'s' if len(hits) != 1 else ''} match" if hits else "no conversation matches"
+        return gr.update(choices=choices, value=cid if any(h.id == cid for h in hits) else None), note
+
+    def on_export(kind: str, scope: str, cid: str | None, browser_value: str, request: gr.Request):
+        owner = owner_of(request, browser_value)
+        try:
+            if scope == "this chat" and not cid:
+                raise ValueError("open a conversation first (or export all chats)")
+            ids = [cid] if scope == "this chat" else None
+            title = services.conversations.get(owner, cid).title if ids else None
+            if kind == "markdown":
+                text = conversation_io.export_markdown(services.conversations, owner, ids)
+            else:
+                document = conversation_io.export_json(services.conversations, owner, ids)
+                text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+            name = conversation_io.export_filename(kind, title)
+            return gr.update(value=publish_text(name, text), visible=True, label=f"⬇ {name}"), ""
+        except USER_ERRORS as exc:
+            gr.Warning(user_text(exc))
+            return gr.update(visible=False), f"⚠️ {user_text(exc)}"
+
+    def on_import(path: str | None, cid: str | None, browser_value: str, request: gr.Request):
+        owner = owner_of(request, browser_value)
+        if not path:
+            return gr.update(), gr.update(), ""
+        try:
+            with open(path, "rb") as f:
+                data = f.read(conversation_io.MAX_IMPORT_BYTES + 1)
+            new_ids = conversation_io.import_json(
+                services.conversations, owner, data, known_adapters=set(services.adapters.names())
+            )
+        except (OSError, *USER_ERRORS) as exc:
+            gr.Warning(f"import failed: {user_text(exc)}")
+            return gr.update(value=None), gr.update(), f"⚠️ import failed, nothing was added: {user_text(exc)}"
+        note = f"imported {len(new_ids)} conversation{'s' if len(new_ids) != 1 else ''}"
+        gr.Info(note)
+        return gr.update(value=None), gr.update(choices=conversation_choices(owner), value=cid), note
+
+    search_inputs = [search, conv_id, browser_id]
+    search.change(on_search, search_inputs, [conversations, search_note], queue=False, api_name="search_conversations")
+    search.submit(on_search, search_inputs, [conversations, search_note], queue=False, api_visibility="private")
+    def on_export_markdown(scope: str, cid: str | None, browser_value: str, request: gr.Request):
+        return on_export("markdown", scope, cid, browser_value, request)
+
+    def on_export_json(scope: str, cid: str | None, browser_value: str, request: gr.Request):
+        return on_export("json", scope, cid, browser_value, request)
+
+    export_inputs = [export_scope, conv_id, browser_id]
+    export_md_button.click(on_export_markdown, export_inputs, [download, search_note], api_visibility="private")
+    export_json_button.click(on_export_json, export_inputs, [download, search_note], api_visibility="private")
+    import_file.upload(
+        on_import, [import_file, conv_id, browser_id], [import_file, conversations, search_note],
+        api_visibility="private",
+    )
     return {
         "on_load": on_load,
         "load_outputs": [browser_id, conversations, conv_id, *loaded_outputs],

@@ -90,6 +90,14 @@ def build_feedback_tab(services, access: Access | None = None) -> None:  # noqa:
     adapter_filter.submit(latest_for, [which, adapter_filter], votes, api_visibility="private")
     export.click(do_export, fmt, [download, message], api_name="export_feedback")
 
+    gr.Markdown("### Adapter arena\nBlind comparisons from the chat's *Compare two adapters* panel: "
+                "Bradley-Terry scores on the Elo scale with 95 % bootstrap intervals (ties and both-bad count "
+                "half a win each). Overlapping intervals mean the data cannot tell the two apart yet.")
+    with gr.Row():
+        ratings = gr.Dataframe(lambda: arena_frame(services), label="adapter ratings", interactive=False)
+        refresh_ratings = gr.Button("Refresh", size="sm", scale=0)
+    refresh_ratings.click(lambda: arena_frame(services), None, ratings, api_visibility="private")
+
     gr.Markdown("### Reward model and RLHF retraining\nData collection → reward model → RL fine-tuning. KTO learns "
                 "from unpaired thumbs (default); DPO from a 👍 and a 👎 reply to the same message (Regenerate); "
                 "`ppo` is REINFORCE driven by the reward model with a KL penalty to the reference.")
@@ -204,3 +212,12 @@ def build_feedback_tab(services, access: Access | None = None) -> None:  # noqa:
     promote.click(do_promote, [candidate, force], [history, message], api_name="promote_candidate")
     rollback.click(do_rollback, None, [history, message], api_visibility="private")
     gr.on([refresh.click], refresh_candidates, None, [candidate, history], api_visibility="private")
+
+
+ARENA_HEADERS = ["adapter", "score", "95 % interval", "battles", "wins"]
+
+
+def arena_frame(services) -> pd.DataFrame:  # noqa: ANN001
+    rows = [{"adapter": r.adapter, "score": round(r.score), "95 % interval": f"{r.low:.0f} – {r.high:.0f}",
+             "battles": r.battles, "wins": r.wins} for r in services.arena.ratings()]
+    return _frame(rows, ARENA_HEADERS)

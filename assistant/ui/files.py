@@ -42,3 +42,14 @@ def publish_download(path: str | Path) -> str:
     folder = root / uuid.uuid4().hex
     folder.mkdir(mode=0o700)
     return str(shutil.copy(path, folder / Path(path).name))
+
+
+def publish_text(name: str, text: str) -> str:
+    """`text` (UTF-8) as a download named `name`, staged like `publish_download` (for gr.DownloadButton)."""
+    staging = Path(tempfile.mkdtemp(prefix="assistant-export-"))
+    try:
+        source = staging / Path(name).name
+        source.write_text(text, encoding="utf-8")
+        return publish_download(source)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

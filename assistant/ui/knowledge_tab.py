@@ -61,6 +61,11 @@ def hits_markdown(hits: list) -> str:
 def build_knowledge_tab(settings: Settings, access: Access | None = None) -> None:
     """Build the tab's components inside the caller's open `gr.Tab`."""
     kb = get_knowledge_base(settings)
+
+    def own_documents(request: gr.Request) -> list[list]:
+        # Re-run on every page load; Gradio passes the request by this annotation (a private list per user).
+        return documents_table(settings, private_owner(request))
+
     gr.Markdown(
         "Documents in the shipped `knowledge/` folder and your uploads are split into chunks, embedded and indexed "
         "(dense + BM25). The chat cites them as [1], [2]. Supported: " + ", ".join(sorted(SUPPORTED))
@@ -80,8 +85,8 @@ def build_knowledge_tab(settings: Settings, access: Access | None = None) -> Non
                 reindex = gr.Button("Re-index everything", size="sm")
             status = gr.Markdown()
         with gr.Column(scale=2):
-            table = gr.Dataframe(headers=HEADERS, value=lambda request: documents_table(  # noqa: PLW0108
-                settings, private_owner(request)), interactive=False, wrap=True, label="Indexed documents")
+            table = gr.Dataframe(headers=HEADERS, value=own_documents, interactive=False, wrap=True,
+                                 label="Indexed documents")
             with gr.Row():
                 choice = gr.Dropdown(label="Document", choices=[d["source"] for d in kb.documents()], scale=3)
                 delete = gr.Button("Delete", variant="stop", scale=1)

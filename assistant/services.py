@@ -46,6 +46,7 @@ class Services:
                     engine = load_engine(self.settings)
                     self.adapters.attach(engine)
                     self._llm = engine
+                    _register_reranker(engine)
                     info = engine.loaded
                     log.info(
                         "model %s loaded (%s engine, %s, %s) in %.1f s",
@@ -60,6 +61,7 @@ class Services:
     def set_llm(self, engine) -> None:  # noqa: ANN001 - tests inject a tiny model this way
         self.adapters.attach(engine)
         self._llm = engine
+        _register_reranker(engine)
 
     # --- features ---------------------------------------------------------------------------------
     @cached_property
@@ -81,20 +83,28 @@ class Services:
         return ToolService(self)
 
     @cached_property
+    def arena(self):  # noqa: ANN201 - Arena
+        from assistant.arena import Arena
+
+        return Arena(self)
+
+    @cached_property
     def feedback(self):  # noqa: ANN201 - FeedbackStore
         from assistant.feedback import FeedbackStore
 
         return FeedbackStore(self)
 
-    def knowledge_hits(self, query: str, always: bool = False) -> list:
-        """Chunks relevant enough to show the model (all top-k when `always`)."""
+    def knowledge_hits(self, query: str, always: bool = False, owner: str | None = None) -> list:
+        """Chunks relevant enough to show the model (all top-k when `always`): the shared knowledge base and
+        `owner`'s private uploads, never another user's."""
         try:
             kb = self.knowledge
+            from assistant.knowledge.service import search_collections
         except ImportError:
             return []
         if self.settings.auto_index_knowledge and not kb.documents():
             kb.sync_folder()  # first use from the CLI or API: index the shipped corpus (incremental, once)
-        hits = kb.search(query, k=self.settings.retrieval_k)
+        hits = search_collections(self.settings, query, owner, k=self.settings.retrieval_k)
         if always:
             return hits
         return [h for h in hits if kb.is_relevant(h)]
@@ -103,6 +113,15 @@ class Services:
         from assistant.knowledge.citations import format_context
 
         return format_context(hits)
+
+
+def _register_reranker(engine) -> None:  # noqa: ANN001
+    """Let the knowledge reranker use the loaded model (it skips the model until then)."""
+    try:
+        from assistant.knowledge.rerank import register_engine
+    except ImportError:  # knowledge extras not installed
+        return
+    register_engine(engine)
 
 
 _services: dict[str, Services] = {}

@@ -1,10 +1,13 @@
 """Does the feedback loop learn? Simulated users with checkable preferences vote, RLHF retrains, the gate judges.
 
-    python benchmarks/feedback_loop.py [--users short,chinese] [--prompts 100] [--method kto] [--steps 30]
+    python benchmarks/feedback_loop.py [--users short,lists] [--prompts 100] [--method kto] [--steps 30]
 
 Two simulated users, each in its own data dir (its own votes, reward model and adapters):
 - `short` likes replies under 40 words and dislikes longer ones;
-- `chinese` likes replies mostly written in Chinese (over half of their letters CJK) and dislikes the others.
+- `lists` likes replies laid out as a list (two or more bulleted or numbered lines) and dislikes prose;
+- `chinese` likes replies mostly written in Chinese (over half of their letters CJK) and dislikes the others. The
+  prompts are English and the base model answered none of 40 in Chinese, so this user casts no 👍 at all and KTO
+  has nothing to move towards: it is kept as a check of that failure mode, not run by default.
 Each chats through `ChatEngine.run` (two replies per prompt: the answer and a Regenerate) and votes through
 `FeedbackStore.vote`, the same calls the UI's Send, Regenerate and 👍/👎 make. Then the real jobs run as JobRunner
 subprocesses: the reward model (what the gate scores with), then the RLHF job, whose evaluation gate compares the new
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -40,8 +44,18 @@ def cjk_share(text: str) -> float:
     return sum("\u4e00" <= c <= "\u9fff" for c in letters) / len(letters) if letters else 0.0
 
 
+LIST_LINE = re.compile(r"\s*([-*•]|\d+[.)])\s")
+
+
+def is_list(text: str) -> bool:
+    """At least two lines that are list items (bullets or numbers)."""
+    return sum(bool(LIST_LINE.match(line)) for line in text.splitlines()) >= 2
+
+
 USERS = {
     "short": (f"replies under {LIMIT_WORDS} words", lambda reply: words(reply) < LIMIT_WORDS),
+    # The base model writes a list in ~15 % of its replies to these prompts (40 sampled, temperature 0.9).
+    "lists": ("replies laid out as a list (two or more bulleted or numbered lines)", is_list),
     "chinese": ("replies mostly in Chinese (CJK share of letters > 0.5)", lambda reply: cjk_share(reply) > 0.5),
 }
 
@@ -123,7 +137,7 @@ def one_user(user: str, args: argparse.Namespace) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--users", default="short,chinese", help="comma-separated: " + ", ".join(USERS))
+    parser.add_argument("--users", default="short,lists", help="comma-separated: " + ", ".join(USERS))
     parser.add_argument("--prompts", type=int, default=100, help="voted prompts (two replies, two votes each)")
     parser.add_argument("--heldout", type=int, default=20)
     parser.add_argument("--method", default="kto", choices=["kto", "dpo"])

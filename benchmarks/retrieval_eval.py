@@ -59,13 +59,15 @@ def main() -> None:
     parser.add_argument("--eval", type=Path, default=ROOT / "benchmarks/data/retrieval_eval.jsonl")
     parser.add_argument("--knowledge", type=Path, default=ROOT / "knowledge")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--rerank", default="document", help="Settings.rerank for the shipped search's row")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(1)
     questions = [json.loads(line) for line in args.eval.read_text(encoding="utf-8").splitlines() if line.strip()]
     with tempfile.TemporaryDirectory() as tmp:
-        kb = KnowledgeBase(Settings(data_dir=Path(tmp), knowledge_dir=args.knowledge, auto_index_knowledge=False))
+        kb = KnowledgeBase(Settings(data_dir=Path(tmp), knowledge_dir=args.knowledge, auto_index_knowledge=False,
+                                    rerank=args.rerank))
         kb.settings.ensure_dirs()
         report = kb.sync_folder()
         print(f"indexed: {report.summary()} ({len(kb.index)} chunks) in {report.seconds:.1f} s", file=sys.stderr)
@@ -104,6 +106,9 @@ def main() -> None:
                 "bm25 (bigrams+unigrams)": lexical["bigrams+unigrams"],
                 "hybrid (CJK runs as words)": [r for r, _ in reciprocal_rank_fusion([dense, lexical["runs"]])],
             }
+            # the shipped search (hybrid, then the document reranker of Settings.rerank over its top 10)
+            top = [h.row for h in kb.search(q["question"], k=DEPTH)]
+            runs["hybrid + rerank (shipped)"] = top + [r for r in runs["hybrid (shipped)"] if r not in set(top)]
             target = q["source"].removeprefix("knowledge/")
             if target not in known:  # the set may name files by base name only
                 target = next((src for src in known if Path(src).name == Path(target).name), target)

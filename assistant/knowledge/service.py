@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -25,7 +26,8 @@ from assistant.config import Settings
 from assistant.knowledge.embeddings import MiniLMEmbeddings
 from assistant.knowledge.index import FileEntry, IndexDamaged, KnowledgeIndex, write_lock
 from assistant.knowledge.loaders import SUPPORTED, LoadError, check_path, file_sha256, load_file
-from assistant.knowledge.search import Hit, Mode
+from assistant.knowledge.rerank import rerank
+from assistant.knowledge.search import Hit, Mode, is_mostly_cjk, reciprocal_rank_fusion
 from assistant.knowledge.search import search as run_search
 from assistant.knowledge.splitting import index_text, split_file
 from assistant.storage import InvalidName, atomic_write_bytes, atomic_write_json, check_name
@@ -33,6 +35,7 @@ from assistant.storage import InvalidName, atomic_write_bytes, atomic_write_json
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
+PRIVATE_LABEL = "mine"  # source names of private documents: mine/<file>
 OWNERS_FILE = ".owners.json"  # uploads/: which user uploaded each file (hidden: never indexed)
 DEFAULT_OWNER = "local"  # uploads made without a user (single-user app, CLI)
 COMMIT_EVERY_CHUNKS = 5_000  # big batches are saved in steps, so a cancelled job keeps what it finished
@@ -70,17 +73,35 @@ class IngestReport:
 
 
 class KnowledgeBase:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, owner: str | None = None) -> None:
+        """owner None: the shared knowledge base (shipped `knowledge/` + admin uploads); else one user's private
+        collection, in a folder of its own with its own index, which only that user's searches read."""
         self.settings = settings
+        self.owner = owner
         self.embeddings = MiniLMEmbeddings()
         self.lock = threading.RLock()  # one writer per process; the file lock orders processes
         self._index: KnowledgeIndex | None = None
+        if owner is None:
+            self.index_dir, self.uploads_dir = settings.index_dir, settings.uploads_dir
+        else:
+            folder = private_folder(settings, owner)
+            self.index_dir, self.uploads_dir = folder / "index", folder / "uploads"
+
+    @property
+    def private(self) -> bool:
+        return self.owner is not None
 
     # --- places -------------------------------------------------------------------------------
     @property
     def roots(self) -> dict[str, Path]:
         """Folders files may be indexed from, by the label that prefixes their source names."""
-        return {"knowledge": self.settings.knowledge_dir, "uploads": self.settings.uploads_dir.resolve()}
+        if self.private:
+            return {PRIVATE_LABEL: self.uploads_dir.resolve()}
+        return {"knowledge": self.settings.knowledge_dir, "uploads": self.uploads_dir.resolve()}
+
+    @property
+    def upload_root(self) -> Path:
+        return self.roots[PRIVATE_LABEL if self.private else "uploads"]
 
     def source_name(self, path: Path) -> str:
         path = Path(path).resolve()
@@ -110,14 +131,20 @@ class KnowledgeBase:
             try:
                 current = self._index
                 if current is None or current.version != current.current_version():
-                    current = KnowledgeIndex(self.settings.index_dir, self.embeddings).load()
+                    current = KnowledgeIndex(self.index_dir, self.embeddings).load()
                     self._index = current
             finally:
                 self.lock.release()
         return current
 
     def search(self, query: str, k: int | None = None, mode: Mode = "hybrid") -> list[Hit]:
-        return run_search(self.index, self.embeddings, query, k or self.settings.retrieval_k, mode)
+        """The top k chunks; the search's top `rerank_top` are reranked first (`Settings.rerank`)."""
+        k = k or self.settings.retrieval_k
+        index, method = self.index, self.settings.rerank
+        if method == "off":
+            return run_search(index, self.embeddings, query, k, mode)
+        hits = run_search(index, self.embeddings, query, max(k, self.settings.rerank_top), mode)
+        return rerank(index, query, hits, method, self.settings.rerank_top)[:k]
 
     @staticmethod
     def is_relevant(hit: Hit) -> bool:
@@ -163,7 +190,7 @@ class KnowledgeBase:
                 raise KeyError(f"no indexed document {source!r}")
             report = self._update([], [source])
             path = Path(entry.path)
-            if self._in_root(path, self.roots["uploads"]):
+            if self._in_root(path, self.upload_root):
                 path.unlink(missing_ok=True)
             return report
 
@@ -171,13 +198,13 @@ class KnowledgeBase:
         """The owner's uploads still on disk: {"files": n, "bytes": total, "names": [...]}."""
         owner = owner or DEFAULT_OWNER
         owners = self._upload_owners()
-        names = sorted(n for n, who in owners.items() if who == owner and (self.settings.uploads_dir / n).is_file())
-        total = sum((self.settings.uploads_dir / n).stat().st_size for n in names)
+        names = sorted(n for n, who in owners.items() if who == owner and (self.uploads_dir / n).is_file())
+        total = sum((self.uploads_dir / n).stat().st_size for n in names)
         return {"files": len(names), "bytes": total, "names": names}
 
     def _upload_owners(self) -> dict[str, str]:
         try:
-            data = json.loads((self.settings.uploads_dir / OWNERS_FILE).read_text(encoding="utf-8"))
+            data = json.loads((self.uploads_dir / OWNERS_FILE).read_text(encoding="utf-8"))
             return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
         except (OSError, ValueError):
             return {}
@@ -186,7 +213,7 @@ class KnowledgeBase:
         """Why this upload would break the owner's limits (count, total MB, another user's file), or None."""
         owners = self._upload_owners()
         holder = owners.get(name)
-        if holder is not None and holder != owner and (self.settings.uploads_dir / name).exists():
+        if holder is not None and holder != owner and (self.uploads_dir / name).exists():
             return f"{name}: a document of that name was uploaded by another user; rename your file"
         usage = self.upload_usage(owner)
         replaced = name in usage["names"]
@@ -194,7 +221,7 @@ class KnowledgeBase:
         if count > self.settings.max_uploads_per_user:
             return (f"{name}: you already have {usage['files']} uploaded documents, the limit per user is "
                     f"{self.settings.max_uploads_per_user}; delete some first")
-        old_size = (self.settings.uploads_dir / name).stat().st_size if replaced else 0
+        old_size = (self.uploads_dir / name).stat().st_size if replaced else 0
         total = usage["bytes"] - old_size + size
         limit_mb = self.settings.max_upload_total_mb_per_user
         if total > limit_mb * 1024 * 1024:
@@ -221,8 +248,11 @@ class KnowledgeBase:
             return IngestReport([FileResult(name, f"uploads/{name}", "error",
                                             message=f"{name}: unsupported file type; supported: "
                                                     f"{', '.join(sorted(SUPPORTED))}")])
-        self.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
-        with self.lock, _folder_lock(self.settings.uploads_dir):  # the quota check and the upload are one step
+        self.uploads_dir.mkdir(parents=True, exist_ok=True)
+        if self.private:
+            with contextlib.suppress(OSError):  # who the hashed folder belongs to, for an admin looking at disk
+                atomic_write_bytes(self.uploads_dir.parent / "owner.txt", owner.encode())
+        with self.lock, _folder_lock(self.uploads_dir):  # the quota check and the upload are one step
             problem = self._quota_error(owner, name, len(data))
             if problem:
                 return IngestReport([FileResult(name, f"uploads/{name}", "error", message=problem)])
@@ -230,14 +260,14 @@ class KnowledgeBase:
             if not report.errors:
                 owners = self._upload_owners()
                 owners[name] = owner
-                atomic_write_json(self.settings.uploads_dir / OWNERS_FILE, owners)
+                atomic_write_json(self.uploads_dir / OWNERS_FILE, owners)
             return report
 
     def _store_upload(self, name: str, data: bytes, progress: Progress | None) -> IngestReport:
-        path = self.settings.uploads_dir / name
+        path = self.uploads_dir / name
         # Read the upload from a hidden staging file first: a refused file must not replace (and then delete)
         # a good document of the same name, nor linger and fail every later sync.
-        staged = self.settings.uploads_dir / f".incoming-{uuid.uuid4().hex[:8]}-{name}"
+        staged = self.uploads_dir / f".incoming-{uuid.uuid4().hex[:8]}-{name}"
         atomic_write_bytes(staged, data)
         try:
             load_file(staged, list(self.roots.values()), self.settings.max_upload_mb)
@@ -264,14 +294,14 @@ class KnowledgeBase:
         started = time.perf_counter()
         report = IngestReport()
         progress = progress or (lambda fraction, message: None)
-        with self.lock, write_lock(self.settings.index_dir):
+        with self.lock, write_lock(self.index_dir):
             # A private copy: searches keep using the live index until the new version is saved.
             try:
-                work = KnowledgeIndex(self.settings.index_dir, self.embeddings).load()
+                work = KnowledgeIndex(self.index_dir, self.embeddings).load()
             except IndexDamaged:
                 if not force:
                     raise
-                work = KnowledgeIndex(self.settings.index_dir, self.embeddings)  # empty: rebuilt from scratch
+                work = KnowledgeIndex(self.index_dir, self.embeddings)  # empty: rebuilt from scratch
             pending: list[tuple[FileEntry, list, object]] = []
             pending_removed = [s for s in removed if s in work.files]
             report.results += [FileResult(work.files[s].path, s, "removed") for s in pending_removed]
@@ -350,14 +380,42 @@ def _folder_lock(folder: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-_bases: dict[str, KnowledgeBase] = {}
+def private_folder(settings: Settings, owner: str) -> Path:
+    """data/private/<hash of the owner>: owner strings (user:NAME, browser:ID) never become path parts."""
+    return settings.data_dir / "private" / hashlib.sha256(owner.encode()).hexdigest()[:24]
+
+
+_bases: dict[tuple[str, str | None], KnowledgeBase] = {}
 KNOWLEDGE_BASES_LOCK = threading.Lock()  # guards the per-data-dir registry below
 
 
-def get_knowledge_base(settings: Settings) -> KnowledgeBase:
-    """The shared KnowledgeBase of this data dir (one per process)."""
-    key = str(settings.data_dir)
+def get_knowledge_base(settings: Settings, owner: str | None = None) -> KnowledgeBase:
+    """The shared KnowledgeBase of this data dir, or `owner`'s private collection (one of each per process)."""
+    key = (str(settings.data_dir), owner)
     with KNOWLEDGE_BASES_LOCK:
         if key not in _bases:
-            _bases[key] = KnowledgeBase(settings)
+            _bases[key] = KnowledgeBase(settings, owner)
         return _bases[key]
+
+
+def has_private_documents(settings: Settings, owner: str | None) -> bool:
+    """Cheap check before loading a private index: has this owner ever indexed anything?"""
+    return owner is not None and (private_folder(settings, owner) / "index").is_dir()
+
+
+def search_collections(settings: Settings, query: str, owner: str | None, k: int,
+                       mode: Mode = "hybrid") -> list[Hit]:
+    """Search the shared knowledge base and `owner`'s private collection; the best k of both.
+
+    Each index's own scores are not comparable with the other's (a one-document collection always puts its
+    chunk first in its own ranking), so the union is ordered by reciprocal rank fusion of two signals that are:
+    the query's cosine to each chunk (skipped for Chinese, where MiniLM says nothing) and its term coverage.
+    """
+    hits = get_knowledge_base(settings).search(query, k=k, mode=mode)
+    if not has_private_documents(settings, owner):
+        return hits
+    pool = hits + get_knowledge_base(settings, owner).search(query, k=k, mode=mode)
+    rankings = [sorted(range(len(pool)), key=lambda i: -pool[i].coverage)]
+    if mode != "bm25" and not is_mostly_cjk(query):
+        rankings.append(sorted(range(len(pool)), key=lambda i: -pool[i].cosine))
+    return [pool[i] for i, _ in reciprocal_rank_fusion(rankings)[:k]]

@@ -139,6 +139,30 @@ class TorchEngine(PromptBuilder):
         # peft refuses to delete the last adapter: its weights stay, never activated again
         self.model.base_model.disable_adapter_layers()
 
+    # --- scoring (the reranker's relevance judgement) ----------------------------------------------------------
+    def choice_logprobs(self, prompts: list[str], choices: list[str]) -> list[list[float]]:
+        """Per prompt, log P(first token of each choice) at the next position, under the base model (one padded
+        forward pass for all prompts). The caller holds MODEL_LOCK (a synchronous call)."""
+        import contextlib
+
+        from peft import PeftModel
+
+        if not prompts:
+            return []
+        choice_ids = [self.tokenizer(c, add_special_tokens=False)["input_ids"][0] for c in choices]
+        side = self.tokenizer.padding_side
+        self.tokenizer.padding_side = "left"  # the last position is then every prompt's last token
+        try:
+            batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        finally:
+            self.tokenizer.padding_side = side
+        device = next(self.model.parameters()).device
+        base = self.model.disable_adapter() if isinstance(self.model, PeftModel) else contextlib.nullcontext()
+        with torch.inference_mode(), base:
+            logits = self.model(**{k: v.to(device) for k, v in batch.items()}).logits[:, -1, :].float()
+        logprobs = torch.log_softmax(logits, dim=-1)[:, choice_ids]
+        return logprobs.cpu().tolist()
+
     # --- generation -----------------------------------------------------------------------------------------
     def stream(
         self,

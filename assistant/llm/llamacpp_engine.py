@@ -133,6 +133,7 @@ class LlamaCppEngine(PromptBuilder):
         self._active: str | None = None
         self._batch_ctx = None  # the context for N sequences side by side, made on first use
         self._batch_ctx_adapter: str | None = "unset"
+        self._score_ctx = None  # the reranker's context (base model, no adapter), made on first use
         file_type = self.llm.metadata.get("general.file_type", "")
         self.loaded = EngineInfo(
             name=name,
@@ -361,6 +362,75 @@ class LlamaCppEngine(PromptBuilder):
                 batch.close()
 
         yield from _run_with_model(produce, stop_event, stats)
+
+
+    # --- scoring (the reranker's relevance judgement) ----------------------------------------------------------
+    def choice_logprobs(self, prompts: list[str], choices: list[str]) -> list[list[float]]:
+        """Per prompt, log P(first token of each choice) at the next position, under the base model.
+
+        All prompts are decoded side by side on a context of their own (the chat's prompt cache stays as it was):
+        their common token prefix once on sequence 0, copied to the others, then each prompt's own tail, with
+        logits only at each prompt's last token. The caller holds MODEL_LOCK (a synchronous call).
+        """
+        import numpy as np
+        from llama_cpp import _internals
+
+        c = self._c
+        rows = [self._tokens(p) for p in prompts]
+        if not rows:
+            return []
+        choice_ids = [self._tokens(choice)[0] for choice in choices]
+        shared = 0
+        while all(len(r) > shared + 1 for r in rows) and len({r[shared] for r in rows}) == 1:
+            shared += 1
+        n_vocab = self.llm.n_vocab()
+        out: list[list[float]] = [[] for _ in rows]
+        group = 16  # sequences per round (one context sized for them)
+        for start in range(0, len(rows), group):
+            part = rows[start : start + group]
+            cells = shared + sum(len(r) - shared for r in part) + 8
+            if self._score_ctx is None or self._score_ctx.n_ctx() < cells:
+                if self._score_ctx is not None:
+                    self._score_ctx.close()
+                params = c.llama_context_default_params()
+                params.n_ctx = max(cells, 4096)
+                params.n_batch = params.n_ubatch = 512
+                params.n_seq_max = group
+                params.kv_unified = True
+                params.n_threads = params.n_threads_batch = self.threads
+                self._score_ctx = _internals.LlamaContext(model=self.llm._model, params=params, verbose=False)
+            ctx = self._score_ctx
+            ctx.kv_cache_clear()
+            batch = _internals.LlamaBatch(n_tokens=512, embd=0, n_seq_max=group, verbose=False)
+            try:
+                for pos in range(0, shared, 512):
+                    piece = part[0][pos : min(pos + 512, shared)]
+                    batch.set_batch(piece, n_past=pos, logits_all=False)
+                    batch.batch.logits[len(piece) - 1] = False
+                    ctx.decode(batch)
+                for seq in range(1, len(part)):
+                    ctx.kv_cache_seq_cp(0, seq, -1, -1)
+                pending = [(seq, pos) for seq, r in enumerate(part) for pos in range(shared, len(r))]
+                for first in range(0, len(pending), 512):
+                    b = batch.batch
+                    b.n_tokens = 0
+                    wanted: list[tuple[int, int]] = []  # (sequence, index in this batch)
+                    for j, (seq, pos) in enumerate(pending[first : first + 512]):
+                        last = pos == len(part[seq]) - 1
+                        b.token[j], b.pos[j], b.n_seq_id[j], b.logits[j] = part[seq][pos], pos, 1, last
+                        b.seq_id[j][0] = seq
+                        b.n_tokens = j + 1
+                        if last:
+                            wanted.append((seq, j))
+                    ctx.decode(batch)
+                    for seq, j in wanted:
+                        logits = np.ctypeslib.as_array(c.llama_get_logits_ith(ctx.ctx, j), shape=(n_vocab,))
+                        top = float(logits.max())
+                        log_z = top + float(np.log(np.exp(logits - top).sum()))
+                        out[start + seq] = [float(logits[t]) - log_z for t in choice_ids]
+            finally:
+                batch.close()
+        return out
 
 
 # llama.cpp's `general.file_type` numbers for the quantizations one meets in practice

@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     max_images: int = 64
     max_jobs_running: int = Field(2, ge=1, description="background jobs running at once on this server")
     max_jobs_per_user: int = Field(1, ge=1, description="background jobs one user may have running at once")
+    job_niceness: int = Field(10, ge=0, le=19, description="how far below the chat background jobs run (nice)")
     max_job_epochs: int = Field(500, ge=1, description="largest `epochs` a training job accepts")
     max_job_steps: int = Field(100_000, ge=1, description="largest `steps` / `max_steps` a training job accepts")
     max_job_batch_size: int = Field(256, ge=1, description="largest `batch_size` a training job accepts")

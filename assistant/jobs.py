@@ -442,6 +442,10 @@ def _resolve(kind: str) -> Callable[[dict, JobContext], dict]:
 def run_worker(job_id: str) -> int:
     """Entry point of the job subprocess."""
     settings = Settings()
+    # Training saturates every core; llama.cpp's decode threads then wait on it and a chat slows several-fold.
+    # A lower priority lets the person typing go first while the job uses whatever CPU is left.
+    with contextlib.suppress(OSError):
+        os.nice(settings.job_niceness)
     db = get_database(settings)
     with db.session() as s:
         row = s.get(Job, job_id)
@@ -485,7 +489,7 @@ def sleep_job(config: dict, ctx: JobContext) -> dict:
         ctx.progress((step + 1) / steps, f"step {step + 1}/{steps}")
     if config.get("fail"):
         raise ValueError("asked to fail")
-    return {"steps": steps}
+    return {"steps": steps, "niceness": os.nice(0)}
 
 
 if __name__ == "__main__":

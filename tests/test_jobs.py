@@ -1,5 +1,6 @@
 """The JobRunner runs real subprocesses: progress, metrics, cancel, refusal of duplicates, restart survival."""
 
+import os
 import time
 
 import pytest
@@ -17,7 +18,9 @@ def test_job_runs_in_a_subprocess_and_reports(runner):
     job_id = runner.start("sleep", {"steps": 5, "interval": 0.05})
     info = runner.wait(job_id, timeout=60)
     assert info.status == "succeeded", runner.log_tail(job_id)
-    assert info.progress == 1.0 and info.result == {"steps": 5}
+    assert info.progress == 1.0 and info.result["steps"] == 5
+    # below the chat: a job's worker runs `job_niceness` steps nicer than the app that started it
+    assert info.result["niceness"] == min(os.nice(0) + runner.settings.job_niceness, 19)
     assert [m["step"] for m in runner.metrics(job_id)] == [0, 1, 2, 3, 4]
     assert "succeeded" in runner.log_tail(job_id)
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from assistant.adapters import BASE
 from assistant.chat import TurnRequest
 from assistant.conversations import NotFound
-from assistant.db import Base, utcnow
+from assistant.db import OWNER_CHARS, Base, utcnow
 
 WINNERS = ("left", "right", "tie", "both-bad")
 BASE_ID = "none"  # how a turn asks for the base model without an adapter
@@ -32,7 +32,7 @@ class ArenaError(ValueError):
 class ArenaBattle(Base):
     __tablename__ = "arena_battles"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    owner: Mapped[str] = mapped_column(String(64), index=True)
+    owner: Mapped[str] = mapped_column(String(OWNER_CHARS), index=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
     left_message_id: Mapped[int] = mapped_column(Integer)
     right_message_id: Mapped[int] = mapped_column(Integer)
@@ -68,7 +68,6 @@ class Arena:
     def __init__(self, services) -> None:  # noqa: ANN001 - Services
         self.services = services
         self.db = services.db
-        ArenaBattle.__table__.create(self.db.engine, checkfirst=True)  # a database made before the arena
 
     def contenders(self) -> list[str]:
         """What can be compared: the base model and every adapter that writes answers."""

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     max_job_epochs: int = Field(500, ge=1, description="largest `epochs` a training job accepts")
     max_job_steps: int = Field(100_000, ge=1, description="largest `steps` / `max_steps` a training job accepts")
     max_job_batch_size: int = Field(256, ge=1, description="largest `batch_size` a training job accepts")
+    train_processes: int = Field(
+        0, ge=0, description="processes of an SFT/KTO/DPO job: >1 runs it under `accelerate launch` (DDP, "
+        "docs/training.md); 0 = one per CUDA device (one process on the CPU)"
+    )
     max_uploads_per_user: int = Field(200, ge=1, description="uploaded documents one user may keep")
     max_upload_total_mb_per_user: int = Field(200, ge=1, description="MB of uploads one user may keep")
     chat_rate_per_minute: float = Field(20.0, ge=0, description="chat turns per user per minute (0 = no limit)")
@@ -212,6 +216,14 @@ class Settings(BaseSettings):
         if self.device == "cuda":
             raise RuntimeError("ASSISTANT_DEVICE=cuda but no CUDA device is available")
         return "cpu"
+
+    def resolved_train_processes(self) -> int:
+        """Training processes: the setting, or with 0 one per visible CUDA device (1 on the CPU)."""
+        import torch
+
+        if self.train_processes:
+            return self.train_processes
+        return torch.cuda.device_count() if self.resolved_device() == "cuda" else 1
 
     def resolved_engine(self) -> str:
         """`auto` -> torch on CUDA; llama.cpp on CPU when it is installed and the model is a GGUF (alias or file)."""

@@ -64,7 +64,8 @@ def _like(term: str) -> str:
 def search(store: ConversationStore, owner: str, query: str, limit: int = 50) -> list[SearchHit]:
     """The owner's conversations whose title or visible messages contain every word of `query`, newest first.
 
-    Case-insensitive for ASCII letters (SQLite's LIKE). An empty query gives no hits (callers list instead).
+    Case-insensitive (ILIKE: ASCII letters on SQLite, all letters on PostgreSQL). An empty query gives no hits
+    (callers list instead).
     """
     terms = clean_text(str(query or "")).split()[:MAX_SEARCH_TERMS]
     if not terms:

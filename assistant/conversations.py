@@ -87,7 +87,7 @@ class ConversationStore:
         with self.db.session() as s:
             conv = self._owned(s, owner, conversation_id)
             for key, value in options.items():
-                setattr(conv, key, clean_text(value) if key == "title" else value)
+                setattr(conv, key, clean_text(value)[:200] if key == "title" else value)
             conv.updated_at = utcnow()
             return self._view(conv, [m for m in conv.messages if m.active])
 

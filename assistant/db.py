@@ -1,4 +1,8 @@
-"""The SQL schema (SQLAlchemy): users, API keys, conversations, messages, votes, jobs, promotions (SQLite, WAL)."""
+"""The SQL schema (SQLAlchemy): users, API keys, conversations, messages, votes, jobs, promotions.
+
+SQLite (WAL) by default, PostgreSQL through `ASSISTANT_DATABASE_URL`; the schema is made and changed by the
+migrations in assistant/migrations (docs/storage.md).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,11 @@ from contextlib import contextmanager
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+from assistant.migrations import upgrade_to_head
+
+# An owner id: "local", or "user:" + a user name of up to 64 characters (PostgreSQL enforces VARCHAR lengths).
+OWNER_CHARS = 128
 
 
 def utcnow() -> dt.datetime:
@@ -40,7 +49,7 @@ class ApiKey(Base):
 
     __tablename__ = "api_keys"
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    owner: Mapped[str] = mapped_column(String(64), index=True)  # a user name (accounts) or "local"
+    owner: Mapped[str] = mapped_column(String(OWNER_CHARS), index=True)  # "user:<name>" (accounts) or "local"
     label: Mapped[str] = mapped_column(String(100), default="")
     key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     prefix: Mapped[str] = mapped_column(String(16))  # the first characters, to recognise a key in listings
@@ -52,7 +61,7 @@ class ApiKey(Base):
 class Conversation(Base):
     __tablename__ = "conversations"
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    owner: Mapped[str] = mapped_column(String(64), index=True)
+    owner: Mapped[str] = mapped_column(String(OWNER_CHARS), index=True)
     title: Mapped[str] = mapped_column(String(200), default="New chat")
     adapter: Mapped[str | None] = mapped_column(String(64), nullable=True)  # None = the default adapter
     cot_mode: Mapped[str] = mapped_column(String(32), default="direct")
@@ -130,10 +139,11 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         connect_args = {"check_same_thread": False, "timeout": 30} if url.startswith("sqlite") else {}
-        self.engine: Engine = create_engine(url, connect_args=connect_args)
+        # pre_ping: a server restart (PostgreSQL) leaves dead pooled connections; a cheap check replaces them.
+        self.engine: Engine = create_engine(url, connect_args=connect_args, pool_pre_ping=not url.startswith("sqlite"))
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        upgrade_to_head(self.engine)  # the schema comes from the migrations, never from create_all
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod

@@ -27,7 +27,7 @@ import psutil
 from sqlalchemy import func, select
 
 from assistant.config import REPO_ROOT, Settings
-from assistant.db import Database, Job, get_database, utcnow
+from assistant.db import OWNER_CHARS, Database, Job, get_database, utcnow
 from assistant.job_owners import SYSTEM_OWNER, JobOwner
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,6 @@ class JobRunner:
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self.settings = settings
         self.db = db or get_database(settings)
-        JobOwner.__table__.create(self.db.engine, checkfirst=True)  # a database made before job owners
 
     def job_dir(self, job_id: str) -> Path:
         return self.settings.jobs_dir / job_id
@@ -171,7 +170,7 @@ class JobRunner:
             raise JobError(f"{kind} job: the config must be a mapping of settings")
         check_job_config(kind, config, self.settings)
         lock_key = lock_key or kind
-        owner = (owner or SYSTEM_OWNER)[:64]
+        owner = (owner or SYSTEM_OWNER)[:OWNER_CHARS]
         with self._start_lock():
             self.reconcile()
             with self.db.session() as s:
@@ -230,6 +229,7 @@ class JobRunner:
         env["ASSISTANT_MODEL_CACHE_DIR"] = str(self.settings.models_dir)
         env["ASSISTANT_MODEL"] = self.settings.model
         env["ASSISTANT_KNOWLEDGE_DIR"] = str(self.settings.knowledge_dir)
+        env["ASSISTANT_TRAIN_PROCESSES"] = str(self.settings.train_processes)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         with open(job_dir / "log.txt", "ab") as log_file:
             proc = subprocess.Popen(

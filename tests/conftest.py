@@ -9,11 +9,43 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.postgres import postgres_server  # noqa: F401 - a fixture, shared by every test module
+
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 torch.set_num_threads(2)
 
 # The converted default model is shared by every test run on this machine (it takes a minute to convert).
 MODEL_CACHE = Path(os.environ.get("ASSISTANT_MODEL_CACHE_DIR", Path.home() / ".cache/assistant/models"))
+
+# Test modules that run a second time on a real PostgreSQL server (tests/postgres.py): every test of theirs that
+# takes `database_url` (directly or through `settings`/`services`) is parametrized [sqlite] and [postgresql].
+POSTGRES_MODULES = {"test_conversations", "test_conversation_io", "test_votes", "test_jobs", "test_migrations"}
+
+
+def pytest_generate_tests(metafunc) -> None:  # noqa: ANN001
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    if "database_url" in metafunc.fixturenames and module in POSTGRES_MODULES:
+        metafunc.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture()
+def database_url(request, tmp_path):
+    """The test's own empty database: a SQLite file in its data dir, or a new database on the PostgreSQL server."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        (tmp_path / "data").mkdir(exist_ok=True)
+        yield f"sqlite:///{tmp_path / 'data' / 'assistant.db'}"
+        return
+    from assistant.db import Database
+
+    server = request.getfixturevalue("postgres_server")
+    name = server.create_database()
+    url = server.url(name)
+    yield url
+    with Database._instances_lock:
+        stale = Database._instances.pop(url, None)
+    if stale is not None:
+        stale.engine.dispose()
+    server.drop_database(name)
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +86,7 @@ def tiny_model_dir(tmp_path_factory, default_hf_dir) -> Path:
 
 
 @pytest.fixture()
-def settings(tmp_path, tiny_model_dir):
+def settings(tmp_path, tiny_model_dir, database_url):
     """Settings for one test: its own data and adapters dirs, the tiny model, no auto-indexing."""
     from assistant.config import Settings
 
@@ -62,6 +94,7 @@ def settings(tmp_path, tiny_model_dir):
     adapters.mkdir()
     return Settings(
         data_dir=tmp_path / "data",
+        database_url=database_url,
         adapters_dir=adapters,
         model=str(tiny_model_dir),
         quant="none",

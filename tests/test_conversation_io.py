@@ -13,8 +13,8 @@ from assistant.db import Conversation, Database, Message
 
 
 @pytest.fixture()
-def store(tmp_path) -> ConversationStore:
-    return ConversationStore(Database(f"sqlite:///{tmp_path / 'a.db'}"))
+def store(database_url) -> ConversationStore:
+    return ConversationStore(Database(database_url))
 
 
 def rich_conversation(store: ConversationStore, owner: str = "alice") -> str:

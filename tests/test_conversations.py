@@ -6,8 +6,8 @@ from assistant.conversations import ConversationStore, NotFound
 from assistant.db import Database
 
 
-def test_conversations_survive_a_restart(tmp_path):
-    url = f"sqlite:///{tmp_path / 'assistant.db'}"
+def test_conversations_survive_a_restart(database_url):
+    url = database_url
     store = ConversationStore(Database(url))
     conv = store.create("alice", cot_mode="step-by-step")
     store.add_message(conv.id, "user", "What is LoRA?")
@@ -21,8 +21,8 @@ def test_conversations_survive_a_restart(tmp_path):
     assert view.title == "What is LoRA?"
 
 
-def test_owners_never_see_each_other(tmp_path):
-    store = ConversationStore(Database(f"sqlite:///{tmp_path / 'a.db'}"))
+def test_owners_never_see_each_other(database_url):
+    store = ConversationStore(Database(database_url))
     mine = store.create("alice")
     store.create("bob")
     assert [cid for cid, _ in store.list("alice")] == [mine.id]
@@ -33,8 +33,8 @@ def test_owners_never_see_each_other(tmp_path):
     assert store.get("alice", mine.id).id == mine.id
 
 
-def test_rename_delete_and_bad_options(tmp_path):
-    store = ConversationStore(Database(f"sqlite:///{tmp_path / 'a.db'}"))
+def test_rename_delete_and_bad_options(database_url):
+    store = ConversationStore(Database(database_url))
     conv = store.create("alice")
     store.rename("alice", conv.id, "  My   chat ")
     assert store.list("alice") == [(conv.id, "My chat")]

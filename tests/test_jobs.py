@@ -10,8 +10,8 @@ from assistant.jobs import JobError, JobRunner
 
 
 @pytest.fixture()
-def runner(tmp_path):
-    return JobRunner(Settings(data_dir=tmp_path / "data"))
+def runner(tmp_path, database_url):
+    return JobRunner(Settings(data_dir=tmp_path / "data", database_url=database_url))
 
 
 def test_job_runs_in_a_subprocess_and_reports(runner):
@@ -42,11 +42,11 @@ def test_same_lock_key_is_refused_while_running_and_cancel_works(runner):
     runner.wait(runner.start("sleep", {"steps": 1, "interval": 0.01}, lock_key="adapter:x"), timeout=60)
 
 
-def test_job_survives_a_ui_restart(tmp_path):
-    settings = Settings(data_dir=tmp_path / "data")
+def test_job_survives_a_ui_restart(tmp_path, database_url):
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
     job_id = JobRunner(settings).start("sleep", {"steps": 10, "interval": 0.1})
     # the UI process goes away; a new one (new runner, same data dir) still sees the job finish
-    info = JobRunner(Settings(data_dir=tmp_path / "data")).wait(job_id, timeout=60)
+    info = JobRunner(Settings(data_dir=tmp_path / "data", database_url=database_url)).wait(job_id, timeout=60)
     assert info.status == "succeeded"
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from assistant.config import Settings
 from assistant.llm.base import MODEL_LOCK, GenerationParams, GenerationStats, InputError, PromptBuilder
+from assistant.llm.cpu import FREE_CORES
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,7 @@ class LlamaCppEngine(PromptBuilder):
         self._active: str | None = None
         self._batch_ctx = None  # the context for N sequences side by side, made on first use
         self._batch_ctx_adapter: str | None = "unset"
+        self.last_threads = self.threads  # threads of the latest request (fewer while other work holds cores)
         self._score_ctx = None  # the reranker's context (base model, no adapter), made on first use
         file_type = self.llm.metadata.get("general.file_type", "")
         self.loaded = EngineInfo(
@@ -229,6 +231,7 @@ class LlamaCppEngine(PromptBuilder):
         def produce(emit: Callable[[object], None]) -> None:
             if self.adapters is not None:
                 self.adapters.activate(adapter)
+            self._use_free_cores(self.llm._ctx.ctx)
             self.llm.set_seed(int(params.seed) if params.seed is not None else self._c.LLAMA_DEFAULT_SEED)
             text = _IncrementalText(self.tokenizer)
             greedy = params.greedy
@@ -251,6 +254,14 @@ class LlamaCppEngine(PromptBuilder):
                     break
 
         yield from _run_with_model(produce, stop_event, stats)
+
+    def _use_free_cores(self, ctx) -> int:  # noqa: ANN001 - llama_context pointer
+        """Decode this request with as many threads as other work leaves cores free (see assistant/llm/cpu.py);
+        a fixed ASSISTANT_THREADS is used as it is."""
+        threads = self.threads if self.settings.threads else FREE_CORES.threads(self.threads)
+        self._c.llama_set_n_threads(ctx, threads, threads)
+        self.last_threads = threads
+        return threads
 
     # --- N replies side by side -------------------------------------------------------------------------------
     def _batch_context(self, cells: int, n_seq: int):  # noqa: ANN202 - internals.LlamaContext
@@ -316,6 +327,7 @@ class LlamaCppEngine(PromptBuilder):
             if self.adapters is not None:
                 self.adapters.activate(adapter)  # validates and loads; the batch context is set below
             ctx = self._batch_context(len(tokens) + distinct * budget + 8, distinct)
+            self._use_free_cores(ctx.ctx)
             if self._batch_ctx_adapter != self._active:
                 self._apply(ctx.ctx, self._active)
                 self._batch_ctx_adapter = self._active
@@ -400,6 +412,7 @@ class LlamaCppEngine(PromptBuilder):
                 params.n_threads = params.n_threads_batch = self.threads
                 self._score_ctx = _internals.LlamaContext(model=self.llm._model, params=params, verbose=False)
             ctx = self._score_ctx
+            self._use_free_cores(ctx.ctx)
             ctx.kv_cache_clear()
             batch = _internals.LlamaBatch(n_tokens=512, embd=0, n_seq_max=group, verbose=False)
             try:

@@ -19,6 +19,7 @@ import torch
 from assistant.adapters import AdapterCard, AdapterRegistry, save_adapter
 from assistant.config import Settings
 from assistant.storage import atomic_dir, check_name
+from assistant.training import ddp
 
 METHODS = ("kto", "dpo", "ppo")
 
@@ -223,6 +224,11 @@ def train_rlhf(config: RLHFConfig, settings: Settings, progress=None, metric=Non
         prompts = [r["prompt"] for r in rows]
         train_loss = _reinforce(model, tokenizer, prompts, reward_model, config, progress, metric, curve)
     train_seconds = time.perf_counter() - started
+    rank, world = ddp.rank_and_world()
+    if world > 1:  # trl's Trainer ran DDP; rank 0 alone writes the adapter and runs the gate
+        print(f"rank {rank}/{world}: trained, LoRA weights sha256 {ddp.lora_digest(model)}", flush=True)
+        if rank != 0:
+            return {}
     # the conversations trained on: the gate's held-out prompts must come from elsewhere
     trained_on = sorted({r["user_message_id"] for r in feedback.training_rows() if r.get("user_message_id")})
     card = AdapterCard(
@@ -230,7 +236,7 @@ def train_rlhf(config: RLHFConfig, settings: Settings, progress=None, metric=Non
         description=f"{config.method.upper()} on {len(rows)} {what}, started from {start or 'the base model'}",
         data=f"{len(rows)} {what} from the feedback store",
         hyperparameters={**asdict(config), **(kto_weights(rows) if config.method == "kto" else {})},
-        metrics={"train_loss": round(train_loss, 4), "train_seconds": round(train_seconds, 1),
+        metrics={"train_loss": round(train_loss, 4), "train_seconds": round(train_seconds, 1), "processes": world,
                  "votes_used": len(rows), "started_from": start or "base", "trained_on": trained_on,
                  "training_curve": curve},
         target_modules=sorted(settings.lora_targets),
@@ -259,6 +265,9 @@ def run_job(config: dict, ctx) -> dict:  # noqa: ANN001 - JobContext
     from assistant.llm.select import require_local_model
 
     require_local_model(ctx.settings, "RLHF training")
+    processes = ddp.processes_for("rlhf", config, ctx.settings)  # 1 for ppo: its loop stays in one process
+    if processes > 1:
+        return ddp.run_launched(ctx, processes)
     known = set(RLHFConfig.__dataclass_fields__)
     return train_rlhf(RLHFConfig(**{k: v for k, v in config.items() if k in known}), ctx.settings,
                       progress=ctx.progress, metric=ctx.metric, work_dir=ctx.dir / "trl")

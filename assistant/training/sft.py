@@ -7,6 +7,7 @@ tokens only; the adapter is written to a temp folder and renamed into `adapters/
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ import torch
 from assistant.adapters import AdapterCard, save_adapter
 from assistant.config import REPO_ROOT, Settings
 from assistant.storage import atomic_dir, check_name
+from assistant.training import ddp
 from assistant.training.chat_data import read_chat_jsonl
 
 Progress = Callable[[float, str], None]
@@ -95,14 +97,15 @@ def load_base_for_training(settings: Settings):  # noqa: ANN201 - (model, tokeni
         tokenizer.pad_token = tokenizer.eos_token
     device = settings.resolved_device()
     quant = settings.resolved_quant()
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))  # under `accelerate launch`: one GPU per process
     if device == "cuda" and quant in ("nf4", "bnb-int8"):
         from peft import prepare_model_for_kbit_training
 
         model = AutoModelForCausalLM.from_pretrained(str(source), quantization_config=bnb_config(quant, device),
-                                                     device_map={"": 0})
+                                                     device_map={"": local_rank})
         return prepare_model_for_kbit_training(model), tokenizer, "qlora-sft"
-    model = AutoModelForCausalLM.from_pretrained(str(source), dtype=torch.float32).to(device)
-    return model, tokenizer, "lora-sft"
+    model = AutoModelForCausalLM.from_pretrained(str(source), dtype=torch.float32)
+    return model.to(f"cuda:{local_rank}" if device == "cuda" else device), tokenizer, "lora-sft"
 
 
 @torch.no_grad()
@@ -157,45 +160,66 @@ def train_sft(config: SFTConfig, settings: Settings, progress: Progress | None =
         cut = max(1, len(train.examples) // 10)
         held, train.examples = train.examples[:cut], train.examples[cut:]
     torch.manual_seed(config.seed)
+    accelerator = ddp.accelerator(settings)  # None in one process; with N, rank 0 alone evaluates and saves
+    rank, world = ddp.rank_and_world()
+    main = rank == 0
     progress(0.02, "loading the base model")
     model, tokenizer, method = load_base_for_training(settings)
     lora = LoraConfig(task_type="CAUSAL_LM", r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
                       target_modules=list(config.target_modules))
     model = get_peft_model(model, lora)
-    encoded = [e for e in (encode(tokenizer, m, config.max_length) for m in train.examples) if e]
+    encoded = [{**e, "index": i} for i, e in
+               enumerate(encode(tokenizer, m, config.max_length) for m in train.examples) if e]
     held_encoded = [e for e in (encode(tokenizer, m, config.max_length) for m in held) if e]
     pad = tokenizer.pad_token_id
     held_batches = [collate(held_encoded[i:i + config.batch_size], pad)
                     for i in range(0, len(held_encoded), config.batch_size)]
     prompts = [m[:-1] for m in held[: config.behaviour_prompts]]
     progress(0.05, "measuring the base model on held-out data")
-    with model.disable_adapter():
-        loss_before = eval_loss(model, held_batches)
-        behaviour_before = behaviour(model, tokenizer, prompts)
-    steps_per_epoch = math.ceil(len(encoded) / config.batch_size)
+    if main:
+        with model.disable_adapter():
+            loss_before = eval_loss(model, held_batches)
+            behaviour_before = behaviour(model, tokenizer, prompts)
+    # batch_size is per process: one step of N processes covers N batches (ddp.epoch_batches)
+    steps_per_epoch = math.ceil(len(encoded) / (config.batch_size * world))
     total_steps = config.max_steps or steps_per_epoch * config.epochs
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, 1 - s / max(total_steps, 1)))
-    order = random.Random(config.seed + 1)
+    device = model.device
+    trained = model  # what the forward pass runs through: the model itself, or its DDP wrapper
+    if accelerator is not None:
+        trained, optimizer = accelerator.prepare(model, optimizer)  # DDP: gradients averaged over the ranks
+        device = accelerator.device
+    order = random.Random(config.seed + 1)  # the same order on every rank; each takes its own slice
     started, step, last_loss = time.perf_counter(), 0, float("nan")
     model.train()
     while step < total_steps:
         order.shuffle(encoded)
-        for i in range(0, len(encoded), config.batch_size):
+        for chunk in ddp.epoch_batches(encoded, config.batch_size, rank, world):
             if step >= total_steps:
                 break
-            batch = {k: v.to(model.device) for k, v in collate(encoded[i:i + config.batch_size], pad).items()}
-            loss = model(**batch).loss
-            loss.backward()
+            if world > 1 and step == 0:
+                print(f"rank {rank}/{world}: step 1 trains on examples {[e['index'] for e in chunk]}", flush=True)
+            batch = {k: v.to(device) for k, v in collate(chunk, pad).items()}
+            loss = trained(**batch).loss
+            if accelerator is not None:
+                accelerator.backward(loss)
+            else:
+                loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
             step += 1
-            last_loss = float(loss.detach())
+            # the mean over the ranks, as one process would see it on the whole global batch
+            last_loss = float(accelerator.reduce(loss.detach(), "mean") if accelerator else loss.detach())
             metric(step, loss=last_loss)
             progress(0.1 + 0.75 * step / total_steps, f"step {step}/{total_steps}, loss {last_loss:.3f}")
     train_seconds = time.perf_counter() - started
+    if world > 1:
+        print(f"rank {rank}/{world}: trained {step} steps, LoRA weights sha256 {ddp.lora_digest(model)}", flush=True)
+        if not main:
+            return {}
     progress(0.88, "measuring the adapter on held-out data")
     loss_after = eval_loss(model, held_batches)
     behaviour_after = behaviour(model, tokenizer, prompts)
@@ -212,6 +236,7 @@ def train_sft(config: SFTConfig, settings: Settings, progress: Progress | None =
         },
         metrics={"eval_loss_before": round(loss_before, 4), "eval_loss_after": round(loss_after, 4),
                  "train_loss_last": round(last_loss, 4), "steps": step, "train_seconds": round(train_seconds, 1),
+                 "processes": world,
                  "heldout_mean_words_before": behaviour_before["mean_words"],
                  "heldout_mean_words_after": behaviour_after["mean_words"],
                  "heldout_cjk_share_before": behaviour_before["cjk_share"],
@@ -231,5 +256,8 @@ def run_job(config: dict, ctx) -> dict:  # noqa: ANN001 - JobContext
     from assistant.llm.select import require_local_model
 
     require_local_model(ctx.settings, "LoRA SFT training")
+    processes = ddp.processes_for("sft", config, ctx.settings)
+    if processes > 1:
+        return ddp.run_launched(ctx, processes)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     return train_sft(SFTConfig.from_dict(config), ctx.settings, progress=ctx.progress, metric=ctx.metric)

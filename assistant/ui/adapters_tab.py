@@ -98,7 +98,7 @@ def build_adapters_tab(services, access: Access | None = None) -> None:  # noqa:
                 "message of each is the assistant reply to learn. Runs as a background job (it survives closing "
                 "the page).")
     with gr.Row():
-        upload = gr.File(label="training JSONL", file_types=[".jsonl"], scale=2)
+        upload = gr.File(label="training JSONL", file_types=[".jsonl"], scale=2, elem_id="sft-data")
         eval_upload = gr.File(label="held-out JSONL (optional)", file_types=[".jsonl"], scale=2)
     form: dict[str, gr.components.Component] = {}
     defaults = SFTConfig(name="", data="")
@@ -109,15 +109,15 @@ def build_adapters_tab(services, access: Access | None = None) -> None:  # noqa:
             value = getattr(defaults, f.name)
             info = f.metadata.get("help")
             if isinstance(value, bool):
-                form[f.name] = gr.Checkbox(value=value, label=f.name, info=info)
+                form[f.name] = gr.Checkbox(value=value, label=f.name, info=info, elem_id=f"sft-{f.name}")
             elif isinstance(value, int | float):
-                form[f.name] = gr.Number(value=value, label=f.name, info=info, min_width=140)
+                form[f.name] = gr.Number(value=value, label=f.name, info=info, min_width=140, elem_id=f"sft-{f.name}")
             elif isinstance(value, list):
-                form[f.name] = gr.Textbox(value=", ".join(value), label=f.name, info=info)
+                form[f.name] = gr.Textbox(value=", ".join(value), label=f.name, info=info, elem_id=f"sft-{f.name}")
             else:
-                form[f.name] = gr.Textbox(value=value, label=f.name, info=info)
-    start = gr.Button("Start training", variant="primary")
-    job_id = build_job_monitor(services, "SFT job")
+                form[f.name] = gr.Textbox(value=value, label=f.name, info=info, elem_id=f"sft-{f.name}")
+    start = gr.Button("Start training", variant="primary", elem_id="sft-start")
+    job_id = build_job_monitor(services, "SFT job", elem_prefix="sft")
 
     def start_job(request: gr.Request, train_file, eval_file, *values):  # noqa: ANN001 - request first: Gradio fills it
         config = dict(zip(form.keys(), values, strict=True))

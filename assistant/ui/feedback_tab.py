@@ -94,8 +94,9 @@ def build_feedback_tab(services, access: Access | None = None) -> None:  # noqa:
                 "Bradley-Terry scores on the Elo scale with 95 % bootstrap intervals (ties and both-bad count "
                 "half a win each). Overlapping intervals mean the data cannot tell the two apart yet.")
     with gr.Row():
-        ratings = gr.Dataframe(lambda: arena_frame(services), label="adapter ratings", interactive=False)
-        refresh_ratings = gr.Button("Refresh", size="sm", scale=0)
+        ratings = gr.Dataframe(lambda: arena_frame(services), label="adapter ratings", interactive=False,
+                               elem_id="arena-ratings")
+        refresh_ratings = gr.Button("Refresh", size="sm", scale=0, elem_id="arena-refresh")
     refresh_ratings.click(lambda: arena_frame(services), None, ratings, api_visibility="private")
 
     gr.Markdown("### Reward model and RLHF retraining\nData collection → reward model → RL fine-tuning. KTO learns "

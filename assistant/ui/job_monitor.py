@@ -6,14 +6,17 @@ import gradio as gr
 import pandas as pd
 
 
-def build_job_monitor(services, label: str = "Job") -> gr.State:  # noqa: ANN001
-    """Render the panel; returns the gr.State holding the watched job id (set it to start watching)."""
+def build_job_monitor(services, label: str = "Job", elem_prefix: str | None = None) -> gr.State:  # noqa: ANN001
+    """Render the panel; returns the gr.State holding the watched job id (set it to start watching).
+
+    `elem_prefix` names the panel's parts in the page (`<prefix>-job-status`, `<prefix>-job-plot`) for tests."""
     job_id = gr.State(None)
+    ids = {part: f"{elem_prefix}-job-{part}" if elem_prefix else None for part in ("status", "plot")}
     with gr.Group():
-        status = gr.Markdown(f"*{label}: none running*")
+        status = gr.Markdown(f"*{label}: none running*", elem_id=ids["status"])
         # Hidden until the job logs its first value: an empty plot draws "Infinity" axes.
         plot = gr.LinePlot(pd.DataFrame({"step": [], "value": [], "series": []}), x="step", y="value",
-                           color="series", height=220, label="loss", visible=False)
+                           color="series", height=220, label="loss", visible=False, elem_id=ids["plot"])
         with gr.Accordion("Log", open=False):
             log = gr.Code(language=None, lines=8, label="log tail")
         cancel = gr.Button("Cancel job", size="sm", variant="stop")

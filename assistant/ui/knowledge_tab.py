@@ -73,20 +73,21 @@ def build_knowledge_tab(settings: Settings, access: Access | None = None) -> Non
     )
     with gr.Row():
         with gr.Column(scale=1):
-            files = gr.File(label="Upload documents", file_count="multiple", file_types=sorted(SUPPORTED))
+            files = gr.File(label="Upload documents", file_count="multiple", file_types=sorted(SUPPORTED),
+                            elem_id="knowledge-files")
             accounts = access is not None and access.accounts_configured()
             # With accounts, a user's uploads are private (only their chats search them); an admin may also add
             # to the shared base. Without accounts there is one user, and the shared base is theirs.
             target = gr.Radio([PRIVATE, SHARED], value=PRIVATE if accounts else SHARED, label="Add to",
                               visible=accounts)
-            upload = gr.Button("Add to knowledge", variant="primary")
+            upload = gr.Button("Add to knowledge", variant="primary", elem_id="knowledge-add")
             with gr.Row():
                 refresh = gr.Button("Refresh list", size="sm")
                 reindex = gr.Button("Re-index everything", size="sm")
-            status = gr.Markdown()
+            status = gr.Markdown(elem_id="knowledge-status")
         with gr.Column(scale=2):
             table = gr.Dataframe(headers=HEADERS, value=own_documents, interactive=False, wrap=True,
-                                 label="Indexed documents")
+                                 label="Indexed documents", elem_id="knowledge-documents")
             with gr.Row():
                 choice = gr.Dropdown(label="Document", choices=[d["source"] for d in kb.documents()], scale=3)
                 delete = gr.Button("Delete", variant="stop", scale=1)

@@ -151,8 +151,11 @@ def main() -> int:
     parser.add_argument("--out", default="/tmp/feedback_loop.json", help="all numbers as JSON")
     args = parser.parse_args()
 
-    results = [one_user(user, args) for user in args.users.split(",")]
-    Path(args.out).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
+    results = []
+    for user in args.users.split(","):
+        results.append(one_user(user, args))
+        # after each user: a run stopped later keeps what it finished
+        Path(args.out).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
     print(f"\nFeedback loop: {args.method}, {args.steps} steps; {args.heldout} held-out prompts (greedy)\n")
     print("| user | votes (👍/👎) | held-out preferred before → after | reward model held-out acc | gate win rate "
           "(95 % CI) | gate CoT before → after | KL | gate passed | job wall time (train + gate) |")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.storage import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +23,8 @@ class StartupStatus:
     knowledge: str = "not indexed"
     knowledge_progress: float = 0.0
     errors: list[str] = field(default_factory=list)
+    model_started: float | None = None  # monotonic time the model load began (while loading)
+    model_expected_s: float | None = None  # how long it took last time in this data dir
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # "startup-status"
 
     def set(self, **values: object) -> None:
@@ -27,10 +34,26 @@ class StartupStatus:
 
     def line(self) -> str:
         with self.lock:
-            parts = [f"model: {self.model}", f"knowledge: {self.knowledge}"]
+            model = self.model
+            if self.model_started is not None:
+                # a first load assembles and converts the model: say how long so far, and what to expect
+                model += f" {time.monotonic() - self.model_started:.0f} s"
+                if self.model_expected_s:
+                    model += f" (last time {self.model_expected_s:.0f} s)"
+            parts = [f"model: {model}", f"knowledge: {self.knowledge}"]
             if 0 < self.knowledge_progress < 1:
                 parts[-1] += f" ({self.knowledge_progress:.0%})"
             return " · ".join(parts + [f"⚠️ {e}" for e in self.errors[-2:]])
+
+
+LAST_LOAD_FILE = "last_model_load.json"  # data dir: how long the last model load took, for the next start's estimate
+
+
+def _last_load(path: Path) -> float | None:
+    try:
+        return float(json.loads(path.read_text(encoding="utf-8"))["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def warm_up(services, status: StartupStatus, load_model: bool = True) -> threading.Thread:  # noqa: ANN001
@@ -52,12 +75,18 @@ def warm_up(services, status: StartupStatus, load_model: bool = True) -> threadi
                 log.exception("knowledge indexing failed")
                 status.set(knowledge="unavailable", errors=[*status.errors, f"knowledge: {exc}"])
         if load_model:
+            record = services.settings.data_dir / LAST_LOAD_FILE
             try:
-                status.set(model="loading…")
+                status.set(model="loading…", model_started=time.monotonic(), model_expected_s=_last_load(record))
+                started = time.perf_counter()
                 engine = services.llm
+                seconds = time.perf_counter() - started
+                with contextlib.suppress(OSError):
+                    atomic_write_json(record, {"model": engine.name, "seconds": round(seconds, 1)})
                 status.set(
                     model=f"{engine.name} · {engine.loaded.quant} · {engine.loaded.device} "
-                    f"(loaded in {engine.loaded.load_seconds:.1f} s)"
+                    f"(loaded in {engine.loaded.load_seconds:.1f} s)",
+                    model_started=None,
                 )
                 resident, problems = services.adapters.preload()
                 if resident:
@@ -66,7 +95,7 @@ def warm_up(services, status: StartupStatus, load_model: bool = True) -> threadi
                     status.set(errors=[*status.errors, *(f"adapter {p}" for p in problems)])
             except Exception as exc:  # noqa: BLE001
                 log.exception("model loading failed")
-                status.set(model="failed", errors=[*status.errors, f"model: {exc}"])
+                status.set(model="failed", model_started=None, errors=[*status.errors, f"model: {exc}"])
 
     thread = threading.Thread(target=run, name="warm-up", daemon=True)
     thread.start()

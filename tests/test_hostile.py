@@ -386,7 +386,7 @@ def image_cases(world) -> dict:
                                   "epochs must be between"),
         "train 0 epochs": (lambda: raised(service.train_image_model, "vae", "digits", 0, settings=s),
                            "epochs must be between"),
-        "train an unknown model kind": (lambda: raised(service.train_image_model, "diffusion", "digits", 1,
+        "train an unknown model kind": (lambda: raised(service.train_image_model, "flow", "digits", 1,
                                                        settings=s), "unknown image model"),
         "train on an unknown dataset": (lambda: raised(service.train_image_model, "gan", "imagenet", 1, settings=s),
                                         "unknown dataset"),

@@ -197,6 +197,9 @@ def test_generate_images_with_shipped_checkpoint(settings: Settings, tmp_path: P
         generate_images("gan-shapes", "a purple hexagon", 2, settings=settings)
     with pytest.raises(ValueError, match="inpaint"):
         generate_images("ssl-digits", "7", 2, settings=settings)
+    if (engine.SHIPPED_DIR / "diffusion-digits" / "model.pt").exists():  # auto prefers diffusion when shipped
+        out = generate_images("auto", "digit 3", 2, seed=0, settings=settings, steps=5)
+        assert out["model"] == "diffusion-digits" and out["sampling"]["steps"] == 5 and len(out["files"]) == 2
 
 
 def test_cli_sample_writes_one_png_per_image(settings: Settings, tmp_path: Path,
@@ -210,7 +213,9 @@ def test_cli_sample_writes_one_png_per_image(settings: Settings, tmp_path: Path,
     assert cli.run(args, settings) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["condition"] == {"digit": "7"} and payload["model"] == "gan-digits"
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(Path(f).name for f in payload["files"])
+    shown = sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_file())
+    assert shown == sorted(Path(f).name for f in payload["files"])  # one upscaled PNG per image, no grid
+    assert sorted(p.name for p in (tmp_path / "out" / "original").iterdir()) == shown  # and each original
     assert len(payload["files"]) == 3
 
 

@@ -11,11 +11,12 @@ from assistant.config import Settings
 
 
 def add_parser(subparsers) -> None:  # noqa: ANN001 - argparse's private subparsers type
-    images = subparsers.add_parser("images", help="image models (VAE, GAN, masked SSL): train, sample, inpaint, eval")
+    images = subparsers.add_parser("images", help="image models (VAE, GAN, diffusion, masked SSL): train, sample, "
+                                   "inpaint, eval")
     sub = images.add_subparsers(dest="images_command", required=True)
 
     train = sub.add_parser("train", help="train a model (in the foreground; --background starts a job)")
-    train.add_argument("model", help="vae | gan | ssl (or e.g. gan-shapes)")
+    train.add_argument("model", help="vae | gan | diffusion | ssl (or e.g. gan-shapes)")
     train.add_argument("--dataset", default="digits", help="digits | shapes | folder")
     train.add_argument("--folder", default=None, help="for --dataset folder: one sub-folder per class")
     train.add_argument("--name", default=None, help="checkpoint name (default <model>-<dataset>)")
@@ -28,10 +29,18 @@ def add_parser(subparsers) -> None:  # noqa: ANN001 - argparse's private subpars
     train.add_argument("--json", action="store_true")
 
     sample = sub.add_parser("sample", help="draw images for a prompt")
-    sample.add_argument("--model", default="auto", help="e.g. gan-digits, vae-shapes; auto picks from the prompt")
-    sample.add_argument("--prompt", default=None, help="'digit 7', 'a small red triangle', '画一个数字3'")
+    sample.add_argument("--model", default="auto",
+                        help="e.g. diffusion-shapes, gan-digits, vae-shapes; auto picks from the prompt")
+    sample.add_argument("--prompt", default=None,
+                        help="'digit 7', 'two small red triangles and a large blue circle', '画一个数字3'")
     sample.add_argument("--n", type=int, default=None, help="how many (default: the prompt's count or 4)")
-    sample.add_argument("--seed", type=int, default=None)
+    sample.add_argument("--seed", type=int, default=None, help="image i gets seed+i; the same seed redraws them")
+    sample.add_argument("--temperature", type=float, default=None,
+                        help="noise scale (default: the model's, 1.0): lower = more typical, higher = more varied")
+    sample.add_argument("--guidance", type=float, default=None, help="diffusion: classifier-free guidance scale")
+    sample.add_argument("--steps", type=int, default=None, help="diffusion: DDIM sampling steps")
+    sample.add_argument("--like", type=int, default=None, help="an image's seed: draw more like that image")
+    sample.add_argument("--variation", type=float, default=0.3, help="with --like: 0 = the same, 1 = unrelated")
     sample.add_argument("--out", default=None, help="folder for the PNGs (one per image)")
     sample.add_argument("--json", action="store_true")
 
@@ -63,14 +72,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if command == "sample":
         out = Path(args.out) if args.out else None
         result = service.generate_images(args.model, args.prompt, args.n, args.seed, settings=settings,
-                                         out_dir=out)
+                                         out_dir=out, temperature=args.temperature, guidance=args.guidance,
+                                         steps=args.steps, like=args.like, variation=args.variation)
         if out is not None:  # the folder holds exactly one PNG per image
             grid = Path(result["grid"])
             if grid.name == "grid.png":
                 grid.unlink(missing_ok=True)
                 result["grid"] = None
         payload = {"files": result["files"], "condition": result["condition"], "model": result["model"],
-                   "n": result["n"], "seed": result["seed"], "capped": result["capped"]}
+                   "n": result["n"], "seed": result["seed"], "image_seeds": result["image_seeds"],
+                   "capped": result["capped"], "sampling": result["sampling"], "originals": result["originals"],
+                   "unknown_words": result["unknown_words"]}
         _print(payload, args.json, result["summary"] + "\n" + "\n".join(result["files"]))
         return 0
     if command == "train":

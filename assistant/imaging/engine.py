@@ -20,12 +20,34 @@ from types import ModuleType
 import numpy as np
 import torch
 
-from assistant.imaging import gan, ssl, vae
+from assistant.imaging import diffusion, gan, ssl, vae
 from assistant.imaging.datasets import ImageDataset, load_dataset, one_hot
 from assistant.storage import atomic_dir, atomic_write_bytes, check_name
 
-MODEL_KINDS: dict[str, ModuleType] = {"vae": vae, "gan": gan, "ssl": ssl}
+MODEL_KINDS: dict[str, ModuleType] = {"vae": vae, "gan": gan, "ssl": ssl, "diffusion": diffusion}
 SHIPPED_DIR = Path(__file__).resolve().parent / "checkpoints"
+
+
+# Sampling controls a checkpoint's hp may set as its defaults, and a request may override. Each model kind's
+# `sample` takes the ones it understands (GAN/VAE: temperature; diffusion: temperature, guidance, steps).
+SAMPLE_OPTIONS = ("temperature", "guidance", "steps")
+
+
+def sample_options(hp: dict, **overrides) -> dict:
+    """The sampling controls for one call: the checkpoint's defaults, then any non-None override."""
+    out = {k: hp[k] for k in SAMPLE_OPTIONS if k in hp}
+    out.update({k: v for k, v in overrides.items() if k in SAMPLE_OPTIONS and v is not None})
+    return out
+
+
+def call_sample(kind: str, model: torch.nn.Module, cond: torch.Tensor, generator: torch.Generator | None = None,
+                **options) -> torch.Tensor:
+    """MODEL_KINDS[kind].sample with only the options that kind takes (a GAN has no guidance scale)."""
+    import inspect
+
+    sample = MODEL_KINDS[kind].sample
+    accepted = inspect.signature(sample).parameters
+    return sample(model, cond, generator=generator, **{k: v for k, v in options.items() if k in accepted})
 
 
 class CheckpointError(RuntimeError):
@@ -36,7 +58,7 @@ class CheckpointError(RuntimeError):
 class TrainConfig:
     """Everything one training run needs; the same fields drive the CLI, the UI form and the job."""
 
-    model: str = "vae"  # vae | gan | ssl
+    model: str = "vae"  # vae | gan | ssl | diffusion
     dataset: str = "digits"  # digits | shapes | folder
     folder: str | None = None  # for dataset=folder: one sub-folder per class
     name: str | None = None  # checkpoint name; default "<model>-<dataset>"
@@ -262,7 +284,9 @@ def train(cfg: TrainConfig, settings=None, data: ImageDataset | None = None,  # 
     if cfg.evaluate:
         from assistant.imaging.metrics import evaluate_model
 
-        card["metrics"] = evaluate_model(cfg.model, model.cpu(), data, settings=settings, seed=cfg.seed)
+        card["metrics"] = evaluate_model(cfg.model, model.cpu(), data, settings=settings, seed=cfg.seed,
+                                         **sample_options(hp))
+        card["sampling"] = sample_options(hp)
     save_checkpoint(final_dir, cfg.model, model.cpu(), spec, hp, card)
     state_path.unlink(missing_ok=True)  # the run is complete; a later run starts fresh
     card["path"] = str(final_dir)

@@ -6,6 +6,11 @@ BCE(D(x), 1) + BCE(D(G(z)), 0); G minimises BCE(D(G(z)), 1). While one net steps
 An auxiliary attribute head on D's features (AC-GAN, Odena et al. 2017; weight `aux_weight`, 0 turns it off)
 learns the attributes of real images and tells G when its image shows the wrong one: projection alone learned
 colour and size but not shape on the shapes data within a CPU-minute budget.
+
+Conditional GANs tend to ignore z (the condition explains most of the image, so G collapses towards one image per
+condition: feature-space diversity 0.77 of real data on digits). The mode-seeking term of MSGAN (Mao et al. 2019,
+eq. 3; weight `ms_weight`, 0 turns it off) makes G pay for mapping two noises under one condition to similar
+images: it minimises 1 / (mean|G(z1,c) - G(z2,c)| / mean|z1 - z2|).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-DEFAULTS = {"latent": 32, "width": 32, "lr": 5e-4, "aux_weight": 1.0}
+DEFAULTS = {"latent": 32, "width": 32, "lr": 5e-4, "aux_weight": 1.0, "ms_weight": 0.0}
 
 
 class Generator(nn.Module):
@@ -90,6 +95,13 @@ def attribute_loss(logits: torch.Tensor, cond: torch.Tensor, blocks: list[int]) 
     return sum(F.cross_entropy(lg, target.argmax(1)) for lg, target in parts)
 
 
+def mode_seeking_loss(fake_a: torch.Tensor, fake_b: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor,
+                      eps: float = 1e-5) -> torch.Tensor:
+    """MSGAN: the reciprocal of image distance over noise distance, for pairs drawn under the same condition."""
+    ratio = (fake_a.float() - fake_b.float()).abs().mean() / (z_a - z_b).abs().mean()
+    return 1 / (ratio + eps)
+
+
 def build(spec: dict, **hp) -> ConditionalGAN:
     from assistant.imaging.datasets import condition_dim
 
@@ -108,7 +120,8 @@ def make_optimizers(model: ConditionalGAN, hp: dict) -> dict[str, torch.optim.Op
 def train_step(model: ConditionalGAN, x: torch.Tensor, cond: torch.Tensor, opts: dict, amp,  # noqa: ANN001
                hp: dict | None = None) -> dict[str, float]:
     """One discriminator step (G frozen), then one generator step (D frozen), on the same conditions."""
-    aux = float({**DEFAULTS, **(hp or {})}["aux_weight"])
+    hp = {**DEFAULTS, **(hp or {})}
+    aux, ms = float(hp["aux_weight"]), float(hp["ms_weight"])
     real = x * 2 - 1  # the generator's tanh range
     z = torch.randn(len(x), model.latent, device=x.device)
     model.generator.requires_grad_(False)
@@ -123,17 +136,31 @@ def train_step(model: ConditionalGAN, x: torch.Tensor, cond: torch.Tensor, opts:
     model.generator.requires_grad_(True)
     model.discriminator.requires_grad_(False)
     with amp.autocast():
-        fake_logit, fake_attr = model.discriminator(model.generator(z, cond), cond)
+        fake = model.generator(z, cond)
+        fake_logit, fake_attr = model.discriminator(fake, cond)
         g_loss = generator_loss(fake_logit)
         if aux:
             g_loss = g_loss + aux * attribute_loss(fake_attr, cond, model.blocks)
+        if ms:  # a second noise for the first half of the batch, same conditions
+            half = max(1, len(x) // 2)
+            z_b = torch.randn(half, model.latent, device=x.device)
+            g_loss = g_loss + ms * mode_seeking_loss(fake[:half], model.generator(z_b, cond[:half]), z[:half], z_b)
     amp.step(g_loss, opts["generator"])
     model.discriminator.requires_grad_(True)
     return {"loss": g_loss.item() + d_loss.item(), "d_loss": d_loss.item(), "g_loss": g_loss.item()}
 
 
+def noise_shape(model: ConditionalGAN) -> tuple[int, ...]:
+    return (model.latent,)
+
+
 @torch.no_grad()
-def sample(model: ConditionalGAN, cond: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """One forward pass of G per image: images in [0, 1]."""
-    z = torch.randn(len(cond), model.latent, generator=generator).to(cond.device)
-    return (model.generator(z, cond) + 1) / 2
+def sample(model: ConditionalGAN, cond: torch.Tensor, generator: torch.Generator | None = None,
+           temperature: float = 1.0, noise: torch.Tensor | None = None) -> torch.Tensor:
+    """One forward pass of G per image: images in [0, 1].
+
+    `temperature` scales z ~ N(0, I): below 1 is the truncation trick (more typical, less varied images), above 1
+    more varied and less faithful. `noise` gives z itself (variations of an earlier image).
+    """
+    z = noise if noise is not None else torch.randn(len(cond), model.latent, generator=generator)
+    return (model.generator(z.to(cond.device) * temperature, cond) + 1) / 2

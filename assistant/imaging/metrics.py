@@ -1,12 +1,17 @@
-"""Evaluation numbers for the checkpoint cards and the benchmark: ELBO, Fréchet distance, class accuracy, probes."""
+"""Evaluation numbers for the checkpoint cards and the benchmark: ELBO, Fréchet distance, class accuracy, probes,
+within-class diversity and precision/recall of the samples (all in the evaluation classifier's feature space)."""
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import torch
 from torch import nn
 
 from assistant.imaging.datasets import ImageDataset, one_hot
+
+PR_K = 3  # neighbours for the precision/recall radii (Kynkäänniemi et al. use k=3)
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
@@ -25,6 +30,57 @@ def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * cross)
 
 
+def _distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Exact Euclidean distances (the matmul shortcut leaves ~1e-4 where two features are equal)."""
+    return torch.cdist(a.double(), b.double(), compute_mode="donot_use_mm_for_euclid_dist")
+
+
+def mean_pairwise_distance(feats: torch.Tensor) -> float:
+    """Mean Euclidean distance over all distinct pairs of rows (0 for fewer than two rows)."""
+    if len(feats) < 2:
+        return 0.0
+    return float(_distances(feats, feats).sum() / (len(feats) * (len(feats) - 1)))
+
+
+def within_class_diversity(fake: torch.Tensor, fake_labels: torch.Tensor, real: torch.Tensor,
+                           real_labels: torch.Tensor) -> float:
+    """Samples' spread within each asked-for condition over real images' spread in the same condition.
+
+    For every label combination (every attribute fixed) present in both sets, the mean pairwise feature distance of
+    the samples is divided by that of the real images; the ratios are averaged, weighted by the number of samples.
+    1 means as varied as real data; 0 means every sample of a condition is the same image (mode collapse).
+    """
+    ratios, weights = [], []
+    for key in torch.unique(real_labels, dim=0):
+        f = fake[(fake_labels == key).all(dim=1)]
+        r = real[(real_labels == key).all(dim=1)]
+        if len(f) < 2 or len(r) < 2:
+            continue
+        spread = mean_pairwise_distance(r)
+        if spread > 0:
+            ratios.append(mean_pairwise_distance(f) / spread)
+            weights.append(len(f))
+    return float(np.average(ratios, weights=weights)) if ratios else float("nan")
+
+
+def _knn_radii(feats: torch.Tensor, k: int) -> torch.Tensor:
+    """Distance from each row to its k-th nearest other row."""
+    return _distances(feats, feats).kthvalue(k + 1, dim=1).values  # +1: the row itself is at distance 0
+
+
+def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019) with k-NN balls in feature space.
+
+    Precision: share of samples inside the real manifold (the union of balls around each real feature with the
+    radius to its k-th nearest real neighbour): are the samples realistic? Recall: share of real features inside
+    the samples' manifold: does the model cover the variety of the real data?
+    """
+    def inside(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor) -> float:
+        return float((_distances(points, centres) <= radii[None, :]).any(dim=1).float().mean())
+
+    return inside(fake, real, _knn_radii(real, k)), inside(real, fake, _knn_radii(fake, k))
+
+
 @torch.no_grad()
 def negative_elbo_on(model: nn.Module, data: ImageDataset, seed: int = 0) -> dict[str, float]:
     """Mean negative ELBO per test image (nats), its reconstruction and KL parts, and per-pixel BCE."""
@@ -33,7 +89,7 @@ def negative_elbo_on(model: nn.Module, data: ImageDataset, seed: int = 0) -> dic
     torch.manual_seed(seed)
     cond = one_hot(data.y_test, data.attributes)
     logits, mean, logvar = model(data.x_test, cond)
-    loss, recon, kl = negative_elbo(logits, data.x_test, mean, logvar)
+    loss, recon, kl = negative_elbo(logits, data.x_test, mean, logvar, *model.prior_params(cond))
     pixels = data.x_test[0].numel()
     return {"neg_elbo": round(loss.item(), 3), "recon_bce": round(recon.item(), 3), "kl": round(kl.item(), 3),
             "bce_per_pixel": round(recon.item() / pixels, 5)}
@@ -41,17 +97,22 @@ def negative_elbo_on(model: nn.Module, data: ImageDataset, seed: int = 0) -> dic
 
 @torch.no_grad()
 def sample_quality(kind: str, model: nn.Module, data: ImageDataset, settings=None, seed: int = 0,  # noqa: ANN001
-                   n: int = 1000) -> dict[str, float]:
-    """Fréchet distance to the test split and class accuracy of conditional samples, by the eval classifier."""
+                   n: int = 1000, **sample_options) -> dict[str, float]:
+    """Fréchet distance to the test split, class accuracy, diversity and precision/recall of conditional samples.
+
+    `sample_options` go to the model kind's `sample` (temperature, guidance, steps); its defaults otherwise.
+    """
     from assistant.imaging.classifier import classifier_for, predict
-    from assistant.imaging.engine import MODEL_KINDS
+    from assistant.imaging.engine import call_sample
 
     clf = classifier_for(data, settings)
     gen = torch.Generator().manual_seed(seed)
     # ask for the same attribute mix as the test split, repeated up to n
     reps = -(-n // len(data.y_test))
     labels = data.y_test.repeat(reps, 1)[:n]
-    images = MODEL_KINDS[kind].sample(model, one_hot(labels, data.attributes), generator=gen)
+    started = time.perf_counter()
+    images = call_sample(kind, model, one_hot(labels, data.attributes), gen, **sample_options)
+    sample_ms = 1000 * (time.perf_counter() - started) / n
     fake_feats, fake_pred = predict(clf, images)
     real_feats, real_pred = predict(clf, data.x_test)
     train_feats, _ = predict(clf, data.x_train[: len(data.x_test)])
@@ -61,7 +122,16 @@ def sample_quality(kind: str, model: nn.Module, data: ImageDataset, settings=Non
         "frechet_real_train_vs_test": round(frechet_distance(train_feats.numpy(), real_feats.numpy()), 3),
         "class_accuracy": round(hits.all(dim=1).float().mean().item(), 4),
         "classifier_test_accuracy": round((real_pred == data.y_test).all(dim=1).float().mean().item(), 4),
+        "diversity": round(within_class_diversity(fake_feats, labels, real_feats, data.y_test), 3),
+        # the floor for diversity: real train images against real test images, same conditions
+        "diversity_real_train_vs_test": round(within_class_diversity(
+            train_feats, data.y_train[: len(data.x_test)], real_feats, data.y_test), 3),
     }
+    # equal counts: the first len(test) samples ask for exactly the test split's labels
+    m = min(len(real_feats), len(fake_feats))
+    precision, recall = precision_recall(real_feats[:m], fake_feats[:m], k=PR_K)
+    out["precision"], out["recall"] = round(precision, 4), round(recall, 4)
+    out["sample_ms_per_image"] = round(sample_ms, 3)  # batched (n at once) on this process's threads
     if len(data.attributes) > 1:
         for a, attr in enumerate(data.attributes):
             out[f"class_accuracy_{attr}"] = round(hits[:, a].float().mean().item(), 4)
@@ -109,12 +179,13 @@ def ssl_metrics(model: nn.Module, data: ImageDataset, seed: int = 0, probe_train
     return out
 
 
-def evaluate_model(kind: str, model: nn.Module, data: ImageDataset, settings=None, seed: int = 0) -> dict:  # noqa: ANN001
+def evaluate_model(kind: str, model: nn.Module, data: ImageDataset, settings=None, seed: int = 0,  # noqa: ANN001
+                   **sample_options) -> dict:
     """The card's metrics for one model on its dataset's test split."""
     model = model.eval().cpu()
     if kind == "ssl":
         return ssl_metrics(model, data, seed)
-    out = sample_quality(kind, model, data, settings, seed)
+    out = sample_quality(kind, model, data, settings, seed, **sample_options)
     if kind == "vae":
         out.update(negative_elbo_on(model, data, seed))
     return out

@@ -2,6 +2,8 @@
 
 "the digit seven", "draw five 7s", "画一个数字3" -> {digit: 7 | 7 | 3} (and a count where one is given);
 "a small red triangle", "三个蓝色的圆" -> {shape, colour, size}. Folder datasets match their class names.
+Compositional prompts ("two small red triangles and a large blue circle", "两个3和一个7") become one condition
+and count per part, and English words that are neither drawable nor filler are named back, not silently dropped.
 """
 
 from __future__ import annotations
@@ -153,3 +155,90 @@ def guess_dataset(prompt: str | int | None) -> str:
     if any((re.search(rf"\b{w}\b", text) if w.isascii() else w in text) for w in shape_words):
         return "shapes"
     return "digits"
+
+
+# --- compositional prompts ---------------------------------------------------------------------------------------
+PART_SEPARATORS = re.compile(r"\s*(?:,|;|\band\b|\bplus\b|\bthen\b|，|、|；|以及|还有|和|与|跟)\s*")
+# Words that carry no attribute: verbs of asking, articles, image nouns. Anything else unknown is named back.
+FILLER = {"draw", "make", "generate", "create", "show", "render", "paint", "sketch", "give", "get", "me", "us",
+          "please", "some", "of", "the", "a", "an", "and", "with", "image", "images", "picture", "pictures",
+          "sample", "samples", "in", "on", "colour", "color", "coloured", "colored", "shape", "shapes", "shaped",
+          "size", "sized", "digit", "digits", "number", "numbers", "written", "handwritten", "hand", "for", "i",
+          "want", "would", "like", "can", "you", "could", "plus", "each", "also", "them", "it", "is", "are",
+          "that", "this", "both", "just", "only", "more", "another", "other", "then", "my", "our", "let", "see",
+          "need", "have", "one", "ones", "kind", "kinds", "type", "types", "style", "how", "about", "to", "be"}
+
+
+@dataclass
+class Composition:
+    """A prompt as parts, each a Condition with its count, plus the English words that were not understood."""
+
+    parts: list[Condition]
+    unknown: list[str] = field(default_factory=list)
+
+    @property
+    def compositional(self) -> bool:
+        return len(self.parts) > 1
+
+    def per_image(self) -> list[dict[str, int]]:
+        """One condition per image: each part repeated by its count (1 where the part gave none)."""
+        return [dict(part.values) for part in self.parts for _ in range(part.count or 1)]
+
+    def describe(self, attributes: dict[str, list[str]]) -> str:
+        return "; ".join(f"{part.count or 1} × {part.describe(attributes)}" for part in self.parts)
+
+
+def _names_first_attribute(piece: str, attributes: dict[str, list[str]]) -> bool:
+    """Does this piece of a prompt say which digit / shape / class it wants?"""
+    try:
+        return next(iter(attributes)) in parse_prompt(piece, attributes).values
+    except PromptError:
+        return False
+
+
+def _vocabulary(attributes: dict[str, list[str]]) -> set[str]:
+    words = set(FILLER) | set(NUMBER_WORDS) | set(PLURAL_DIGITS) | {w for w in attributes}
+    for names in attributes.values():
+        for name in names:
+            for synonym in SYNONYMS.get(name, [name]):
+                words.update(re.findall(r"[a-z]+", synonym.lower()))
+    return words
+
+
+def unknown_words(text: str, attributes: dict[str, list[str]]) -> list[str]:
+    """English words in `text` that name no attribute value, number or filler (in order, once each)."""
+    vocabulary = _vocabulary(attributes)
+    found: list[str] = []
+    for word in re.findall(r"\b[a-z]+\b", str(text).lower()):  # "7s" is a digit, not the word "s"
+        stems = {word, word[:-1] if word.endswith("s") else word, word[:-2] if word.endswith("es") else word}
+        if not stems & vocabulary and word not in found:
+            found.append(word)
+    return found
+
+
+def parse_composition(prompt: str | int | None, attributes: dict[str, list[str]]) -> Composition:
+    """Split a prompt into parts ("X and Y", "X, Y", "X和Y"), each parsed by `parse_prompt` with its own count.
+
+    A piece that does not say which digit/shape it wants ("a small, red triangle": "a small") is joined to the
+    next piece, so commas inside one description do not split it. A single part keeps `parse_prompt`'s meaning
+    (its count may be None); in a composition every part counts 1 unless it says otherwise.
+    """
+    if prompt is None or isinstance(prompt, int):
+        return Composition([parse_prompt(prompt, attributes)])
+    text = str(prompt).strip()
+    pieces = [p for p in PART_SEPARATORS.split(text.lower()) if p.strip()]
+    merged: list[str] = []
+    carry = ""
+    for piece in pieces:
+        piece = f"{carry} {piece}".strip()
+        if _names_first_attribute(piece, attributes):
+            merged.append(piece)
+            carry = ""
+        else:
+            carry = piece
+    if carry and merged:
+        merged[-1] = f"{merged[-1]} {carry}"
+    unknown = unknown_words(text, attributes)
+    if len(merged) <= 1:
+        return Composition([parse_prompt(prompt, attributes)], unknown)
+    return Composition([parse_prompt(piece, attributes) for piece in merged], unknown)

@@ -8,9 +8,13 @@ import numpy as np
 import torch
 
 from assistant.imaging.datasets import one_hot
-from assistant.imaging.engine import MODEL_KINDS, Checkpoint
+from assistant.imaging.engine import MODEL_KINDS, Checkpoint, call_sample, sample_options
 
-MIN_PNG_SIDE = 64  # small datasets (16 px digits) are upscaled with nearest-neighbour so a person can see them
+GENERATIVE_KINDS = ("vae", "gan", "diffusion")  # the kinds that draw from a prompt
+
+# Small images (16 px digits, 32 px shapes) are shown upscaled with nearest-neighbour (every pixel a crisp block,
+# no invented detail) so a person can see them in the chat; the originals are kept beside them in `original/`.
+MIN_PNG_SIDE = 128
 
 
 def fill_labels(attributes: dict[str, list[str]], wanted: dict[str, int], n: int,
@@ -25,16 +29,50 @@ def fill_labels(attributes: dict[str, list[str]], wanted: dict[str, int], n: int
     return torch.stack(columns, dim=1)
 
 
-@torch.no_grad()
-def generate(ckpt: Checkpoint, wanted: dict[str, int], n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """n images from a VAE or GAN checkpoint under the wanted attributes: (images in [0, 1], labels used)."""
-    if ckpt.kind not in ("vae", "gan"):
-        raise ValueError(f"{ckpt.name} is a {ckpt.kind} model: it fills in masked images (inpaint) but does not "
-                         "draw from a prompt; use a vae-* or gan-* model")
+def image_seeds(seed: int, n: int) -> list[int]:
+    """Image i of a batch drawn with `seed` has seed `seed + i`: any one image can be redrawn or varied alone."""
+    return [(int(seed) + i) % 2**63 for i in range(n)]
+
+
+def _labels_and_noise(ckpt: Checkpoint, wanted: dict[str, int], seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One image's labels (random where `wanted` leaves an attribute open) and its starting noise, from its seed."""
     gen = torch.Generator().manual_seed(seed)
-    labels = fill_labels(ckpt.spec["attributes"], wanted, n, gen)
-    images = MODEL_KINDS[ckpt.kind].sample(ckpt.model, one_hot(labels, ckpt.spec["attributes"]), generator=gen)
-    return images.clamp(0, 1), labels
+    labels = fill_labels(ckpt.spec["attributes"], wanted, 1, gen)
+    noise = torch.randn(1, *MODEL_KINDS[ckpt.kind].noise_shape(ckpt.model), generator=gen)
+    return labels, noise
+
+
+@torch.no_grad()
+def generate(ckpt: Checkpoint, wanted: dict[str, int] | list[dict[str, int]], n: int, seed: int = 0,
+             like: int | None = None, variation: float = 0.3, **options) -> tuple[torch.Tensor, torch.Tensor]:
+    """n images from a VAE, GAN or diffusion checkpoint: (images in [0, 1], labels used).
+
+    `wanted` is one condition for every image or one per image (a compositional prompt). Image i comes from seed
+    `seed + i` alone, so it can be reproduced. `like=<an image's seed>` draws "more like this": the same labels
+    and starting noise as that image, mixed with fresh noise, z = sqrt(1 - v^2) z_like + v z_new, where v =
+    `variation` (0 = the same image, 1 = unrelated); the mix keeps z a standard normal. `options` are the
+    sampling controls (temperature; guidance and steps for diffusion) over the checkpoint's own defaults.
+    """
+    if ckpt.kind not in GENERATIVE_KINDS:
+        raise ValueError(f"{ckpt.name} is a {ckpt.kind} model: it fills in masked images (inpaint) but does not "
+                         "draw from a prompt; use a vae-*, gan-* or diffusion-* model")
+    if not 0.0 <= variation <= 1.0:
+        raise ValueError("variation must be between 0 and 1")
+    per_image = wanted if isinstance(wanted, list) else [wanted] * n
+    if len(per_image) != n:
+        raise ValueError(f"{len(per_image)} conditions for {n} images")
+    labels, noise = [], []
+    for want, s in zip(per_image, image_seeds(seed, n), strict=True):
+        lab, z = _labels_and_noise(ckpt, want, s)
+        if like is not None:
+            lab, z_like = _labels_and_noise(ckpt, want, like)
+            z = (1 - variation**2) ** 0.5 * z_like + variation * z
+        labels.append(lab)
+        noise.append(z)
+    labels_t, noise_t = torch.cat(labels), torch.cat(noise)
+    images = call_sample(ckpt.kind, ckpt.model, one_hot(labels_t, ckpt.spec["attributes"]), None,
+                         noise=noise_t, **sample_options(ckpt.hp, **options))
+    return images.clamp(0, 1), labels_t
 
 
 def to_png(image: torch.Tensor, path: Path, min_side: int = MIN_PNG_SIDE) -> Path:
@@ -54,8 +92,11 @@ def to_png(image: torch.Tensor, path: Path, min_side: int = MIN_PNG_SIDE) -> Pat
     return path
 
 
-def save_images(images: torch.Tensor, out_dir: Path, prefix: str) -> list[str]:
-    """One PNG per image: <out_dir>/<prefix>-00.png …"""
+def save_images(images: torch.Tensor, out_dir: Path, prefix: str, keep_original: bool = True) -> list[str]:
+    """One PNG per image, upscaled for display: <out_dir>/<prefix>-00.png …; the originals in <out_dir>/original/."""
+    if keep_original:
+        for i, img in enumerate(images):
+            to_png(img, Path(out_dir) / "original" / f"{prefix}-{i:02d}.png", min_side=1)
     return [str(to_png(img, Path(out_dir) / f"{prefix}-{i:02d}.png")) for i, img in enumerate(images)]
 
 

@@ -13,9 +13,16 @@ import torch
 
 from assistant.config import Settings, get_settings
 from assistant.imaging.datasets import DATASETS, DatasetError, ImageDataset, load_dataset
-from assistant.imaging.engine import MODEL_KINDS, Checkpoint, TrainConfig, list_checkpoints, load_checkpoint
-from assistant.imaging.prompting import Condition, guess_dataset, parse_prompt
-from assistant.imaging.sampling import generate, inpaint_rows, save_grid, save_images
+from assistant.imaging.engine import (
+    MODEL_KINDS,
+    Checkpoint,
+    TrainConfig,
+    list_checkpoints,
+    load_checkpoint,
+    sample_options,
+)
+from assistant.imaging.prompting import Condition, guess_dataset, parse_composition
+from assistant.imaging.sampling import GENERATIVE_KINDS, generate, image_seeds, inpaint_rows, save_grid, save_images
 from assistant.imaging.ssl import masked_mse
 from assistant.storage import check_name
 
@@ -26,12 +33,18 @@ def _out_dir(settings: Settings, what: str, model: str) -> Path:
     return settings.images_dir / what / f"{model}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
-def resolve_model_name(model: str, prompt: str | int | None = None) -> str:
-    """'auto' -> gan-<dataset the prompt is about>; 'gan'/'vae' -> <kind>-<that dataset>; else the name itself."""
+def resolve_model_name(model: str, prompt: str | int | None = None, settings: Settings | None = None) -> str:
+    """'auto' -> the best model for the dataset the prompt is about; 'gan'/'vae'/'diffusion' -> <kind>-<that
+    dataset>; else the name itself. Best = the diffusion or GAN checkpoint whose card measured the higher class
+    accuracy (a tie goes to diffusion: more varied samples); the GAN when no card says (docs/bench_images.md)."""
     model = (model or "auto").strip().lower()
     if model == "auto":
-        return f"gan-{guess_dataset(prompt)}"
-    if model in ("gan", "vae"):
+        dataset = guess_dataset(prompt)
+        cards = {c["name"]: c for c in list_checkpoints(settings)}
+        scored = [((cards[name].get("metrics") or {}).get("class_accuracy", -1.0), -rank, name)
+                  for rank, name in enumerate((f"diffusion-{dataset}", f"gan-{dataset}")) if name in cards]
+        return max(scored)[2] if scored else f"gan-{dataset}"
+    if model in ("gan", "vae", "diffusion"):
         return f"{model}-{guess_dataset(prompt)}"
     if model == "ssl":
         return "ssl-digits"
@@ -46,34 +59,66 @@ def dataset_of(ckpt: Checkpoint) -> ImageDataset:
 
 
 def generate_images(model: str = "auto", prompt_or_class: str | int | None = None, n: int | None = None,
-                    seed: int | None = None, settings: Settings | None = None, out_dir: str | Path | None = None
-                    ) -> dict:
-    """Draw n images from a VAE/GAN checkpoint for a prompt ("digit 7", "a small red triangle", "画一个数字3")."""
+                    seed: int | None = None, settings: Settings | None = None, out_dir: str | Path | None = None,
+                    temperature: float | None = None, guidance: float | None = None, steps: int | None = None,
+                    like: int | None = None, variation: float = 0.3) -> dict:
+    """Draw images for a prompt ("digit 7", "two small red triangles and a large blue circle", "画一个数字3").
+
+    A compositional prompt sets the batch itself (n is then ignored); otherwise n, else the prompt's count, else
+    4. Image i has seed `seed + i`; `like=<that seed>` draws variations of that image ("more like this").
+    temperature (all kinds), guidance and steps (diffusion) override the checkpoint's sampling defaults.
+    """
     settings = settings or get_settings()
-    name = resolve_model_name(model, prompt_or_class)
+    name = resolve_model_name(model, prompt_or_class, settings)
     ckpt = load_checkpoint(name, settings)
-    if ckpt.kind not in ("vae", "gan"):
+    if ckpt.kind not in GENERATIVE_KINDS:
         raise ValueError(f"{name} is a masked-SSL model: it fills in masked images (use inpaint), it does not draw "
-                         "from a prompt; try gan-digits, gan-shapes, vae-digits or vae-shapes")
-    condition: Condition = parse_prompt(prompt_or_class, ckpt.spec["attributes"])
-    if n is None:
-        n = condition.count or 4
-    n = int(n)
+                         "from a prompt; try diffusion-*, gan-* or vae-* (digits or shapes)")
+    attrs = ckpt.spec["attributes"]
+    composition = parse_composition(prompt_or_class, attrs)
+    if composition.compositional:
+        wanted: dict | list = composition.per_image()
+        n = len(wanted)
+    else:
+        condition: Condition = composition.parts[0]
+        wanted = condition.values
+        n = int(n) if n is not None else (condition.count or 4)
     if n <= 0:
         raise ValueError("n must be at least 1")
     capped = n > settings.max_images
     n = min(n, settings.max_images)
+    if isinstance(wanted, list):
+        wanted = wanted[:n]
     seed = int(seed) if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item())
-    images, _ = generate(ckpt, condition.values, n, seed)
+    options = {"temperature": temperature, "guidance": guidance, "steps": steps}
+    for key, low, high in (("temperature", 0.0, 3.0), ("guidance", 0.0, 20.0), ("steps", 1, 1000)):
+        if options[key] is not None and not low <= float(options[key]) <= high:
+            raise ValueError(f"{key} must be between {low} and {high}")
+    started = time.perf_counter()
+    images, labels = generate(ckpt, wanted, n, seed, like=like, variation=float(variation), **options)
+    sample_ms = 1000 * (time.perf_counter() - started)
     folder = Path(out_dir) if out_dir else _out_dir(settings, "samples", name)
     files = save_images(images, folder, name)
     grid = save_grid(images, folder / "grid.png", nrow=min(8, n)) if n > 1 else files[0]
-    attrs = ckpt.spec["attributes"]
-    cond_named = {attr: attrs[attr][idx] for attr, idx in condition.values.items()}
-    summary = (f"{n} image(s) from {name} for {condition.describe(attrs)}"
-               + (f" (capped at {settings.max_images})" if capped else ""))
+    used = sample_options(ckpt.hp, **options)
+    if composition.compositional:
+        cond_named: dict | list = [{"count": part.count or 1, **{a: attrs[a][i] for a, i in part.values.items()}}
+                                   for part in composition.parts]
+        what = composition.describe(attrs)
+    else:
+        cond_named = {attr: attrs[attr][idx] for attr, idx in condition.values.items()}
+        what = condition.describe(attrs)
+    seeds = image_seeds(seed, n)
+    summary = (f"{n} image(s) from {name} for {what}" + (f" (capped at {settings.max_images})" if capped else "")
+               + (f", like image seed {like} (variation {variation:g})" if like is not None else "")
+               + f"; seed {seed} (image i has seed {seed}+i: pass like=<that seed> for more like it)")
+    if composition.unknown:
+        summary += f". Not understood, so ignored: {', '.join(repr(w) for w in composition.unknown)}"
     return {"model": name, "kind": ckpt.kind, "condition": cond_named, "prompt": prompt_or_class, "n": n,
-            "seed": seed, "files": files, "grid": grid, "capped": capped, "summary": summary}
+            "seed": seed, "image_seeds": seeds, "labels": labels.tolist(), "files": files, "grid": grid,
+            "originals": [str(Path(f).parent / "original" / Path(f).name) for f in files],
+            "capped": capped, "sampling": used, "sample_ms": round(sample_ms, 1),
+            "unknown_words": composition.unknown, "like": like, "summary": summary}
 
 
 def train_image_model(model: str, dataset: str = "digits", epochs: int = 20, folder: str | None = None,
@@ -158,10 +203,10 @@ def evaluate_image_model(model: str, recompute: bool = False, settings: Settings
     data = None
     if recompute or not metrics:
         data = dataset_of(ckpt)
-        metrics = evaluate_model(ckpt.kind, ckpt.model, data, settings=settings)
+        metrics = evaluate_model(ckpt.kind, ckpt.model, data, settings=settings, **sample_options(ckpt.hp))
     folder = _out_dir(settings, "eval", name)
     files = []
-    if ckpt.kind in ("vae", "gan"):
+    if ckpt.kind in GENERATIVE_KINDS:
         attrs = ckpt.spec["attributes"]
         first = next(iter(attrs))
         rows = [generate(ckpt, {first: k}, 8, seed=k)[0] for k in range(min(len(attrs[first]), 10))]

@@ -4,6 +4,11 @@ Loss is the negative ELBO (Kingma & Welling 2014, eq. 10): per-image summed bina
 reconstruction plus KL(q(z|x,c) || N(0, I)) = -1/2 * sum(1 + logvar - mu^2 - exp(logvar)). The condition c
 (one-hot attributes) is fed to both encoder and decoder; an all-zero c is not used, unconditional sampling
 draws c from the training labels instead.
+
+With `cond_prior` the prior is conditional too, p(z|c) = N(mu(c), diag sigma(c)^2) (as in Sohn et al. 2015's
+CVAE), and the KL is taken against it. Why: the encoder sees the image, so z learns the shape as well as c does;
+sampling z from N(0, I) then draws a random shape whatever c asks for (vae-shapes drew the asked shape 37 % of
+the time). Sampling from p(z|c) keeps z and c consistent.
 """
 
 from __future__ import annotations
@@ -12,12 +17,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-DEFAULTS = {"latent": 16, "width": 32, "lr": 2e-3}  # lr as in the seed
+DEFAULTS = {"latent": 16, "width": 32, "lr": 2e-3, "cond_prior": False}  # lr as in the seed
 
 
 class ConditionalVAE(nn.Module):
-    def __init__(self, channels: int, size: int, cond_dim: int, latent: int = 16, width: int = 32) -> None:
+    def __init__(self, channels: int, size: int, cond_dim: int, latent: int = 16, width: int = 32,
+                 cond_prior: bool = False) -> None:
         super().__init__()
+        # p(z|c): mean and log-variance from the condition; None means the standard normal prior
+        self.prior = nn.Linear(cond_dim, 2 * latent) if cond_prior else None
         self.latent, self.cond_dim, self.size = latent, cond_dim, size
         self.feat = size // 4
         flat = 2 * width * self.feat * self.feat
@@ -48,6 +56,13 @@ class ConditionalVAE(nn.Module):
         """p(x | z, c): pixel probabilities in [0, 1]."""
         return torch.sigmoid(self.decode_logits(z, cond))
 
+    def prior_params(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """p(z | c): (0, 0) for the standard normal prior, else the learned conditional mean and log-variance."""
+        if self.prior is None:
+            zeros = torch.zeros(len(cond), self.latent, device=cond.device)
+            return zeros, zeros
+        return self.prior(cond).chunk(2, dim=1)
+
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mean, logvar = self.encode(x, cond)
         z = reparameterize(mean, logvar)
@@ -59,11 +74,20 @@ def reparameterize(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
 
 
-def negative_elbo(logits: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor
+def negative_elbo(logits: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor,
+                  prior_mean: torch.Tensor | None = None, prior_logvar: torch.Tensor | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(loss, reconstruction, KL), each summed over pixels/latents and averaged over the batch."""
+    """(loss, reconstruction, KL), each summed over pixels/latents and averaged over the batch.
+
+    KL(N(m, v) || N(m_p, v_p)) = 1/2 sum(log v_p - log v + (v + (m - m_p)^2) / v_p - 1); with m_p = 0, v_p = 1
+    it is the seed's -1/2 sum(1 + log v - m^2 - v).
+    """
     recon = F.binary_cross_entropy_with_logits(logits.float(), x.float(), reduction="sum") / len(x)
-    kl = -0.5 * torch.sum(1 + logvar - mean.pow(2) - logvar.exp()) / len(x)
+    if prior_mean is None or prior_logvar is None:
+        kl = -0.5 * torch.sum(1 + logvar - mean.pow(2) - logvar.exp()) / len(x)
+    else:
+        kl = 0.5 * torch.sum(prior_logvar - logvar + (logvar.exp() + (mean - prior_mean).pow(2))
+                             / prior_logvar.exp() - 1) / len(x)
     return recon + kl, recon, kl
 
 
@@ -71,7 +95,8 @@ def build(spec: dict, **hp) -> ConditionalVAE:
     from assistant.imaging.datasets import condition_dim
 
     hp = {**DEFAULTS, **hp}
-    return ConditionalVAE(spec["channels"], spec["size"], condition_dim(spec["attributes"]), hp["latent"], hp["width"])
+    return ConditionalVAE(spec["channels"], spec["size"], condition_dim(spec["attributes"]), hp["latent"], hp["width"],
+                          bool(hp["cond_prior"]))
 
 
 def make_optimizers(model: ConditionalVAE, hp: dict) -> dict[str, torch.optim.Optimizer]:
@@ -83,16 +108,22 @@ def train_step(model: ConditionalVAE, x: torch.Tensor, cond: torch.Tensor, opts:
     """One gradient step on the negative ELBO."""
     with amp.autocast():
         logits, mean, logvar = model(x, cond)
-    loss, recon, kl = negative_elbo(logits, x, mean, logvar)
+    loss, recon, kl = negative_elbo(logits, x, mean, logvar, *model.prior_params(cond))
     amp.step(loss, opts["vae"])
     return {"loss": loss.item(), "recon": recon.item(), "kl": kl.item()}
 
 
+def noise_shape(model: ConditionalVAE) -> tuple[int, ...]:
+    return (model.latent,)
+
+
 @torch.no_grad()
-def sample(model: ConditionalVAE, cond: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Decode z ~ N(0, I) under each condition: images in [0, 1]."""
-    z = torch.randn(len(cond), model.latent, generator=generator).to(cond.device)
-    return model.decode(z, cond)
+def sample(model: ConditionalVAE, cond: torch.Tensor, generator: torch.Generator | None = None,
+           temperature: float = 1.0, noise: torch.Tensor | None = None) -> torch.Tensor:
+    """Decode z ~ p(z|c) with its spread scaled by `temperature`: images in [0, 1] (`noise` gives the N(0, I) draw)."""
+    z = noise if noise is not None else torch.randn(len(cond), model.latent, generator=generator)
+    prior_mean, prior_logvar = model.prior_params(cond)
+    return model.decode(prior_mean + (0.5 * prior_logvar).exp() * z.to(cond.device) * temperature, cond)
 
 
 @torch.no_grad()

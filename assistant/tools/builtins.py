@@ -31,14 +31,17 @@ class SearchArgs(BaseModel):
 
 
 class DrawArgs(BaseModel):
-    prompt: str = Field(description="what to draw, e.g. 'digit 7', 'three red circles', '画一个数字3'")
+    prompt: str = Field(description="what to draw, e.g. 'digit 7', 'two red circles and a blue star', '画一个数字3'")
     n: int = Field(4, ge=1, le=64, description="how many images")
-    model: str = Field("auto", description="image model, e.g. gan-digits, vae-shapes; auto picks one")
+    model: str = Field("auto", description="image model, e.g. diffusion-shapes, gan-digits; auto picks one")
     seed: int | None = Field(None, description="random seed for reproducible images")
+    temperature: float | None = Field(None, ge=0.0, le=3.0,
+                                      description="noise scale: lower = more typical, higher = more varied")
+    like: int | None = Field(None, description="seed of an earlier image: draw more like that one")
 
 
 class TrainArgs(BaseModel):
-    model: Literal["vae", "gan", "ssl"] = Field(description="which kind of image model")
+    model: Literal["vae", "gan", "diffusion", "ssl"] = Field(description="which kind of image model")
     dataset: Literal["digits", "shapes"] = Field("digits", description="training data")
     epochs: int = Field(20, ge=1, le=500, description="passes over the data")
 
@@ -71,13 +74,24 @@ def make_builtin_tools(services) -> list[BaseTool]:  # noqa: ANN001 - Services
     settings = services.settings
 
     def search_knowledge(query: str, k: int = 4) -> dict:
-        hits = services.knowledge.search(query, k=k)
+        from assistant.knowledge.service import search_collections
+
+        turn = CURRENT_TURN.get()
+        # The shared documents and the caller's own uploads; without a turn (CLI), the shared ones only.
+        hits = search_collections(settings, query, turn.owner if turn is not None else None, k=k)
         if not hits:
             return {"text": "No matching passages in the knowledge base.", "sources": []}
         lines = [f"[{i}] {h.source} ({h.location}): {h.text[:400]}" for i, h in enumerate(hits, 1)]
         return {"text": "\n".join(lines), "sources": [h.to_dict() for h in hits]}
 
-    def generate_images(prompt: str, n: int = 4, model: str = "auto", seed: int | None = None) -> dict:
+    def generate_images(
+        prompt: str,
+        n: int = 4,
+        model: str = "auto",
+        seed: int | None = None,
+        temperature: float | None = None,
+        like: int | None = None,
+    ) -> dict:
         from assistant.imaging import service as imaging
 
         out = _call_with_settings(
@@ -87,6 +101,8 @@ def make_builtin_tools(services) -> list[BaseTool]:  # noqa: ANN001 - Services
             prompt_or_class=prompt,
             n=min(n, settings.max_images),
             seed=seed,
+            temperature=temperature,
+            like=like,
         )
         files = out.get("files", [])
         text = out.get("summary") or (
@@ -163,7 +179,7 @@ def make_builtin_tools(services) -> list[BaseTool]:  # noqa: ANN001 - Services
             DrawArgs,
             "Draw digits 0-9 or shapes (circle, square, triangle, star) in colours and sizes.",
         ),
-        (train_image_model, TrainArgs, "Train a VAE, GAN or masked-SSL image model in the background."),
+        (train_image_model, TrainArgs, "Train a VAE, GAN, diffusion or masked-SSL image model in the background."),
         (inpaint_image, InpaintArgs, "Demo inpainting: hide patches of test images and fill them in."),
         (list_adapters, NoArgs, "List the chat model's LoRA adapters."),
         (switch_adapter, AdapterArgs, "Switch this conversation to another LoRA adapter (or 'base')."),

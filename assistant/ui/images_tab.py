@@ -1,4 +1,4 @@
-"""The Images tab: train VAE/GAN/SSL models with a live loss plot, sample by prompt, inpaint, see the numbers.
+"""The Images tab: train VAE/GAN/diffusion/SSL models with a live loss plot, sample by prompt, inpaint, see numbers.
 
 Only calls `assistant.imaging.service` and the JobRunner; the running job's id lives in gr.State per session.
 """
@@ -9,6 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from assistant.config import Settings
+from assistant.jobs import ACTIVE
 from assistant.ui import files
 from assistant.ui.access import Access
 
@@ -28,14 +29,14 @@ def build_images_tab(settings: Settings, access: Access | None = None) -> None: 
     from assistant.imaging import service
     from assistant.jobs import JobRunner
 
-    gen_models = _model_names(settings, ("vae", "gan"))
+    gen_models = _model_names(settings, ("diffusion", "gan", "vae"))
     ssl_models = _model_names(settings, ("ssl",))
     all_models = gen_models + ssl_models
     job_state = gr.State(None)
 
     with gr.Accordion("Train", open=False):
         with gr.Row():
-            kind = gr.Dropdown(["vae", "gan", "ssl"], value="gan", label="model")
+            kind = gr.Dropdown(["vae", "gan", "diffusion", "ssl"], value="gan", label="model")
             dataset = gr.Dropdown(["digits", "shapes", "folder"], value="digits", label="dataset")
             folder = gr.Textbox(label="folder (for dataset=folder: one sub-folder per class)", scale=2)
             epochs = gr.Slider(1, 200, value=20, step=1, label="epochs")
@@ -53,9 +54,18 @@ def build_images_tab(settings: Settings, access: Access | None = None) -> None: 
     with gr.Accordion("Sample by prompt", open=True):
         with gr.Row():
             sample_model = gr.Dropdown(["auto", *gen_models], value="auto", label="model", allow_custom_value=True)
-            prompt = gr.Textbox(label="prompt", placeholder="digit 7 · a small red triangle · 画一个数字3", scale=2)
+            prompt = gr.Textbox(label="prompt", scale=2,
+                                placeholder="digit 7 · two small red triangles and a large blue circle · 画一个数字3")
             n = gr.Slider(1, settings.max_images, value=8, step=1, label="how many")
-            seed = gr.Number(value=0, precision=0, label="seed")
+            seed = gr.Number(value=0, precision=0, label="seed (image i: seed + i)")
+        with gr.Row():
+            # blank = the checkpoint's own default (its card's "sampling"), so a tuned model is not overridden
+            temperature = gr.Number(value=None, minimum=0.0, maximum=3.0, step=0.05,
+                                    label="temperature (blank: model default; lower: more typical)")
+            guidance = gr.Number(value=None, minimum=0.0, maximum=20.0, step=0.5,
+                                 label="guidance, diffusion (blank: model default)")
+            like = gr.Number(value=None, precision=0, label="more like the image with seed (optional)")
+            variation = gr.Slider(0.05, 1.0, value=0.3, step=0.05, label="variation (with 'more like')")
         sample_btn = gr.Button("Draw", variant="primary")
         sample_info = gr.Markdown()
         gallery = gr.Gallery(label="samples", columns=8, height=260)
@@ -101,7 +111,7 @@ def build_images_tab(settings: Settings, access: Access | None = None) -> None: 
         if info.status == "succeeded":
             metrics = info.result.get("metrics", {})
             text += "\n\n" + " · ".join(f"{k}: {v}" for k, v in metrics.items())
-        done = info.status not in ("queued", "running")
+        done = info.status not in ACTIVE
         picture = files.image(image, runner.job_dir(job_id)) if image.exists() else None
         return text, plot, picture if picture is not None else gr.skip(), gr.Timer(active=not done)
 
@@ -110,9 +120,13 @@ def build_images_tab(settings: Settings, access: Access | None = None) -> None: 
             return "no job running"
         return f"job {job_id}: {JobRunner(settings).cancel(job_id).status}"
 
-    def draw(model_v: str, prompt_v: str, n_v: float, seed_v: float):
+    def draw(model_v: str, prompt_v: str, n_v: float, seed_v: float, temp_v: float | None, guid_v: float | None,
+             like_v: float | None, var_v: float):
         try:
-            out = service.generate_images(model_v, prompt_v or None, int(n_v), int(seed_v), settings=settings)
+            out = service.generate_images(model_v, prompt_v or None, int(n_v), int(seed_v), settings=settings,
+                                          temperature=None if temp_v is None else float(temp_v),
+                                          guidance=None if guid_v is None else float(guid_v),
+                                          like=None if like_v is None else int(like_v), variation=float(var_v))
         except Exception as exc:  # noqa: BLE001
             return _error(exc), []
         return out["summary"], files.images(out["files"], settings.images_dir)
@@ -135,7 +149,8 @@ def build_images_tab(settings: Settings, access: Access | None = None) -> None: 
     train_btn.click(start, [kind, dataset, folder, epochs], [job_state, status, timer])
     timer.tick(poll, [job_state], [status, loss_plot, preview, timer], show_progress="hidden")
     cancel_btn.click(cancel, [job_state], [status])
-    sample_btn.click(draw, [sample_model, prompt, n, seed], [sample_info, gallery])
-    prompt.submit(draw, [sample_model, prompt, n, seed], [sample_info, gallery])
+    draw_inputs = [sample_model, prompt, n, seed, temperature, guidance, like, variation]
+    sample_btn.click(draw, draw_inputs, [sample_info, gallery])
+    prompt.submit(draw, draw_inputs, [sample_info, gallery])
     inpaint_btn.click(fill, [inpaint_model, ratio, mask_kind, upload], [inpaint_info, rows])
     eval_btn.click(evaluate, [eval_model], [eval_numbers, eval_gallery])

@@ -146,7 +146,8 @@ def assistant_messages(
         if image is not None:
             out.add(
                 gr.ChatMessage(
-                    role="assistant", content=gr.Image(image, show_label=False, height=96, format="png")
+                    # 128 px: the tools upscale 16/32 px images (nearest-neighbour) to at least this
+                    role="assistant", content=gr.Image(image, show_label=False, height=128, format="png")
                 ),
                 message_id,
             )

@@ -1,0 +1,210 @@
+"""Issue 17: diversity metrics, the diffusion model, seeds and variations, upscaling, compositional prompts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from assistant.config import Settings
+from assistant.imaging import diffusion, gan, vae
+from assistant.imaging.datasets import ImageDataset, load_digits, one_hot
+from assistant.imaging.engine import SHIPPED_DIR, Amp, TrainConfig, load_checkpoint, train
+from assistant.imaging.metrics import precision_recall, within_class_diversity
+from assistant.imaging.prompting import PromptError, parse_composition
+
+torch.set_num_threads(2)
+DIGITS = {"digit": [str(d) for d in range(10)]}
+SHAPES = {"shape": ["circle", "square", "triangle", "star"], "colour": ["red", "green", "blue", "yellow"],
+          "size": ["small", "large"]}
+
+
+@pytest.fixture()
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", adapters_dir=tmp_path / "adapters")
+
+
+# --- diversity and precision/recall --------------------------------------------------------------------------------
+def test_diversity_is_zero_for_copies_and_about_one_for_real_data() -> None:
+    from assistant.imaging.classifier import classifier_for, predict
+
+    data = load_digits()
+    clf = classifier_for(data)
+    real, _ = predict(clf, data.x_test)
+    other, _ = predict(clf, data.x_train[: len(data.x_test)])
+    labels, other_labels = data.y_test, data.y_train[: len(data.x_test)]
+    # one image per class, repeated: what a fully collapsed conditional generator draws
+    firsts = torch.stack([real[(labels[:, 0] == k).nonzero()[0, 0]] for k in range(10)])
+    copies = firsts[labels[:, 0]]
+    assert within_class_diversity(copies, labels, real, labels) == 0.0
+    assert 0.85 < within_class_diversity(other, other_labels, real, labels) < 1.15
+    p_real, r_real = precision_recall(real, other, k=3)
+    p_copy, r_copy = precision_recall(real, copies, k=3)
+    assert p_real > 0.7 and r_real > 0.7
+    assert r_copy < 0.1 < p_copy  # copies of real images are realistic but cover nothing
+
+
+# --- the fixes to the GAN and the VAE --------------------------------------------------------------------------------
+def test_mode_seeking_term_punishes_ignoring_the_noise() -> None:
+    z_a, z_b = torch.randn(8, 32), torch.randn(8, 32)
+    same = torch.rand(8, 1, 16, 16)
+    assert gan.mode_seeking_loss(same, same, z_a, z_b) > 1e4
+    assert gan.mode_seeking_loss(same, torch.rand(8, 1, 16, 16), z_a, z_b) < 10
+
+
+def test_vae_conditional_prior_kl_matches_the_standard_one_at_zero() -> None:
+    logits, x = torch.randn(4, 1, 16, 16), torch.rand(4, 1, 16, 16)
+    mean, logvar = torch.randn(4, 16), torch.randn(4, 16) * 0.1
+    zeros = torch.zeros(4, 16)
+    standard = vae.negative_elbo(logits, x, mean, logvar)[2]
+    assert torch.allclose(vae.negative_elbo(logits, x, mean, logvar, zeros, zeros)[2], standard)
+    # and the KL to a prior centred on the posterior mean is smaller
+    assert vae.negative_elbo(logits, x, mean, logvar, mean, zeros)[2] < standard
+    spec = {"dataset": "digits", "channels": 1, "size": 16, "attributes": DIGITS}
+    model = vae.build(spec, cond_prior=True).eval()
+    out = vae.sample(model, one_hot(torch.zeros(3, 1, dtype=torch.long), DIGITS), temperature=0.0)
+    assert torch.allclose(out[0], out[1])  # temperature 0: the prior's mean for that class
+
+
+# --- diffusion -------------------------------------------------------------------------------------------------------
+def test_cosine_schedule_goes_from_data_to_noise() -> None:
+    abar = diffusion.cosine_alpha_bar(1000)
+    assert abar[0] > 0.999 and abar[-1] < 1e-3 and torch.all(abar[1:] <= abar[:-1])
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v"])
+def test_the_true_target_gives_back_the_noise_and_the_image(prediction: str) -> None:
+    spec = {"dataset": "digits", "channels": 1, "size": 16, "attributes": DIGITS}
+    model = diffusion.build(spec, width=16, prediction=prediction)
+    x0, eps = torch.rand(4, 1, 16, 16) * 2 - 1, torch.randn(4, 1, 16, 16)
+    t = torch.tensor([10, 300, 700, 990])
+    x_t = diffusion.q_sample(model, x0, t, eps)
+    got_eps, got_x0 = diffusion.eps_and_x0(model, diffusion.target(model, x0, t, eps), x_t,
+                                           model.alpha_bar[t][:, None, None, None])
+    assert torch.allclose(got_eps, eps, atol=1e-3) and torch.allclose(got_x0, x0, atol=2e-2)
+
+
+def test_diffusion_training_lowers_the_loss_and_moves_the_ema() -> None:
+    torch.manual_seed(0)
+    data = load_digits()
+    model = diffusion.build(data.spec(), width=16)
+    x, cond = data.x_train[:64], one_hot(data.y_train[:64], DIGITS)
+    gen = torch.Generator().manual_seed(1)
+    t = torch.randint(0, 1000, (64,), generator=gen)
+    eps = torch.randn(64, 1, 16, 16, generator=gen)
+
+    def fixed_loss() -> float:  # the same noise and steps before and after, so only the weights differ
+        with torch.no_grad():
+            x_t = diffusion.q_sample(model, x * 2 - 1, t, eps)
+            wanted = diffusion.target(model, x * 2 - 1, t, eps)
+            return torch.nn.functional.mse_loss(model.net(x_t, t, cond), wanted).item()
+
+    before = fixed_loss()
+    ema_before = [p.clone() for p in model.ema.parameters()]
+    opts = diffusion.make_optimizers(model, {"lr": 2e-3})
+    for _ in range(30):
+        diffusion.train_step(model, x, cond, opts, Amp(torch.device("cpu")), {})
+    assert fixed_loss() < 0.7 * before
+    assert any(not torch.equal(a, b) for a, b in zip(ema_before, model.ema.parameters(), strict=True))
+
+
+def test_condition_dropout_zeroes_whole_blocks() -> None:
+    cond = one_hot(torch.tensor([[0, 1, 1]] * 2000), SHAPES)
+    dropped = diffusion.drop_condition(cond, [4, 4, 2], 0.1, 0.1, torch.Generator().manual_seed(0))
+    blocks = dropped.split([4, 4, 2], dim=1)
+    assert all(set(b.sum(1).unique().tolist()) <= {0.0, 1.0} for b in blocks)  # a block is kept or zeroed whole
+    all_zero = (dropped.sum(1) == 0).float().mean().item()
+    assert 0.07 < all_zero < 0.14  # ~p_uncond (+ the rare case of every block dropped)
+
+
+def test_ddim_sampling_shape_range_and_determinism() -> None:
+    spec = {"dataset": "shapes", "channels": 3, "size": 32, "attributes": SHAPES}
+    model = diffusion.build(spec, width=16).eval()
+    cond = one_hot(torch.tensor([[0, 1, 1], [2, 0, 0]]), SHAPES)
+    a = diffusion.sample(model, cond, torch.Generator().manual_seed(0), steps=5)
+    b = diffusion.sample(model, cond, torch.Generator().manual_seed(0), steps=5)
+    assert a.shape == (2, 3, 32, 32) and a.min() >= 0 and a.max() <= 1 and torch.equal(a, b)
+
+
+@pytest.mark.skipif(not (SHIPPED_DIR / "diffusion-digits" / "model.pt").exists(), reason="not built yet")
+def test_shipped_diffusion_draws_the_asked_digit() -> None:
+    from assistant.imaging.classifier import classifier_for, predict
+
+    ckpt = load_checkpoint("diffusion-digits")
+    labels = torch.tensor([3, 7, 8]).repeat_interleave(8).unsqueeze(1)
+    images = diffusion.sample(ckpt.model, one_hot(labels, DIGITS), torch.Generator().manual_seed(0),
+                              guidance=ckpt.hp["guidance"])
+    _, preds = predict(classifier_for(load_digits()), images)
+    assert (preds == labels).float().mean() >= 0.9
+    # and not one image per digit: the eight 7s differ from each other
+    sevens = images[8:16].flatten(1)
+    assert torch.cdist(sevens, sevens).sum() / (8 * 7) > 1.0
+
+
+def test_diffusion_trains_through_the_engine(tmp_path: Path) -> None:
+    full = load_digits()
+    tiny = ImageDataset("digits", full.x_train[:128], full.y_train[:128], full.x_test[:50], full.y_test[:50],
+                        full.attributes)
+    card = train(TrainConfig(model="diffusion", epochs=2, batch_size=64, evaluate=False, name="d",
+                             hp={"width": 16}), data=tiny, out_dir=tmp_path)
+    ckpt = load_checkpoint(tmp_path / "d")
+    assert ckpt.kind == "diffusion" and len(card["loss_history"]) == 2
+    out = diffusion.sample(ckpt.model, one_hot(torch.tensor([[3]]), DIGITS), steps=3)
+    assert out.shape == (1, 1, 16, 16)
+
+
+# --- seeds, variations, display size ---------------------------------------------------------------------------------
+def test_image_seeds_reproduce_single_images_and_like_makes_variations(settings: Settings) -> None:
+    from assistant.imaging.sampling import generate
+
+    ckpt = load_checkpoint("gan-digits")
+    batch, _ = generate(ckpt, {"digit": 7}, 4, seed=10)
+    alone, _ = generate(ckpt, {"digit": 7}, 1, seed=12)
+    assert torch.allclose(batch[2], alone[0])  # image i of a batch with seed s is the image of seed s + i
+    same, _ = generate(ckpt, {"digit": 7}, 3, seed=99, like=12, variation=0.0)
+    assert all(torch.allclose(img, alone[0]) for img in same)
+    near, _ = generate(ckpt, {"digit": 7}, 3, seed=99, like=12, variation=0.3)
+    far, _ = generate(ckpt, {"digit": 7}, 3, seed=99)
+    assert (near - alone).abs().mean() < (far - alone).abs().mean()
+
+
+def test_upscaled_png_keeps_the_pixels_and_the_original(settings: Settings, tmp_path: Path) -> None:
+    from assistant.imaging.sampling import save_images
+
+    images = torch.rand(2, 1, 16, 16)
+    files = save_images(images, tmp_path, "x")
+    big = np.asarray(Image.open(files[0]))
+    small = np.asarray(Image.open(tmp_path / "original" / "x-00.png"))
+    assert big.shape == (128, 128) and small.shape == (16, 16)
+    assert np.array_equal(big[::8, ::8], small)  # nearest-neighbour: every block is one original pixel
+    assert np.array_equal(small, (images[0, 0].numpy() * 255).round().astype(np.uint8))
+
+
+# --- compositional prompts -------------------------------------------------------------------------------------------
+def test_compositional_prompt_gives_a_batch_with_those_attributes() -> None:
+    comp = parse_composition("two small red triangles and a large fluffy blue circle", SHAPES)
+    assert comp.per_image() == [{"shape": 2, "colour": 0, "size": 0}] * 2 + [{"shape": 0, "colour": 2, "size": 1}]
+    assert comp.unknown == ["fluffy"]
+    assert parse_composition("a small, red triangle", SHAPES).per_image() == [{"shape": 2, "colour": 0, "size": 0}]
+    assert parse_composition("两个红色的三角形和一个蓝色的圆", SHAPES).per_image() == (
+        [{"shape": 2, "colour": 0}] * 2 + [{"shape": 0, "colour": 2}])
+    assert parse_composition("two 3s and a 7", DIGITS).per_image() == [{"digit": 3}] * 2 + [{"digit": 7}]
+    single = parse_composition("draw five 7s", DIGITS)
+    assert not single.compositional and single.parts[0].count == 5 and single.unknown == []
+    with pytest.raises(PromptError, match="purple"):
+        parse_composition("a red circle and a purple star", SHAPES)
+
+
+def test_generate_images_compositional_names_unknown_words(settings: Settings) -> None:
+    from assistant.imaging.service import generate_images
+
+    out = generate_images("gan-shapes", "two small red triangles and a sparkly large blue circle", seed=3,
+                          settings=settings)
+    assert out["n"] == 3 and out["labels"] == [[2, 0, 0], [2, 0, 0], [0, 2, 1]]
+    assert out["unknown_words"] == ["sparkly"] and "sparkly" in out["summary"]
+    assert out["image_seeds"] == [3, 4, 5] and all(Path(f).exists() for f in out["originals"])
+    with Image.open(out["files"][0]) as img:
+        assert min(img.size) >= 128

@@ -178,7 +178,7 @@ def main() -> int:
     parser.add_argument("--split", default="dev", choices=["dev", "test", "old"])
     parser.add_argument("--modes", default="base,adapter,adapter+grammar")
     parser.add_argument("--limit", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=0, help="0: the free cores (app default)")
     args = parser.parse_args()
 
     from assistant.config import Settings
@@ -189,7 +189,7 @@ def main() -> int:
     results = [evaluate_mode(services, rows, mode, args.split) for mode in args.modes.split(",")]
     engine = services.llm
     print(f"\nTool decisions on the {args.split} split ({len(rows)} prompts), {engine.name} "
-          f"({engine.kind}, {engine.loaded.quant}), {args.threads} threads\n")
+          f"({engine.kind}, {engine.loaded.quant}), {args.threads or 'auto'} threads\n")
     print("| mode | correct decision | false tool calls on no-tool | tool recall | key arguments | follow-ups | "
           "en / zh | unusable outputs | s per decision (p50 / mean) |")
     print("|---|---|---|---|---|---|---|---|---|")

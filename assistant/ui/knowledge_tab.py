@@ -62,8 +62,9 @@ def build_knowledge_tab(settings: Settings, access: Access | None = None) -> Non
     """Build the tab's components inside the caller's open `gr.Tab`."""
     kb = get_knowledge_base(settings)
 
-    def own_documents(request: gr.Request) -> list[list]:
-        # Re-run on every page load; Gradio passes the request by this annotation (a private list per user).
+    def own_documents(request: gr.Request | None = None) -> list[list]:
+        # Called once while the page is built (no request: the shared documents), then on every page load, where
+        # Gradio passes the request by this annotation (the shared documents and the user's own).
         return documents_table(settings, private_owner(request))
 
     gr.Markdown(

@@ -215,10 +215,14 @@ def build_feedback_tab(services, access: Access | None = None) -> None:  # noqa:
     gr.on([refresh.click], refresh_candidates, None, [candidate, history], api_visibility="private")
 
 
+MIN_BATTLES_FOR_INTERVAL = 5
 ARENA_HEADERS = ["adapter", "score", "95 % interval", "battles", "wins"]
 
 
 def arena_frame(services) -> pd.DataFrame:  # noqa: ANN001
-    rows = [{"adapter": r.adapter, "score": round(r.score), "95 % interval": f"{r.low:.0f} – {r.high:.0f}",
-             "battles": r.battles, "wins": r.wins} for r in services.arena.ratings()]
+    # A bootstrap of one or two battles resamples the same result: a zero-width interval that claims certainty.
+    rows = [{"adapter": r.adapter, "score": round(r.score),
+             "95 % interval": f"{r.low:.0f} – {r.high:.0f}" if r.battles >= MIN_BATTLES_FOR_INTERVAL else
+             f"needs {MIN_BATTLES_FOR_INTERVAL} battles", "battles": r.battles, "wins": r.wins}
+            for r in services.arena.ratings()]
     return _frame(rows, ARENA_HEADERS)

@@ -110,6 +110,7 @@ def test_model_rerank_follows_the_judgement_and_degrades_to_the_search_order(dep
     from assistant.knowledge import rerank as module
 
     monkeypatch.setattr(module, "MODEL_WEIGHT", 3.0)  # a judge trusted over the search's order
+    monkeypatch.setattr(module, "_engine_ref", None)  # no model loaded (an earlier test may have registered one)
     hits = depots.search(QUESTION, k=10)
     judged = rerank(depots.index, QUESTION, hits, "model", top=10, engine=FakeJudge("40 parking spaces"))
     assert "40 parking spaces" in judged[0].text

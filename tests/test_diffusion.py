@@ -15,11 +15,9 @@ from assistant.imaging.datasets import ImageDataset, load_digits, one_hot
 from assistant.imaging.engine import SHIPPED_DIR, Amp, TrainConfig, load_checkpoint, train
 from assistant.imaging.metrics import precision_recall, within_class_diversity
 from assistant.imaging.prompting import PromptError, parse_composition
+from tests.test_imaging import DIGITS, SHAPES
 
 torch.set_num_threads(2)
-DIGITS = {"digit": [str(d) for d in range(10)]}
-SHAPES = {"shape": ["circle", "square", "triangle", "star"], "colour": ["red", "green", "blue", "yellow"],
-          "size": ["small", "large"]}
 
 
 @pytest.fixture()

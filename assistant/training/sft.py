@@ -86,7 +86,8 @@ def collate(batch: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
 
 
 def load_base_for_training(settings: Settings):  # noqa: ANN201 - (model, tokenizer, method)
-    """fp32 base on CPU; QLoRA (bitsandbytes 4-bit + k-bit preparation) when asked for on CUDA."""
+    """The frozen base in `settings.resolved_train_dtype()` (bf16 where the hardware computes in it, else fp32; the
+    LoRA weights peft adds stay fp32); QLoRA (bitsandbytes 4-bit + k-bit preparation) when asked for on CUDA."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from assistant.llm.loader import bnb_config, resolve_source
@@ -104,7 +105,7 @@ def load_base_for_training(settings: Settings):  # noqa: ANN201 - (model, tokeni
         model = AutoModelForCausalLM.from_pretrained(str(source), quantization_config=bnb_config(quant, device),
                                                      device_map={"": local_rank})
         return prepare_model_for_kbit_training(model), tokenizer, "qlora-sft"
-    model = AutoModelForCausalLM.from_pretrained(str(source), dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(str(source), dtype=getattr(torch, settings.resolved_train_dtype()))
     return model.to(f"cuda:{local_rank}" if device == "cuda" else device), tokenizer, "lora-sft"
 
 
@@ -233,6 +234,7 @@ def train_sft(config: SFTConfig, settings: Settings, progress: Progress | None =
             # a card travels with the adapter: no absolute paths of the machine it was trained on
             "data": shown_path(config.data),
             "eval_data": shown_path(config.eval_data) if config.eval_data else "",
+            "base_dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
         },
         metrics={"eval_loss_before": round(loss_before, 4), "eval_loss_after": round(loss_after, 4),
                  "train_loss_last": round(last_loss, 4), "steps": step, "train_seconds": round(train_seconds, 1),

@@ -329,8 +329,10 @@ TRAIN_ZH = [
     "来训练一个{m}{on}{for}", "麻烦开始训练{m}{on}{for}",
 ]
 TRAIN_MODEL_EN = {"vae": ["VAE", "vae", "variational autoencoder"], "gan": ["GAN", "gan"],
-                  "ssl": ["masked-SSL model", "masked SSL model", "self-supervised masked model"]}
-TRAIN_MODEL_ZH = {"vae": ["VAE", "变分自编码器"], "gan": ["GAN", "生成对抗网络"], "ssl": ["掩码自监督模型", "SSL模型"]}
+                  "ssl": ["masked-SSL model", "masked SSL model", "self-supervised masked model"],
+                  "diffusion": ["diffusion model", "DDPM", "diffusion model (DDPM)"]}
+TRAIN_MODEL_ZH = {"vae": ["VAE", "变分自编码器"], "gan": ["GAN", "生成对抗网络"], "ssl": ["掩码自监督模型", "SSL模型"],
+                  "diffusion": ["扩散模型", "DDPM扩散模型"]}
 TRAIN_ON_EN = {"digits": [" on digits", " on the digits dataset", " on handwritten digits", " on the digits"],
                "shapes": [" on shapes", " on the shapes dataset", " on the shapes data"]}
 TRAIN_ON_ZH = {"digits": ["，用数字数据集", "，数据用digits", "（手写数字）"],
@@ -510,6 +512,12 @@ NONE_TRIGGER_EN = [
     "what's a good time to post on LinkedIn?", "how do I find time to read more?",
     "what's the difference between a picture and an image in English?",
     "how do I compress an image in {lang}?", "generate a list of 5 baby names", "generate a SQL table for a library",
+    # how-to questions about other software or by hand, recommendations, text and date conversions
+    "how do I draw a {shape} in PowerPoint?", "how do I make the background of a picture transparent in GIMP?",
+    "how do I switch my phone to dark mode?", "recommend some good books about {topic}",
+    "can you suggest a documentary about {topic}?", "convert 2024-03-05 to the format 'March 5, 2024'",
+    "convert this date to ISO format: 5 March 2024", "what's a good app to draw diagrams on a tablet?",
+    "how do I search my Gmail for old attachments?", "how do I calculate a percentage in Excel?",
 ]
 NONE_TRIGGER_ZH = [
     "画蛇添足是什么意思？", "画龙点睛出自哪里？", "用matplotlib怎么画{zh_shape}？",
@@ -536,6 +544,10 @@ NONE_TRIGGER_ZH = [
     "今晚要读第{pages}页，怎么保持专注？",
     "周会是{span}，帮我列个议程", "东京是哪个时区？", "Python里日期怎么格式化？", "写一个返回今天日期的JavaScript函数",
     "时间管理有什么好方法？", "生成一个五个字的店名", "帮我生成一段自我介绍", "图片太大了，用Python怎么压缩？",
+    # 在别的软件里或手工怎么做、推荐、文字和日期的转换
+    "怎么在PPT里画一个{zh_shape}？", "用铅笔怎么徒手画好一个{zh_shape}？", "安卓手机怎么切换到深色模式？",
+    "推荐几本讲{zh_concept}的书", "Photoshop里怎么把图片背景去掉？", "把2024-03-05转换成“2024年3月5日”的格式",
+    "Excel里怎么计算百分比？", "微信里怎么搜索聊天记录？",
 ]
 NONE_TOPIC_EN = [
     "what is a GAN?", "how does a VAE work?", "explain LoRA", "what's the difference between a VAE and a GAN?",
@@ -1130,7 +1142,7 @@ class Generator:
         return Case(message, "search_knowledge", arguments, lang=lang)
 
     def train_request(self, rng: random.Random, split: str, lang: str, model: str | None = None) -> tuple[str, dict]:
-        model = model or rng.choice(["vae", "gan", "ssl"])
+        model = model or rng.choice(["vae", "gan", "ssl", "diffusion"])
         dataset = rng.choice(["digits", "shapes", None, None])
         epochs = rng.choice([5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 150, 200]) if rng.random() < 0.45 else None
         if lang == "en":
@@ -1408,7 +1420,7 @@ class Generator:
         if mode == "yes":
             message = self.t(rng, split, f"yes_{lang}", YES_EN if lang == "en" else YES_ZH)
         elif mode == "model":
-            model = rng.choice([m for m in ("vae", "gan", "ssl") if m != arguments["model"]])
+            model = rng.choice([m for m in ("vae", "gan", "ssl", "diffusion") if m != arguments["model"]])
             pool = TRAIN_OTHER_MODEL_EN if lang == "en" else TRAIN_OTHER_MODEL_ZH
             names = TRAIN_MODEL_EN if lang == "en" else TRAIN_MODEL_ZH
             message = fill(self.t(rng, split, f"train_model_{lang}", pool), m=names[model][0])

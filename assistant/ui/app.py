@@ -33,6 +33,7 @@ def build_app(services, status: StartupStatus | None = None) -> gr.Blocks:  # no
     # The secret in the data dir makes identities last across restarts; the signed id cannot be borrowed.
     identity = Identity.for_data_dir(settings.data_dir)
     access = Access.for_services(services)
+    services.models.follow(status)  # a model switched in the Settings tab updates the footer's model line
     with gr.Blocks(title="Offline assistant", fill_width=True) as app:
         browser_id = gr.BrowserState(
             None, storage_key="assistant-browser-id", secret=identity.browser_state_secret
@@ -75,9 +76,10 @@ def _footer(services, status: StartupStatus) -> str:  # noqa: ANN001
         quant = services.llm.loaded.quant
     else:  # llama.cpp serves the GGUF's own quantization; ASSISTANT_QUANT is the torch path's
         quant = "gguf" if engine == "llamacpp" else settings.resolved_quant()
+    switching = services.models.note()  # "loading <model>… 12 s" while a switch is under way, or why it failed
     return (
         f"<small>engine: **{engine}** · device: **{settings.resolved_device()}** · quantization: **{quant}** "
-        f"· {status.line()}</small>"
+        f"· {status.line()}{' · ' + switching if switching else ''}</small>"
     )
 
 

@@ -551,15 +551,19 @@ def build_chat_tab(  # noqa: C901
     conversations.input(
         on_select, [conversations, browser_id], [conv_id, *loaded_outputs], api_name="open_conversation"
     )
-    new_button.click(on_new, [browser_id], [conv_id, conversations, *loaded_outputs], api_visibility="private")
+    new_event = new_button.click(
+        on_new, [browser_id], [conv_id, conversations, *loaded_outputs], api_visibility="private"
+    )
     new_api_button.click(
         on_new_api,
         [browser_id, *options],
         [conv_id, conversations, chatbot, ids, title, status],
         api_name="new_conversation",
     )
-    rename_button.click(on_rename, [conv_id, title, browser_id], conversations, api_name="rename_conversation")
-    delete_button.click(
+    rename_event = rename_button.click(
+        on_rename, [conv_id, title, browser_id], conversations, api_name="rename_conversation"
+    )
+    delete_event = delete_button.click(
         on_delete, [conv_id, browser_id], [conv_id, conversations, *loaded_outputs], api_name="delete_conversation"
     )
     for component in options:
@@ -613,6 +617,10 @@ def build_chat_tab(  # noqa: C901
     search_inputs = [search, conv_id, browser_id]
     search.change(on_search, search_inputs, [conversations, search_note], queue=False, api_name="search_conversations")
     search.submit(on_search, search_inputs, [conversations, search_note], queue=False, api_visibility="private")
+    # New, rename and delete list every conversation again: empty the search box so the box and the list agree.
+    for event in (new_event, rename_event, delete_event):
+        event.then(lambda: ("", ""), None, [search, search_note], queue=False, api_visibility="private")
+
     def on_export_markdown(scope: str, cid: str | None, browser_value: str, request: gr.Request):
         return on_export("markdown", scope, cid, browser_value, request)
 

@@ -1,9 +1,11 @@
-"""A reusable job panel: progress, live loss plot, log tail and Cancel, polling the JobRunner."""
+"""A reusable job panel: progress with time left, live loss plot, log tail and Cancel, polling the JobRunner."""
 
 from __future__ import annotations
 
 import gradio as gr
 import pandas as pd
+
+from assistant.ui.jobs_panel import time_left
 
 
 def build_job_monitor(services, label: str = "Job", elem_prefix: str | None = None) -> gr.State:  # noqa: ANN001
@@ -29,7 +31,9 @@ def build_job_monitor(services, label: str = "Job", elem_prefix: str | None = No
         rows = [{"step": m["step"], "value": v, "series": k} for m in services.jobs.metrics(current)
                 for k, v in m.items() if k not in ("step", "time") and isinstance(v, int | float)]
         bar = "█" * int(info.progress * 20) + "░" * (20 - int(info.progress * 20))
-        text = f"**{label} `{current}`** — {info.status} `{bar}` {info.progress:.0%} — {info.message}"
+        left = time_left(info)
+        eta = f" — about {left} left" if left else ""
+        text = f"**{label} `{current}`** — {info.status} `{bar}` {info.progress:.0%}{eta} — {info.message}"
         plot_update = gr.update(value=pd.DataFrame(rows), visible=True) if rows else gr.update(visible=False)
         return text, plot_update, services.jobs.log_tail(current, 3000)
 

@@ -67,3 +67,11 @@ def test_search_export_and_import_conversations(page: Page, app, tmp_path):  # n
     expect(page.locator("#search-note")).to_contain_text("imported 2 conversations", timeout=30_000)
     expect(page.locator("#conversations label")).to_have_count(4, timeout=30_000)
     assert sorted(conversation_titles(page)) == ["/calc 12+30", "/calc 12+30", "/calc 6*7", "/calc 6*7"]
+
+    # New chat lists every conversation again, so the search box is emptied with it (they never disagree).
+    search.fill("6*7")
+    assert conversation_titles(page, ["/calc 6*7", "/calc 6*7"], timeout_s=30) == ["/calc 6*7", "/calc 6*7"]
+    page.locator("#new-chat").click()
+    expect(search).to_have_value("", timeout=30_000)
+    expect(page.locator("#search-note")).to_have_text("", timeout=30_000)
+    expect(page.locator("#conversations label")).to_have_count(4, timeout=30_000)

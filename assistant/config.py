@@ -53,8 +53,9 @@ class Settings(BaseSettings):
     )
     train_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         "auto",
-        description="weights of the frozen base while training LoRA: auto = bfloat16 where the CPU or GPU computes "
-        "in it natively (AVX512-BF16/AMX, Ampere+; about 2x faster per step), else float32; adapters stay float32",
+        description="weights of the frozen base while training LoRA: auto = bfloat16 for SFT where the CPU or GPU "
+        "computes in it natively (AVX512-BF16/AMX, Ampere+; about 2x faster per step), float32 for RLHF and "
+        "elsewhere; adapters stay float32",
     )
 
     # --- places ----------------------------------------------------------------------------
@@ -243,10 +244,14 @@ class Settings(BaseSettings):
         is_gguf = self.model.strip() in PACKAGED or self.model.strip().lower().endswith(".gguf")
         return "llamacpp" if is_gguf and find_spec("llama_cpp") is not None else "torch"
 
-    def resolved_train_dtype(self) -> str:
-        """`auto` -> bfloat16 where the hardware has bf16 arithmetic (emulating it on AVX2 is ~4x slower), else fp32."""
+    def resolved_train_dtype(self, purpose: str = "sft") -> str:
+        """`auto` -> bfloat16 for SFT where the hardware has bf16 arithmetic (emulating it on AVX2 is ~4x slower),
+        else fp32. RLHF stays fp32 under auto: its one bf16 run moved a preference less than the fp32 runs had
+        (docs/training.md), and the two are not yet told apart from run-to-run variance."""
         if self.train_dtype != "auto":
             return self.train_dtype
+        if purpose != "sft":  # rlhf, reward, gate
+            return "float32"
         import torch
 
         if self.resolved_device() == "cuda":

@@ -88,3 +88,19 @@ def test_adapter_loads_on_the_int8_cpu_model(settings, tmp_path):
         services.adapters.activate(None)
         again = engine.model(**ids).logits[0, -1].clone()
     assert not torch.allclose(base, adapted) and torch.equal(base, again)
+
+
+def test_the_frozen_base_is_bf16_only_for_sft_on_hardware_with_bf16(settings):
+    """auto: bf16 for SFT exactly where oneDNN computes in bf16 (emulated bf16 is slower than fp32); RLHF, the reward
+    model and the gate stay fp32; an explicit setting wins everywhere."""
+    from assistant.training.sft import load_base_for_training
+
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert settings.resolved_train_dtype("sft") == ("bfloat16" if native else "float32")
+    assert {settings.resolved_train_dtype(p) for p in ("rlhf", "reward", "gate")} == {"float32"}
+    model, _, _ = load_base_for_training(settings)
+    assert next(model.parameters()).dtype == (torch.bfloat16 if native else torch.float32)
+    forced = settings.model_copy(update={"train_dtype": "float32"})
+    assert forced.resolved_train_dtype("sft") == "float32"
+    model, _, _ = load_base_for_training(forced, purpose="rlhf")
+    assert next(model.parameters()).dtype == torch.float32

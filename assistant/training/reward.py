@@ -94,7 +94,7 @@ def train_reward(config: RewardConfig, settings: Settings, rows: list[dict], pro
     if labels.min() == labels.max():
         raise ValueError("a reward model needs both 👍 and 👎 votes")
     progress(0.05, "loading the base model")
-    model, tokenizer, _ = load_base_for_training(settings)
+    model, tokenizer, _ = load_base_for_training(settings, purpose="reward")
     model.eval()
     texts = [conversation_text(tokenizer, r["prompt"], r.get("completion") or r["reply"]) for r in usable]
     feats = []

@@ -64,7 +64,7 @@ def _policy(settings: Settings, config: RLHFConfig, registry: AdapterRegistry): 
 
     from assistant.training.sft import load_base_for_training
 
-    model, tokenizer, _ = load_base_for_training(settings)
+    model, tokenizer, _ = load_base_for_training(settings, purpose="rlhf")
     start = registry.default() if config.start_from == "default" else (
         None if config.start_from in ("base", "none", "") else config.start_from)
     if start:

@@ -85,9 +85,10 @@ def collate(batch: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
-def load_base_for_training(settings: Settings):  # noqa: ANN201 - (model, tokenizer, method)
-    """The frozen base in `settings.resolved_train_dtype()` (bf16 where the hardware computes in it, else fp32; the
-    LoRA weights peft adds stay fp32); QLoRA (bitsandbytes 4-bit + k-bit preparation) when asked for on CUDA."""
+def load_base_for_training(settings: Settings, purpose: str = "sft"):  # noqa: ANN201 - (model, tokenizer, method)
+    """The frozen base in `settings.resolved_train_dtype(purpose)` (bf16 for SFT where the hardware computes in it,
+    else fp32; the LoRA weights peft adds stay fp32); QLoRA (bitsandbytes 4-bit + k-bit preparation) when asked for
+    on CUDA."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from assistant.llm.loader import bnb_config, resolve_source
@@ -105,7 +106,8 @@ def load_base_for_training(settings: Settings):  # noqa: ANN201 - (model, tokeni
         model = AutoModelForCausalLM.from_pretrained(str(source), quantization_config=bnb_config(quant, device),
                                                      device_map={"": local_rank})
         return prepare_model_for_kbit_training(model), tokenizer, "qlora-sft"
-    model = AutoModelForCausalLM.from_pretrained(str(source), dtype=getattr(torch, settings.resolved_train_dtype()))
+    dtype = getattr(torch, settings.resolved_train_dtype(purpose))
+    model = AutoModelForCausalLM.from_pretrained(str(source), dtype=dtype)
     return model.to(f"cuda:{local_rank}" if device == "cuda" else device), tokenizer, "lora-sft"
 
 

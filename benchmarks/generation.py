@@ -142,17 +142,14 @@ def measure_llama_cpp(tokens: int, threads: int) -> dict:
     from llama_cpp import Llama
 
     from assistant.config import Settings
-    from assistant.llm.loader import resolve_gguf
+    from assistant.llm.select import gguf_with_tokenizer
 
     settings = Settings(data_dir=Path("/tmp/bench-generation"))
-    _, gguf = resolve_gguf(settings)
+    _, gguf, tokenizer = gguf_with_tokenizer(settings)  # the tokenizer the engine uses, for the same prompt
     started = time.perf_counter()
     # No logits_all here: it makes llama-cpp-python keep (and copy) an n_ctx × vocab float buffer per step.
     llm = Llama(model_path=str(gguf), n_threads=threads, n_threads_batch=threads, n_ctx=4096, verbose=False)
     load_s = time.perf_counter() - started
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent / "hf"))
     prompt = tokenizer.apply_chat_template(
         [{"role": "system", "content": settings.system_prompt}, {"role": "user", "content": QUESTION}],
         tokenize=False,

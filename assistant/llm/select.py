@@ -16,6 +16,16 @@ def gguf_cache_folder(gguf: Path) -> str:
     return f"{path.stem}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
 
 
+def gguf_with_tokenizer(settings: Settings):  # noqa: ANN201 - (name, GGUF path, HF tokenizer)
+    """The GGUF the settings name (assembled and verified if packaged) and its chat tokenizer, cached once."""
+    from assistant.llm.loader import load_gguf_tokenizer, resolve_gguf
+
+    name, gguf = resolve_gguf(settings)
+    packaged = packaged_model(name)
+    cache = settings.models_dir / (packaged.folder if packaged else gguf_cache_folder(gguf))
+    return name, gguf, load_gguf_tokenizer(gguf, cache)
+
+
 def load_engine(settings: Settings):  # noqa: ANN201 - LlamaCppEngine | TorchEngine | RemoteEngine
     """Load the model once with the chosen backend; every caller then talks to it through the same interface."""
     kind = settings.resolved_engine()
@@ -25,12 +35,8 @@ def load_engine(settings: Settings):  # noqa: ANN201 - LlamaCppEngine | TorchEng
         torch.set_num_threads(settings.threads)
     if kind == "llamacpp":
         from assistant.llm.llamacpp_engine import LlamaCppEngine
-        from assistant.llm.loader import load_gguf_tokenizer, resolve_gguf
 
-        name, gguf = resolve_gguf(settings)
-        packaged = packaged_model(name)
-        cache = settings.models_dir / (packaged.folder if packaged else gguf_cache_folder(gguf))
-        tokenizer = load_gguf_tokenizer(gguf, cache)
+        name, gguf, tokenizer = gguf_with_tokenizer(settings)
         return LlamaCppEngine(gguf, tokenizer, settings, name)
     if kind == "torch":
         from assistant.llm.engine import TorchEngine

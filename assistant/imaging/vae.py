@@ -17,8 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# lr as in the seed; beta weighs the KL term (beta-VAE): above 1 it squeezes what the condition already says out of z
-DEFAULTS = {"latent": 16, "width": 32, "lr": 2e-3, "cond_prior": False, "beta": 1.0}
+DEFAULTS = {"latent": 16, "width": 32, "lr": 2e-3, "cond_prior": False}  # lr as in the seed
 
 
 class ConditionalVAE(nn.Module):
@@ -106,12 +105,11 @@ def make_optimizers(model: ConditionalVAE, hp: dict) -> dict[str, torch.optim.Op
 
 def train_step(model: ConditionalVAE, x: torch.Tensor, cond: torch.Tensor, opts: dict, amp,  # noqa: ANN001
                hp: dict | None = None) -> dict[str, float]:
-    """One gradient step on the negative ELBO (its KL term weighted by `beta`)."""
+    """One gradient step on the negative ELBO."""
     with amp.autocast():
         logits, mean, logvar = model(x, cond)
     loss, recon, kl = negative_elbo(logits, x, mean, logvar, *model.prior_params(cond))
-    beta = float((hp or {}).get("beta", DEFAULTS["beta"]))
-    amp.step(recon + beta * kl if beta != 1.0 else loss, opts["vae"])
+    amp.step(loss, opts["vae"])
     return {"loss": loss.item(), "recon": recon.item(), "kl": kl.item()}
 
 

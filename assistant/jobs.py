@@ -396,6 +396,15 @@ def _worker_alive(pid: int, job_id: str) -> bool:
     return "assistant.jobs" in cmdline and job_id in cmdline
 
 
+def log_line(message: str) -> None:
+    """Append one line to the job's log (the worker's stdout) in a single write.
+
+    print() writes the text and the newline separately when Python runs unbuffered (PYTHONUNBUFFERED, `-u`), so
+    the processes of a multi-process job, which share the log file, could interleave in the middle of a line."""
+    sys.stdout.write(f"{message}\n")
+    sys.stdout.flush()
+
+
 class JobContext:
     """What a running job sees: its settings and config, and ways to report progress and metrics."""
 
@@ -427,7 +436,7 @@ class JobContext:
         self._metrics.write(json.dumps({"step": step, "time": time.time(), **values}) + "\n")
 
     def log(self, message: str) -> None:
-        print(message, flush=True)
+        log_line(message)
 
     def check_cancelled(self) -> None:
         with self.db.session() as s:

@@ -1,6 +1,7 @@
 """The JobRunner runs real subprocesses: progress, metrics, cancel, refusal of duplicates, restart survival."""
 
 import os
+import re
 import time
 
 import pytest
@@ -53,3 +54,23 @@ def test_job_survives_a_ui_restart(tmp_path, database_url):
 def test_unknown_kind(runner):
     with pytest.raises(JobError, match="unknown job kind"):
         runner.start("mine-bitcoin", {})
+
+
+def test_log_lines_of_processes_sharing_a_log_never_interleave(tmp_path):
+    """Ranks of a multi-process job share the worker's log file; with PYTHONUNBUFFERED (as CI runs) print() writes
+    the text and the newline apart, and the lines of two ranks ran into each other (a DDP test read "[6, 8]rank 1…")."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\nfrom assistant.jobs import log_line\nrank = sys.argv[1]\n"
+        "for i in range(3000):\n    log_line(f'rank {rank}: line {i} ' + 'x' * 40)\n"
+    )
+    log = tmp_path / "log.txt"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with log.open("ab") as out:
+        workers = [subprocess.Popen([sys.executable, "-c", script, str(rank)], stdout=out, env=env) for rank in (0, 1)]
+        assert [w.wait(timeout=120) for w in workers] == [0, 0]
+    lines = log.read_text().splitlines()
+    assert len(lines) == 6000
+    assert all(re.fullmatch(r"rank [01]: line \d+ x{40}", line) for line in lines)

@@ -30,6 +30,7 @@ import traceback
 from pathlib import Path
 
 from assistant.config import REPO_ROOT, Settings
+from assistant.jobs import log_line
 
 ACCELERATE_CONFIG = Path(__file__).parent / "accelerate" / "ddp.yaml"
 _RANK_OF_JOB = "ASSISTANT_DDP_JOB"  # set on the launched ranks: they train, they never launch again
@@ -162,7 +163,7 @@ class RankContext:
         pass
 
     def log(self, message: str) -> None:
-        print(f"[rank {self.rank}] {message}", flush=True)
+        log_line(f"[rank {self.rank}] {message}")
 
     def check_cancelled(self) -> None:
         pass
@@ -200,11 +201,11 @@ def rank_main(job_id: str) -> int:
     signal.signal(signal.SIGTERM, _on_term)
     _exit_with_the_launcher()
     ctx = JobContext(job_id, settings, db) if rank == 0 else RankContext(job_id, settings, rank)
-    print(f"rank {rank}/{world} (pid {os.getpid()}) starts the {kind} job {job_id}", flush=True)
+    log_line(f"rank {rank}/{world} (pid {os.getpid()}) starts the {kind} job {job_id}")
     try:
         result = _resolve(kind)(config, ctx) or {}
     except JobCancelled:
-        print(f"rank {rank}/{world}: cancelled", flush=True)
+        log_line(f"rank {rank}/{world}: cancelled")
         return 1
     except BaseException as exc:
         traceback.print_exc()
@@ -214,7 +215,7 @@ def rank_main(job_id: str) -> int:
         return 1
     if rank == 0:
         atomic_write_json(ctx.dir / RESULT_FILE, result)
-    print(f"rank {rank}/{world}: done", flush=True)
+    log_line(f"rank {rank}/{world}: done")
     return 0
 
 

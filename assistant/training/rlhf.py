@@ -18,6 +18,7 @@ import torch
 
 from assistant.adapters import AdapterCard, AdapterRegistry, save_adapter
 from assistant.config import Settings
+from assistant.jobs import log_line
 from assistant.storage import atomic_dir, check_name
 from assistant.training import ddp
 
@@ -226,7 +227,7 @@ def train_rlhf(config: RLHFConfig, settings: Settings, progress=None, metric=Non
     train_seconds = time.perf_counter() - started
     rank, world = ddp.rank_and_world()
     if world > 1:  # trl's Trainer ran DDP; rank 0 alone writes the adapter and runs the gate
-        print(f"rank {rank}/{world}: trained, LoRA weights sha256 {ddp.lora_digest(model)}", flush=True)
+        log_line(f"rank {rank}/{world}: trained, LoRA weights sha256 {ddp.lora_digest(model)}")
         if rank != 0:
             return {}
     # the conversations trained on: the gate's held-out prompts must come from elsewhere

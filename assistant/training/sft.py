@@ -18,6 +18,7 @@ import torch
 
 from assistant.adapters import AdapterCard, save_adapter
 from assistant.config import REPO_ROOT, Settings
+from assistant.jobs import log_line
 from assistant.storage import atomic_dir, check_name
 from assistant.training import ddp
 from assistant.training.chat_data import read_chat_jsonl
@@ -202,7 +203,7 @@ def train_sft(config: SFTConfig, settings: Settings, progress: Progress | None =
             if step >= total_steps:
                 break
             if world > 1 and step == 0:
-                print(f"rank {rank}/{world}: step 1 trains on examples {[e['index'] for e in chunk]}", flush=True)
+                log_line(f"rank {rank}/{world}: step 1 trains on examples {[e['index'] for e in chunk]}")
             batch = {k: v.to(device) for k, v in collate(chunk, pad).items()}
             loss = trained(**batch).loss
             if accelerator is not None:
@@ -220,7 +221,7 @@ def train_sft(config: SFTConfig, settings: Settings, progress: Progress | None =
             progress(0.1 + 0.75 * step / total_steps, f"step {step}/{total_steps}, loss {last_loss:.3f}")
     train_seconds = time.perf_counter() - started
     if world > 1:
-        print(f"rank {rank}/{world}: trained {step} steps, LoRA weights sha256 {ddp.lora_digest(model)}", flush=True)
+        log_line(f"rank {rank}/{world}: trained {step} steps, LoRA weights sha256 {ddp.lora_digest(model)}")
         if not main:
             return {}
     progress(0.88, "measuring the adapter on held-out data")

@@ -106,8 +106,24 @@ def tiny_packaged_model(tmp_path: Path, monkeypatch, parts: int, part_bytes: int
     return model, wheels
 
 
-def pip_processes() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children(recursive=True) if "pip" in " ".join(p.cmdline())]
+def child_pids() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def pip_processes(before: set[int]) -> list[psutil.Process]:
+    """Children started since `before` that are pip or that nobody reaped (a zombie has no command line)."""
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        if process.pid in before:  # earlier tests' workers, reaped or not, are not this test's business
+            continue
+        try:
+            if "pip" in " ".join(process.cmdline()):
+                found.append(process)
+        except psutil.ZombieProcess:
+            found.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return found
 
 
 # --- checking a choice -----------------------------------------------------------------------------------------------
@@ -350,6 +366,7 @@ def test_cancelling_an_install_stops_pip_mid_download(services, settings, tmp_pa
     # parts over 512 KB: pip reports download progress for them
     model, wheels = tiny_packaged_model(tmp_path, monkeypatch, parts=2, part_bytes=700_000)
     site = tmp_path / "site"
+    before = child_pids()
     with services.db.session() as s:
         job = Job(kind="install_model", lock_key="test", config={"model": model.alias}, status="running")
         s.add(job)
@@ -386,7 +403,7 @@ def test_cancelling_an_install_stops_pip_mid_download(services, settings, tmp_pa
     assert server.halfway.is_set()
     assert any(m.startswith("pip: downloading 1 of 2: ") for _, m in seen)
     assert 0 < max(f for f, _ in seen) < 0.45  # part of the first of two downloads, in pip's 90 % of the bar
-    assert not pip_processes()  # pip was stopped, and reaped
+    assert not pip_processes(before)  # pip was stopped, and reaped
     assert not site.exists() or not any(site.iterdir())  # nothing half-installed
     assert not (settings.models_dir / model.alias).exists()
 

@@ -127,7 +127,10 @@ def pip_install(
                 if not _RAW_PROGRESS.match(line):
                     log(line)
                     tail = [*tail[-19:], line]
+                before = watcher.message
                 watcher.feed(line)
+                if watcher.message != before:  # each step pip announces is reported, however fast pip is
+                    progress(watcher.fraction, watcher.message)
             progress(watcher.fraction, watcher.message)
         code = proc.wait()
     finally:

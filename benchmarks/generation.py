@@ -139,16 +139,16 @@ def measure_torch(mode: str, tokens: int, threads: int) -> dict:
 
 def measure_llama_cpp(tokens: int, threads: int) -> dict:
     import numpy as np
-    from llama_cpp import Llama
 
     from assistant.config import Settings
+    from assistant.llm.llamacpp_build import load_llama
     from assistant.llm.select import gguf_with_tokenizer
 
     settings = Settings(data_dir=Path("/tmp/bench-generation"))
     _, gguf, tokenizer = gguf_with_tokenizer(settings)  # the tokenizer the engine uses, for the same prompt
     started = time.perf_counter()
     # No logits_all here: it makes llama-cpp-python keep (and copy) an n_ctx × vocab float buffer per step.
-    llm = Llama(model_path=str(gguf), n_threads=threads, n_threads_batch=threads, n_ctx=4096, verbose=False)
+    llm = load_llama(str(gguf), n_threads=threads, n_threads_batch=threads, n_ctx=4096, verbose=False)
     load_s = time.perf_counter() - started
     prompt = tokenizer.apply_chat_template(
         [{"role": "system", "content": settings.system_prompt}, {"role": "user", "content": QUESTION}],
@@ -177,7 +177,7 @@ def measure_llama_cpp(tokens: int, threads: int) -> dict:
     ids = llm.tokenize(TEXT.encode(), add_bos=False)
     del llm
     # A second instance that keeps every position's logits, sized to the text, for perplexity.
-    llm = Llama(model_path=str(gguf), n_threads=threads, n_ctx=len(ids) + 8, verbose=False, logits_all=True)
+    llm = load_llama(str(gguf), n_threads=threads, n_ctx=len(ids) + 8, verbose=False, logits_all=True)
     llm.eval(ids)
     logits = np.array(llm.scores[: len(ids)], dtype=np.float64)
     logits -= logits.max(axis=1, keepdims=True)

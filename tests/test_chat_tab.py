@@ -44,6 +44,26 @@ def test_stop_events_live_only_while_a_generation_runs():
     chat_tab.end_generation("s2", chat_tab._STOP_EVENTS["s2"])
 
 
+def test_stop_waits_until_the_running_turn_has_ended():
+    import threading
+    import time
+
+    event = chat_tab.start_generation("s3")
+
+    def turn() -> None:  # a turn that notices the stop after a while and cleans up
+        event.wait(5)
+        time.sleep(0.4)
+        chat_tab.end_generation("s3", event)
+
+    worker = threading.Thread(target=turn)
+    worker.start()
+    started = time.monotonic()
+    assert chat_tab.stop_generation("s3", wait_s=5)
+    assert "s3" not in chat_tab._STOP_EVENTS  # the turn had ended when Stop answered
+    assert 0.4 <= time.monotonic() - started < 3
+    worker.join()
+
+
 def test_pending_call_is_offered_only_on_the_last_reply():
     call = {"name": "switch_adapter", "arguments": {"name": "concise"}}
     proposal = {"id": 7, "role": "assistant", "meta": {"pending_call": call}}

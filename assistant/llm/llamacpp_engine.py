@@ -104,7 +104,8 @@ class LlamaCppEngine(PromptBuilder):
 
     def __init__(self, gguf_path: Path, tokenizer, settings: Settings, name: str) -> None:  # noqa: ANN001
         import llama_cpp
-        from llama_cpp import Llama
+
+        from assistant.llm.llamacpp_build import extra_buffers_safe, load_llama
 
         started = time.perf_counter()
         self.settings = settings
@@ -115,8 +116,8 @@ class LlamaCppEngine(PromptBuilder):
             from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
             draft = LlamaPromptLookupDecoding(num_pred_tokens=settings.prompt_lookup_tokens)
-        self.llm = Llama(
-            model_path=str(gguf_path),
+        self.llm = load_llama(
+            str(gguf_path),
             n_ctx=settings.context_tokens,
             n_batch=512,
             n_threads=self.threads,
@@ -143,7 +144,8 @@ class LlamaCppEngine(PromptBuilder):
             quant=f"gguf{_FILE_TYPES.get(str(file_type), '')}",
             device="cpu",
             load_seconds=time.perf_counter() - started,
-            notes=[f"llama.cpp ({llama_cpp.__version__}), {self.threads} threads, GGUF {gguf_path.name}"],
+            notes=[f"llama.cpp ({llama_cpp.__version__}), {self.threads} threads, GGUF {gguf_path.name}"
+                   + ("" if extra_buffers_safe() else "; AMX build: weight repacking off")],
         )
         self.arch = self.llm.metadata.get("general.architecture", "qwen2")
 

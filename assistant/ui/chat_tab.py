@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import threading
+import time
 
 import gradio as gr
 
@@ -34,6 +35,7 @@ LATEX_DELIMITERS = [
 # session generates (removed when the turn ends), so the dict holds at most the generations running now.
 _STOP_EVENTS: dict[str, threading.Event] = {}
 STOP_EVENTS_LOCK = threading.Lock()  # guards _STOP_EVENTS
+STOP_WAIT_S = 15.0  # how long Stop waits for the running turn to end before it answers
 MAX_STOP_EVENTS = 1024  # a backstop should a turn's cleanup never run (a generator dropped unclosed)
 USER_ERRORS = (InputError, AdapterError, NotFound, ValueError, ModelSourceError)  # FeedbackError is a ValueError
 # Error texts name server settings for the admin (CLI); the person in the browser cannot set them.
@@ -57,13 +59,25 @@ def end_generation(session: str, event: threading.Event) -> None:
             del _STOP_EVENTS[session]
 
 
-def stop_generation(session: str) -> bool:
-    """Stop this session's running generation; False when none runs."""
+def stop_generation(session: str, wait_s: float = 0.0) -> bool:
+    """Stop this session's running generation; False when none runs.
+
+    With `wait_s`, also wait (up to that long) until the turn has ended: its last update, the one that says
+    "stopped" and carries the vote buttons, has then reached the browser.
+    """
     with STOP_EVENTS_LOCK:
         event = _STOP_EVENTS.get(session)
     if event is None:
         return False
     event.set()
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        with STOP_EVENTS_LOCK:
+            ended = _STOP_EVENTS.get(session) is not event
+        if ended:
+            time.sleep(0.25)  # the turn's final message leaves the queue just after its cleanup ran
+            break
+        time.sleep(0.05)
     return True
 
 
@@ -492,8 +506,11 @@ def build_chat_tab(  # noqa: C901
             end_generation(session, stop)
 
     def on_stop(request: gr.Request):
-        stopped = stop_generation(request.session_hash or "")
-        return "⏹ stopped" if stopped else ""
+        # The running turn ends itself at the stop event and says so in its last update; this handler must not
+        # write the status after that update (or race it), so it waits for the turn to end and leaves it be.
+        if stop_generation(request.session_hash or "", wait_s=STOP_WAIT_S):
+            return gr.update()
+        return ""
 
     def on_decide(accept: bool, message_id: int | None, cid: str | None, browser_value: str, request: gr.Request):
         owner = owner_of(request, browser_value)
@@ -542,7 +559,11 @@ def build_chat_tab(  # noqa: C901
             regenerate, [conv_id, browser_id, *options], outputs, concurrency_id="generate", api_visibility="private"
         ),
     ]
-    stop_button.click(on_stop, None, status, cancels=submit_events, queue=False, api_name="stop")
+    # Cancelling a running turn would drop its last update (the "stopped" status, the vote buttons), so the
+    # cancel comes only after on_stop has let the running turn end: it reaches turns still waiting in the queue.
+    stop_button.click(on_stop, None, status, queue=False, api_name="stop").then(
+        None, None, None, cancels=submit_events, queue=False
+    )
     chatbot.like(on_like, [ids, vote_reason, browser_id], [vote_reason, status], queue=False, api_name="vote")
     loaded_outputs = [chatbot, ids, title, *options, status, *pending_outputs]
     decide_inputs = [pending_id, conv_id, browser_id]

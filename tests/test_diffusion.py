@@ -161,9 +161,11 @@ def test_image_seeds_reproduce_single_images_and_like_makes_variations(settings:
     ckpt = load_checkpoint("gan-digits")
     batch, _ = generate(ckpt, {"digit": 7}, 4, seed=10)
     alone, _ = generate(ckpt, {"digit": 7}, 1, seed=12)
-    assert torch.allclose(batch[2], alone[0])  # image i of a batch with seed s is the image of seed s + i
+    # Image i of a batch with seed s is the image of seed s + i: the same noise, so the same picture. Up to float
+    # rounding: oneDNN picks other convolution kernels for other batch sizes (on AVX-512/AMX CPUs it does).
+    assert torch.allclose(batch[2], alone[0], atol=1e-4)
     same, _ = generate(ckpt, {"digit": 7}, 3, seed=99, like=12, variation=0.0)
-    assert all(torch.allclose(img, alone[0]) for img in same)
+    assert all(torch.allclose(img, alone[0], atol=1e-4) for img in same)
     near, _ = generate(ckpt, {"digit": 7}, 3, seed=99, like=12, variation=0.3)
     far, _ = generate(ckpt, {"digit": 7}, 3, seed=99)
     assert (near - alone).abs().mean() < (far - alone).abs().mean()

@@ -159,3 +159,44 @@ def test_build_adapters_reads_the_generated_files():
 
     assert "tools" in SHIPPED and SHIPPED["tools"].get("behaviour_prompts") == 0
     assert Path(DATA) == tool_data.DATA
+
+
+def test_an_explicit_count_of_one_is_an_argument(generated):
+    """ "just one image of …" asks for one: without `n` the tool's default of four would be drawn."""
+    splits, _ = generated
+    single = [e for e in splits["train"] if not has_history(e) and not is_multistep(e)
+              and re.search(r"\b(just one|only one|a single|one single)\b|只要一张|就一个|只一个", request(e))]
+    assert len(single) >= 10
+    for example in single:
+        decision = json.loads(example["messages"][-1]["content"])
+        if decision["tool"] == "generate_images":
+            assert decision["arguments"].get("n") == 1, request(example)
+
+
+def test_document_questions_search_for_the_subject_not_the_time(generated):
+    splits, _ = generated
+    times = [*tool_data.DOC_WHEN_EN, *tool_data.DOC_WHEN_ZH]
+    asked = [e for e in splits["train"] if re.search(r"I (added|uploaded)|上传的", request(e))
+             and json.loads(e["messages"][-1]["content"])["tool"] == "search_knowledge"]
+    assert len(asked) >= 12
+    for example in asked:
+        query = json.loads(example["messages"][-1]["content"])["arguments"]["query"]
+        assert not any(t in query for t in times), (request(example), query)
+
+
+def test_ordinal_follow_ups_pick_from_the_listed_order(generated):
+    splits, _ = generated
+    seen = 0
+    for example in splits["train"]:
+        match = re.search(r"\b(first|second)\b|(第一个|第二个)", request(example))
+        decision = json.loads(example["messages"][-1]["content"])
+        if not match or not has_history(example) or decision["tool"] != "switch_adapter":
+            continue
+        listing = example["messages"][-3]["content"]  # the assistant's reply before the request
+        if "concise" not in listing or "zh-tutor" not in listing:
+            continue
+        listed = sorted(("concise", "zh-tutor"), key=listing.index)
+        position = 0 if (match.group(1) == "first" or match.group(2) == "第一个") else 1
+        assert decision["arguments"]["name"] == listed[position]
+        seen += 1
+    assert seen >= 5

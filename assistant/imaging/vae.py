@@ -17,12 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-DEFAULTS = {"latent": 16, "width": 32, "lr": 2e-3, "cond_prior": False}  # lr as in the seed
+DEFAULTS = {"latent": 16, "width": 32, "lr": 2e-3, "cond_prior": False, "cond_maps": False}  # lr as in the seed
 
 
 class ConditionalVAE(nn.Module):
     def __init__(self, channels: int, size: int, cond_dim: int, latent: int = 16, width: int = 32,
-                 cond_prior: bool = False) -> None:
+                 cond_prior: bool = False, cond_maps: bool = False) -> None:
         super().__init__()
         # p(z|c): mean and log-variance from the condition; None means the standard normal prior
         self.prior = nn.Linear(cond_dim, 2 * latent) if cond_prior else None
@@ -37,11 +37,23 @@ class ConditionalVAE(nn.Module):
         self.fc_mean = nn.Linear(flat, latent)
         self.fc_logvar = nn.Linear(flat, latent)
         self.fc_decode = nn.Linear(latent + cond_dim, flat)
-        self.decoder = nn.Sequential(
-            nn.ReLU(), nn.Unflatten(1, (2 * width, self.feat, self.feat)),
-            nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.ConvTranspose2d(width, channels, 4, 2, 1),  # logits; sigmoid gives pixels
-        )
+        # With `cond_maps` the condition is also given to every decoder layer as constant feature maps (as the
+        # encoder gets it): through the first linear layer alone, the shape was lost to blur at the larger scales.
+        # (Without it the decoder keeps its original layout, so that earlier checkpoints load.)
+        self.cond_maps = cond_maps
+        if cond_maps:
+            self.decoder = nn.ModuleList([
+                nn.Sequential(nn.ReLU(), nn.Unflatten(1, (2 * width, self.feat, self.feat))),
+                nn.Sequential(nn.ConvTranspose2d(2 * width + cond_dim, width, 4, 2, 1), nn.BatchNorm2d(width),
+                              nn.ReLU()),
+                nn.ConvTranspose2d(width + cond_dim, channels, 4, 2, 1),  # logits; sigmoid gives pixels
+            ])
+        else:
+            self.decoder = nn.Sequential(
+                nn.ReLU(), nn.Unflatten(1, (2 * width, self.feat, self.feat)),
+                nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),
+                nn.ConvTranspose2d(width, channels, 4, 2, 1),  # logits; sigmoid gives pixels
+            )
 
     def encode(self, x: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """q(z | x, c): the mean and log-variance of a diagonal Gaussian."""
@@ -50,7 +62,13 @@ class ConditionalVAE(nn.Module):
         return self.fc_mean(h), self.fc_logvar(h)
 
     def decode_logits(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.fc_decode(torch.cat([z, cond], dim=1)))
+        h = self.fc_decode(torch.cat([z, cond], dim=1))
+        if not self.cond_maps:
+            return self.decoder(h)
+        h = self.decoder[0](h)
+        for layer in self.decoder[1:]:
+            h = layer(torch.cat([h, cond[:, :, None, None].expand(-1, -1, h.shape[2], h.shape[3])], dim=1))
+        return h
 
     def decode(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """p(x | z, c): pixel probabilities in [0, 1]."""
@@ -96,7 +114,7 @@ def build(spec: dict, **hp) -> ConditionalVAE:
 
     hp = {**DEFAULTS, **hp}
     return ConditionalVAE(spec["channels"], spec["size"], condition_dim(spec["attributes"]), hp["latent"], hp["width"],
-                          bool(hp["cond_prior"]))
+                          bool(hp["cond_prior"]), bool(hp["cond_maps"]))
 
 
 def make_optimizers(model: ConditionalVAE, hp: dict) -> dict[str, torch.optim.Optimizer]:

@@ -42,7 +42,8 @@ QUOTAS: dict[str, float] = {
     "draw": 9.0, "calc": 7.0, "convert": 5.0, "search": 6.0, "train": 3.0, "switch": 2.5, "list": 1.5,
     "datetime": 2.0, "inpaint": 1.5,
     # follow-ups that need the history
-    "draw_fu": 3.0, "calc_fu": 2.0, "switch_fu": 1.2, "search_fu": 1.0, "convert_fu": 1.0, "train_fu": 0.8,
+    "draw_fu": 3.0, "calc_fu": 2.0, "switch_fu": 1.2, "search_fu": 1.3, "convert_fu": 1.0, "train_fu": 0.8,
+    "fact_calc_fu": 0.8, "switch_ordinal": 0.8,
     "none_fu": 6.0,
     # unrelated earlier turns: the latest message decides
     "context_tool": 1.5, "context_none": 1.5,
@@ -308,13 +309,63 @@ SEARCH_TOPICS_ZH = [
     "DPO", "检索", "适配器", "量化", "思维链", "知识库", "上传文档", "插件", "命令行", "掩码图像建模", "评估指标",
     "违约条款", "项目预算", "会议纪要", "押金", "报销流程", "入职清单", "退款政策", "年假安排",
 ]
+# Questions about this app itself: its documentation is in the knowledge base, so they are searches.
 APP_HOWTO_EN = ["how do I {task} in this app?", "where in this assistant can I {task}?",
-                "how can I {task} here? check the docs", "search the help for how to {task}"]
+                "how can I {task} here? check the docs", "search the help for how to {task}",
+                "can this assistant help me {task}? any guide for that?", "is there a guide for how to {task} here?",
+                "where's the documentation on how to {task}?", "how does this app let me {task}?",
+                "what are the steps to {task} with you?", "is it possible to {task} in this workbench? how?",
+                "what's the right way to {task} in here?"]
 APP_TASKS_EN = ["upload a document", "train an adapter", "export a conversation", "add a plugin",
                 "rebuild the knowledge index", "give feedback on a reply", "change the system prompt",
-                "use the CLI", "run the app on a GPU", "delete an uploaded file"]
-APP_HOWTO_ZH = ["这个应用里怎么{task}？", "在这个助手里如何{task}？查一下文档", "帮我查查怎么{task}"]
-APP_TASKS_ZH = ["上传文档", "训练适配器", "导出对话", "添加插件", "重建知识库索引", "修改系统提示词", "删除上传的文件"]
+                "use the CLI", "run the app on a GPU", "delete an uploaded file", "make images",
+                "train my own image model", "switch adapters", "compare two adapters", "use the API",
+                "install the bigger model", "turn on step-by-step reasoning", "promote an adapter"]
+APP_HOWTO_ZH = ["这个应用里怎么{task}？", "在这个助手里如何{task}？查一下文档", "帮我查查怎么{task}",
+                "这个助手怎么用来{task}？有说明吗", "有没有{task}的教程？", "{task}的步骤是什么？看看文档",
+                "在这里能{task}吗？怎么操作？"]
+APP_TASKS_ZH = ["上传文档", "训练适配器", "导出对话", "添加插件", "重建知识库索引", "修改系统提示词", "删除上传的文件",
+                "生成图片", "训练自己的图像模型", "切换适配器", "用API", "安装更大的模型", "给回答投票"]
+# Questions about the user's own documents: the query is what is asked about, never the time or the file's kind.
+DOC_KINDS_EN = ["paper", "lease", "contract", "meeting notes", "report", "syllabus", "manual", "handbook", "slides",
+                "notes", "PDF", "spreadsheet", "policy document", "proposal"]
+DOC_WHEN_EN = ["yesterday", "this morning", "last week", "earlier", "today", "on Monday", "a while ago"]
+DOC_QUESTIONS_EN = [
+    ("what data set do the authors train on?", "data set"), ("which benchmark do they report?", "benchmark"),
+    ("what learning rate did they train with?", "learning rate"),
+    ("what was the sample size?", "sample size"), ("who is the landlord?", "landlord"),
+    ("when is the deadline?", "deadline"), ("how much is the travel budget?", "travel budget"),
+    ("how many vacation days do I get?", "vacation days"), ("what does it say about pets?", "pets"),
+    ("what's the notice period?", "notice period"), ("who is responsible for repairs?", "repairs"),
+    ("what are the action items?", "action items"), ("what was decided about the launch date?", "launch date"),
+    ("what's the grading policy?", "grading"), ("how do I reset the device?", "reset"),
+    ("what is the main result?", "results"), ("what's the late fee?", "late fee"),
+    ("who owns the intellectual property?", "intellectual property"), ("what's the refund policy?", "refund"),
+    ("how much was revenue in Q3?", "revenue"), ("what does it say about remote work?", "remote work"),
+]
+DOC_ASK_EN = ["in the {doc} I added {when}, {q}", "according to the {doc} I uploaded, {q}",
+              "quick question about my {doc}: {q}", "I uploaded a {doc} {when} — {q}", "from my {doc}, {q}",
+              "check my {doc}: {q}", "in my uploaded {doc}, {q}"]
+DOC_ABOUT_EN = ["what does my {doc} say about {t}?", "does the {doc} I uploaded mention {t}?",
+                "what do my documents say about {t}?", "find what my {doc} says about {t}",
+                "look at the {doc} I uploaded {when} and tell me about {t}"]
+DOC_SUMMARY_EN = ["sum up the {doc} I added {when}", "give me a summary of my {doc}",
+                  "what are the key points of the {doc} I uploaded?", "tl;dr of the {doc} I uploaded {when} please"]
+DOC_KINDS_ZH = ["论文", "租房合同", "合同", "会议纪要", "报告", "课程大纲", "说明书", "员工手册", "笔记", "方案"]
+DOC_WHEN_ZH = ["昨天", "今天早上", "上周", "刚才", "前几天"]
+DOC_QUESTIONS_ZH = [
+    ("作者用了哪个数据集？", "数据集"), ("截止日期是什么时候？", "截止日期"), ("差旅预算是多少？", "差旅预算"),
+    ("关于宠物是怎么规定的？", "宠物"), ("违约金是多少？", "违约金"), ("有哪些待办事项？", "待办事项"),
+    ("年假有几天？", "年假"), ("押金是多少？", "押金"), ("主要结论是什么？", "结论"), ("退款政策是什么？", "退款"),
+    ("第三季度收入是多少？", "收入"), ("考勤是怎么规定的？", "考勤"),
+]
+DOC_ASK_ZH = ["我{when}上传的{doc}里，{q}", "根据我上传的{doc}，{q}", "看一下我的{doc}：{q}", "在我的{doc}里，{q}"]
+DOC_ABOUT_ZH = ["按照我的笔记，{t}的主要步骤有哪些？", "我的{doc}里关于{t}是怎么写的？", "我上传的{doc}有没有提到{t}？",
+                "我的资料里{t}是怎么说的？"]
+DOC_SUMMARY_ZH = ["总结一下我{when}上传的{doc}", "帮我概括一下{doc}的要点", "我上传的{doc}讲了什么？总结一下"]
+DOC_TOPIC_FU_EN = ["and what does it say about {t}?", "what about {t}?", "and {t}?", "does it say anything about {t}?",
+                   "ok, and the part about {t}?"]
+DOC_TOPIC_FU_ZH = ["那关于{t}呢？", "它对{t}是怎么规定的？", "{t}呢？", "里面有没有提到{t}？"]
 TRAIN_EN = [
     "train a {m}{on}{for}", "start training a {m}{on}{for}", "kick off {m} training{on}{for}",
     "please train the {m}{on}{for}",
@@ -356,6 +407,13 @@ SWITCH_ZH = ["切换到{a}", "换成{a}", "用{a}", "把适配器换成{a}", "�
              "适配器改成{a}", "帮我切到{a}"]
 SWITCH_NAMES_ZH = {"concise": ["concise", "concise适配器", "简洁适配器"],
                    "zh-tutor": ["zh-tutor", "中文辅导适配器", "zh-tutor适配器"]}
+SWITCH_REASONS_EN = {"concise": ["the replies are far too wordy", "I want shorter replies", "keep it brief from now on",
+                                 "too much text"],
+                     "zh-tutor": ["I'm practising Chinese", "I want the answers in Chinese",
+                                  "my student reads Chinese"],
+                     "base": ["the adapter makes the answers weird", "I want the plain model"]}
+SWITCH_REASONS_ZH = {"concise": ["你的回答太长了", "我想要短一点的回答"], "zh-tutor": ["我在学中文", "我想要中文讲解"],
+                     "base": ["适配器的回答有点怪", "我想用原始模型"]}
 SWITCH_BASE_ZH = ["切回基础模型", "关掉适配器", "不要用适配器了", "换回base模型", "停用适配器", "用基础模型就行"]
 LIST_EN = [
     "which adapters are available?", "list the adapters", "what LoRA adapters are installed?", "show me all adapters",
@@ -656,6 +714,34 @@ CALC_FU_ZH = [
     ("这个数的平方是多少", "{r}**2"), ("它的平方根呢？", "sqrt({r})"), ("翻倍是多少", "{r}*2"), ("一半呢？", "{r}/2"),
     ("再乘{k}", "{r}*{k}"),
 ]
+# A number from the conversation times a rate and a duration: every factor goes into one expression.
+FACTS_EN = [
+    ("how many calories does an apple have?", "An average apple has about {n} calories.", (80, 110), "eat",
+     "calories"),
+    ("how much water does a shower use per minute?", "About {n} litres per minute.", (6, 12), "take",
+     "litres of water"),
+    ("what does a coffee cost at the campus cafe?", "A regular coffee is {n} cents there.", (150, 400), "buy", "cents"),
+    ("how many pages does a typical chapter have?", "Around {n} pages.", (12, 40), "read", "pages"),
+    ("how much protein is in an egg?", "An egg has about {n} grams of protein.", (5, 8), "eat", "grams of protein"),
+]
+FACTS_ZH = [
+    ("一个苹果有多少卡路里", "一个中等大小的苹果大约有{n}卡路里。", (80, 110), "吃", "卡路里", "个"),
+    ("一杯咖啡多少钱？", "一杯美式大约{n}元。", (15, 40), "喝", "元", "杯"),
+    ("一个鸡蛋有多少蛋白质？", "一个鸡蛋大约有{n}克蛋白质。", (5, 8), "吃", "克蛋白质", "个"),
+]
+FACT_RATE_EN = [
+    ("if I {verb} {a} a day for {w} weeks, how many {unit} is that?", "{n}*{a}*7*{w}"),
+    ("ok and if I {verb} {a} a day for {k} days, how many {unit}?", "{n}*{a}*{k}"),
+    ("so {a} a day for {w} weeks comes to how many {unit}?", "{n}*{a}*7*{w}"),
+    ("what if I {verb} {a} every day for a {w}-week stretch — total {unit}?", "{n}*{a}*7*{w}"),
+    ("{a} per day over {k} days, how many {unit} in total?", "{n}*{a}*{k}"),
+    ("and {a} a week for {m} weeks?", "{n}*{a}*{m}"),
+]
+FACT_RATE_ZH = [
+    ("如果我每天{verb}{a}{cl}，{verb}{w}周，一共多少{unit}？", "{n}*{a}*7*{w}"),
+    ("每天{a}{cl}，连续{k}天，总共多少{unit}？", "{n}*{a}*{k}"),
+    ("那一天{a}{cl}，{w}个星期下来是多少{unit}？", "{n}*{a}*7*{w}"),
+]
 CALC_NEW_EN = ["what about {e}?", "and {e}?", "now {e}", "ok, {e} too"]
 CALC_NEW_ZH = ["那{e}呢？", "再算{e}", "{e}呢"]
 SWITCH_BACK_EN = ["switch back", "undo that", "go back", "switch it back please", "revert the adapter",
@@ -696,6 +782,24 @@ NONE_FU_AFTER_TEXT_EN = ["what about in Chinese?", "say that in Chinese please",
                          "can you give an example?", "make it shorter", "convert that into a bulleted list",
                          "turn that into a table", "draw a conclusion from that",
                          "can you search for a simpler word for that?"]
+# After the assistant declined and offered something else, or proposed a call: "no thanks" is no call.
+OFFERS_EN = [
+    ("can you draw a dog?", "I can't draw dogs: the image models know only the digits 0-9 and four simple shapes. "
+     "Shall I draw one of those?"),
+    ("can you draw my logo?", "I can only draw digits and simple coloured shapes. Shall I draw a star instead?"),
+    ("train a model on my photos", "The image tools train on the built-in digits and shapes data only. Want me to "
+     "train a VAE on shapes instead?"),
+    ("what's the weather like?", "I have no internet access, so I can't check the weather. I can tell you the time "
+     "if that helps."),
+]
+OFFERS_ZH = [
+    ("画一只猫", "抱歉，我的图像模型只能画数字0-9和简单的形状（圆、正方形、三角形、星星）。要画一个吗？"),
+    ("帮我训练一个识别照片的模型", "图像工具只能用自带的数字和形状数据训练。要不要用形状数据训练一个VAE？"),
+    ("今天天气怎么样？", "我无法联网，查不了天气。需要的话我可以告诉你现在的时间。"),
+]
+DECLINE_EN = ["nah, it's fine", "no thanks", "never mind", "no, that's fine", "nope, forget it", "it's ok, no need",
+              "no thank you", "maybe later", "not now", "no, all good"]
+DECLINE_ZH = ["不用了", "算了", "不用，谢谢", "没事，不需要", "那就算了吧", "先不用"]
 NONE_FU_AFTER_TEXT_ZH = ["用中文说一下", "能举个例子吗？", "说得简单点", "再短一点", "整理成列表", "翻译成英文"]
 
 # A few earlier exchanges (general chat) and explanations of the tools' topics.
@@ -827,7 +931,8 @@ class Generator:
         """A drawing request: (message, arguments, subject)."""
         s = self.draw_subject(rng, lang)
         r = rng.random()
-        count = None if r < 0.55 else 1 if r < 0.6 else rng.randint(2, 12)
+        # An explicit count of one ("just one image") must reach `n`: otherwise the tool's default of 4 is drawn.
+        count = None if r < 0.52 else 1 if r < 0.64 else rng.randint(2, 12)
         plural = False
         if lang == "en":
             if s["kind"] == "digit":
@@ -838,7 +943,9 @@ class Generator:
                                           f"number {dw}"])
                 elif count == 1:
                     subject = rng.choice([f"just one {d}", f"one single {d}", f"1 image of the digit {d}",
-                                          f"only one {dw}"])
+                                          f"only one {dw}", f"just one image of the digit {d}", f"a single {d}",
+                                          f"only 1 picture of {article(str(d))} {d}",
+                                          f"one image of a {d}, only one"])
                 else:
                     c, cw = count, EN_COUNT[count]
                     subject = rng.choice([f"{c} {d}s", f"{cw} {d}s", f"{cw} {EN_DIGIT_PLURAL[d]}",
@@ -850,8 +957,10 @@ class Generator:
                     phrase = self.shape_phrase(s, lang, plural)
                     subject = phrase if plural else f"a {phrase}"
                 elif count == 1:
-                    subject = rng.choice([f"just one {self.shape_phrase(s, lang)}",
-                                          f"a single {self.shape_phrase(s, lang)}"])
+                    phrase = self.shape_phrase(s, lang)
+                    subject = rng.choice([f"just one {phrase}", f"a single {phrase}", f"just one image of a {phrase}",
+                                          f"only one picture of a {phrase}", f"one single {phrase}",
+                                          f"1 image of a {phrase}", f"a {phrase} (just one)"])
                 else:
                     c, cw = count, EN_COUNT[count]
                     plural = rng.random() < 0.85
@@ -865,15 +974,20 @@ class Generator:
                 d, dz = s["d"], ZH_DIGIT[s["d"]]
                 if count is None:
                     subject = rng.choice([f"一个数字{d}", f"数字{d}", f"一个{d}", f"数字{dz}", f"个{d}"])
-                elif count == 1:
+                elif count == 1 and rng.random() < 0.5:  # "一个" is also just an article: only 只/就 make it a count
                     count = None
                     subject = f"一个数字{d}"
+                elif count == 1:
+                    subject = rng.choice([f"一张数字{d}就行", f"只要一张数字{d}", f"就一个{d}", f"只一个数字{d}"])
                 else:
                     c, cz = count, ZH_COUNT[count]
                     subject = rng.choice([f"{cz}个数字{d}", f"{c}个{d}", f"{cz}张数字{d}的图片", f"{cz}个{dz}"])
             else:
                 phrase = self.shape_phrase(s, lang)
-                if count is None or count == 1:
+                if count == 1 and rng.random() < 0.5:
+                    subject = rng.choice([f"一张{phrase}就行", f"只要一张{phrase}", f"就一个{phrase}",
+                                          f"只一个{phrase}"])
+                elif count is None or count == 1:
                     count = None
                     subject = rng.choice([f"一个{phrase}", phrase, f"一个{phrase}"])
                 else:
@@ -1118,8 +1232,33 @@ class Generator:
         return Case(message, "convert_units", arguments, lang=lang)
 
     # --- search, training, adapters, time, inpainting -----------------------------------------------------------------
+    def doc_request(self, rng: random.Random, split: str, lang: str) -> tuple[str, str]:
+        """A question about the user's own uploaded document: (message, query = what is asked about)."""
+        kind = rng.choice(["ask", "ask", "about", "summary"])
+        en = lang == "en"
+        doc = rng.choice(DOC_KINDS_EN if en else DOC_KINDS_ZH)
+        when = rng.choice(DOC_WHEN_EN if en else DOC_WHEN_ZH)
+        if kind == "summary":
+            template = self.t(rng, split, f"doc_summary_{lang}", DOC_SUMMARY_EN if en else DOC_SUMMARY_ZH)
+            query = doc
+            message = fill(template, doc=doc, when=when)
+        elif kind == "ask":
+            template = self.t(rng, split, f"doc_ask_{lang}", DOC_ASK_EN if en else DOC_ASK_ZH)
+            question, query = rng.choice(DOC_QUESTIONS_EN if en else DOC_QUESTIONS_ZH)
+            message = fill(template, doc=doc, when=when, q=question)
+        else:
+            template = self.t(rng, split, f"doc_about_{lang}", DOC_ABOUT_EN if en else DOC_ABOUT_ZH)
+            _, query = rng.choice(DOC_QUESTIONS_EN if en else DOC_QUESTIONS_ZH)
+            if not en and "{t}" in template and rng.random() < 0.4:
+                query = rng.choice(SEARCH_TOPICS_ZH)
+            message = fill(template, doc=doc, when=when, t=query)
+        message = message.replace("  ", " ").replace(" ,", ",")
+        return (en_noise(rng, message) if en else zh_noise(rng, message)), query
+
     def search_request(self, rng: random.Random, split: str, lang: str) -> tuple[str, str]:
-        if rng.random() < 0.15:
+        if rng.random() < 0.3:
+            return self.doc_request(rng, split, lang)
+        if rng.random() < 0.2:
             if lang == "en":
                 template = self.t(rng, split, "howto_en", APP_HOWTO_EN)
                 task = rng.choice(APP_TASKS_EN)
@@ -1170,13 +1309,22 @@ class Generator:
         name = name or rng.choice(["concise", "concise", "zh-tutor", "zh-tutor", "base"])
         if lang == "en":
             if name == "base":
-                return en_noise(rng, self.t(rng, split, "switch_base_en", SWITCH_BASE_EN)), "base"
-            template = self.t(rng, split, "switch_en", SWITCH_EN)
-            return fill(en_noise(rng, template), a=rng.choice(SWITCH_NAMES_EN[name])), name
+                message = en_noise(rng, self.t(rng, split, "switch_base_en", SWITCH_BASE_EN))
+            else:
+                template = self.t(rng, split, "switch_en", SWITCH_EN)
+                message = fill(en_noise(rng, template), a=rng.choice(SWITCH_NAMES_EN[name]))
+            if rng.random() < 0.2:  # a reason after the request ("your answers are too long") is still a switch
+                joint = rng.choice(["? ", ", ", ". ", " - "])
+                message = f"{message.rstrip('.!')}{joint}{rng.choice(SWITCH_REASONS_EN[name])}"
+            return message, name
         if name == "base":
-            return zh_noise(rng, self.t(rng, split, "switch_base_zh", SWITCH_BASE_ZH)), "base"
-        template = zh_noise(rng, self.t(rng, split, "switch_zh", SWITCH_ZH))
-        return fill(template, a=rng.choice(SWITCH_NAMES_ZH[name])), name
+            message = zh_noise(rng, self.t(rng, split, "switch_base_zh", SWITCH_BASE_ZH))
+        else:
+            template = zh_noise(rng, self.t(rng, split, "switch_zh", SWITCH_ZH))
+            message = fill(template, a=rng.choice(SWITCH_NAMES_ZH[name]))
+        if rng.random() < 0.2:
+            message = f"{message.rstrip('。！')}，{rng.choice(SWITCH_REASONS_ZH[name])}"
+        return message, name
 
     def gen_switch(self, rng: random.Random, split: str, lang: str) -> Case:
         message, name = self.switch_request(rng, split, lang)
@@ -1333,6 +1481,31 @@ class Generator:
                     "you confirm.")
         return f"This conversation now uses {'the base model' if name == 'base' else name}."
 
+    def gen_switch_ordinal(self, rng: random.Random, split: str, lang: str) -> Case:
+        """After the adapters were listed, "use the second one" names an adapter by its place in that list."""
+        en = lang == "en"
+        order = rng.sample(ADAPTERS, len(ADAPTERS))
+        first = (en_noise(rng, self.t(rng, "train", "list_en", LIST_EN)) if en
+                 else zh_noise(rng, self.t(rng, "train", "list_zh", LIST_ZH)))
+        about = {"concise": ("short, direct answers", "简洁回答"), "zh-tutor": ("answers in Chinese", "中文辅导")}
+        if en:
+            reply = "Available adapters: " + ", ".join(f'"{a}" ({about[a][0]})' for a in order) + \
+                ". The conversation uses the base model now."
+        else:
+            listed = "和".join(f"“{a}”（{about[a][1]}）" for a in order)
+            reply = f"目前装了这些适配器：{listed}。这个对话现在用的是基础模型。"
+        index = rng.randrange(len(order))
+        if en:
+            word = ["first", "second"][index]
+            message = rng.choice([f"use the {word} one", f"the {word} one please", f"switch to the {word}",
+                                  f"ok, go with the {word} one", f"let's try the {word} adapter"])
+        else:
+            word = ["第一个", "第二个"][index]
+            message = rng.choice([f"换成{word}", f"{word}吧", f"切换到{word}", f"就用{word}适配器"])
+        message = en_noise(rng, message) if en else zh_noise(rng, message)
+        return Case(message, "switch_adapter", {"name": order[index]}, _turn(first, reply), lang=lang,
+                    kind="followup")
+
     def gen_switch_fu(self, rng: random.Random, split: str, lang: str) -> Case:
         mode = rng.choice(["back", "back", "back2", "other", "yes"])
         first_name = rng.choice(ADAPTERS)
@@ -1358,6 +1531,18 @@ class Generator:
 
     def gen_search_fu(self, rng: random.Random, split: str, lang: str) -> Case:
         explain = EXPLAIN_EN if lang == "en" else EXPLAIN_ZH
+        if rng.random() < 0.3:  # a question about an uploaded document, then another point of the same document
+            en = lang == "en"
+            doc = rng.choice(DOC_KINDS_EN if en else DOC_KINDS_ZH)
+            (q1, t1), (_, t2) = rng.sample(DOC_QUESTIONS_EN if en else DOC_QUESTIONS_ZH, 2)
+            first = fill(rng.choice(DOC_ASK_EN if en else DOC_ASK_ZH), doc=doc, q=q1,
+                         when=rng.choice(DOC_WHEN_EN if en else DOC_WHEN_ZH))
+            reply = (f"According to your {doc} [1], here is what it says about {t1}: see section {rng.randint(2, 9)}."
+                     if en else f"根据你的{doc}[1]，关于{t1}的内容在第{rng.randint(2, 9)}节。")
+            template = self.t(rng, split, f"doc_topic_fu_{lang}", DOC_TOPIC_FU_EN if en else DOC_TOPIC_FU_ZH)
+            message = fill(template, t=t2)
+            message = en_noise(rng, message) if en else zh_noise(rng, message)
+            return Case(message, "search_knowledge", {"query": t2}, _turn(first, reply), lang=lang, kind="followup")
         if rng.random() < 0.55:
             topic = rng.choice(list(explain))
             question = (rng.choice(["what is {t}?", "explain {t}", "what's {t} about?"]) if lang == "en"
@@ -1441,8 +1626,30 @@ class Generator:
         return Case(message, "train_image_model", {k: new[k] for k in order if k in new}, history, lang=lang,
                     kind="followup")
 
+    def gen_fact_calc_fu(self, rng: random.Random, split: str, lang: str) -> Case:
+        """A number the assistant stated, then a rate and a duration: one expression with every factor."""
+        en = lang == "en"
+        if en:
+            question, answer, (low, high), verb, unit = rng.choice(FACTS_EN)
+            classifier = ""
+        else:
+            question, answer, (low, high), verb, unit, classifier = rng.choice(FACTS_ZH)
+        n = rng.randint(low, high)
+        values = {"n": n, "a": rng.randint(2, 6), "w": rng.randint(2, 6), "k": rng.randint(3, 30),
+                  "m": rng.randint(2, 12)}
+        template, expr = self.t(rng, split, f"fact_rate_{lang}", FACT_RATE_EN if en else FACT_RATE_ZH)
+        message = fill(template, verb=verb, unit=unit, cl=classifier, **values)
+        message = en_noise(rng, message) if en else zh_noise(rng, message)
+        history = _turn(question, fill(answer, n=n))
+        return Case(message, "calculator", {"expression": fill(expr, **values)}, history, lang=lang, kind="followup")
+
     def gen_none_fu(self, rng: random.Random, split: str, lang: str) -> Case:
         en = lang == "en"
+        if rng.random() < 0.15:  # the assistant declined and offered something else: "no thanks" calls nothing
+            history = _turn(*rng.choice(OFFERS_EN if en else OFFERS_ZH))
+            message = self.t(rng, split, f"decline_{lang}", DECLINE_EN if en else DECLINE_ZH)
+            message = en_noise(rng, message) if en else zh_noise(rng, message)
+            return Case(message, history=history, lang=lang, kind="followup")
         before = rng.choice(["draw", "calc", "text", "text", "explain", "convert", "search"])
         sub = "train" if rng.random() < 0.5 else split
         if before == "draw":

@@ -59,6 +59,18 @@ def test_calculator_is_safe_and_exact():
             evaluate(attack)
     with pytest.raises(CalculatorError, match="zero"):
         evaluate("1/0")
+    # amounts with currency signs, as people (and the model) write them
+    assert evaluate("$42*37.5") == 1575 and evaluate("(12€ + 3€) * 2") == 30 and evaluate("30元*3") == 90
+
+
+def test_unit_converter_knows_volumes():
+    from plugins.unit_converter import convert_units
+
+    assert convert_units.invoke({"value": 500, "from_unit": "ml", "to_unit": "gal"}) == "500 ml = 0.1321 gal"
+    assert convert_units.invoke({"value": 2, "from_unit": "liters", "to_unit": "cups"}).endswith("8.454 cups")
+    assert convert_units.invoke({"value": 46, "from_unit": "l", "to_unit": "ml"}) == "46 l = 46000 ml"
+    with pytest.raises(ValueError, match="cannot convert"):
+        convert_units.invoke({"value": 1, "from_unit": "l", "to_unit": "kg"})
 
 
 def test_registry_loads_builtins_and_a_plugin_folder_and_reports_broken_plugins(tmp_path, services):

@@ -56,8 +56,12 @@ class CalculatorError(ValueError):
     pass
 
 
+# Currency signs before or after an amount ("$42*37.5", "12€"): the arithmetic is the same without them.
+_CURRENCY = re.compile(r"(?<![A-Za-z])(?:US\$|[$€£¥￥₹])\s*(?=[\d.(])|(?<=[\d)])\s*(?:[$€£¥￥₹]|元)")
+
+
 def normalize_expression(text: str) -> str:
-    expression = text.strip().rstrip("=？?。.").strip()
+    expression = _CURRENCY.sub("", text.strip().rstrip("=？?。.").strip())
     expression = re.sub(r"(\d+(?:\.\d+)?)\s*%\s*of\s*", r"\1/100*", expression)
     for symbol, replacement in _SYMBOLS.items():
         if symbol in ("x", "X"):

@@ -119,6 +119,20 @@ def test_sampling_shapes_and_ranges() -> None:
         assert torch.all(block.sum(dim=(1, 2, 3)) == 64)
 
 
+def test_vae_condition_maps_reach_every_decoder_layer_and_old_layout_stays() -> None:
+    spec = {"dataset": "shapes", "channels": 3, "size": 32, "attributes": SHAPES}
+    model = vae.build(spec, cond_maps=True).eval()
+    z = torch.zeros(2, model.latent)
+    cond = one_hot(torch.tensor([[0, 0, 0], [3, 0, 0]]), SHAPES)
+    with torch.no_grad():
+        model.fc_decode.weight[:, model.latent:] = 0  # the condition can no longer enter through the first layer
+        out = model.decode(z, cond)
+    assert not torch.allclose(out[0], out[1])  # ...and still changes the image: the maps carry it
+    # without the option, the decoder keeps the layout the shipped checkpoints were saved with
+    plain = vae.build(spec)
+    assert "decoder.2.weight" in plain.state_dict() and "decoder.1.0.weight" in model.state_dict()
+
+
 # --- engine -------------------------------------------------------------------------------------------------------
 def test_engine_picks_cuda_only_when_available(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

@@ -154,6 +154,44 @@ def test_diffusion_trains_through_the_engine(tmp_path: Path) -> None:
     assert out.shape == (1, 1, 16, 16)
 
 
+def test_shipped_diffusion_draws_the_asked_shape_colour_and_size() -> None:
+    from assistant.imaging.classifier import classifier_for, predict
+    from assistant.imaging.datasets import load_shapes
+
+    ckpt = load_checkpoint("diffusion-shapes")
+    data = load_shapes()
+    labels = data.y_test[:64]  # small and large shapes of every kind, as the test split mixes them
+    images = diffusion.sample(ckpt.model, one_hot(labels, SHAPES), torch.Generator().manual_seed(0),
+                              guidance=ckpt.hp["guidance"])
+    _, preds = predict(classifier_for(data), images)
+    assert (preds == labels).all(dim=1).float().mean() >= 0.85  # the card: 95.3 % of 1,000
+
+
+def test_cpu_bf16_autocast_is_asked_for_not_assumed() -> None:
+    """`precision` decides: float32 never autocasts on CPU, bfloat16 always, auto only where the CPU has bf16."""
+    from assistant.imaging.engine import cpu_computes_bf16
+
+    cpu = torch.device("cpu")
+    x = torch.randn(4, 8)
+    layer = torch.nn.Linear(8, 8)
+    for precision, expected in [("float32", torch.float32), ("bfloat16", torch.bfloat16),
+                                ("auto", torch.bfloat16 if cpu_computes_bf16() else torch.float32)]:
+        with Amp(cpu, precision).autocast():
+            assert layer(x).dtype == expected, precision
+    with pytest.raises(ValueError, match="precision"):
+        Amp(cpu, "fp8")
+
+
+def test_bf16_training_through_the_engine_records_its_precision(tmp_path: Path) -> None:
+    full = load_digits()
+    tiny = ImageDataset("digits", full.x_train[:128], full.y_train[:128], full.x_test[:50], full.y_test[:50],
+                        full.attributes)
+    card = train(TrainConfig(model="diffusion", epochs=2, batch_size=64, evaluate=False, name="b", precision="bfloat16",
+                             hp={"width": 16}), data=tiny, out_dir=tmp_path)
+    assert card["precision"] == "bfloat16" and card["loss_history"][1] < card["loss_history"][0]
+    assert all(p.dtype == torch.float32 for p in load_checkpoint(tmp_path / "b").model.parameters())  # fp32 weights
+
+
 # --- seeds, variations, display size ---------------------------------------------------------------------------------
 def test_image_seeds_reproduce_single_images_and_like_makes_variations(settings: Settings) -> None:
     from assistant.imaging.sampling import generate

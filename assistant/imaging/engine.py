@@ -66,6 +66,9 @@ class TrainConfig:
     batch_size: int = 64
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
+    # float32 | bfloat16 | auto (bf16 autocast where the hardware computes in it: CUDA, or CPUs with
+    # AVX512-BF16/AMX, where a diffusion step measured 0.055 s against 0.089 s in fp32; fp32 elsewhere)
+    precision: str = "float32"
     resume: bool = True  # continue an interrupted run of the same name
     evaluate: bool = True  # put test-split metrics on the card
     hp: dict = field(default_factory=dict)  # model hyper-parameters (lr, latent, width, mask, mask_ratio…)
@@ -94,19 +97,31 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-class Amp:
-    """Mixed precision on CUDA (bf16 autocast; fp16 + grad scaling where bf16 is missing), plain fp32 on CPU."""
+def cpu_computes_bf16() -> bool:
+    """True where the CPU has native bf16 arithmetic (AVX512-BF16 or AMX); emulated bf16 is slower than fp32."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
-    def __init__(self, device: torch.device) -> None:
+
+class Amp:
+    """Mixed precision: on CUDA always (bf16 autocast; fp16 + grad scaling where bf16 is missing); on CPU bf16
+    autocast when `precision` asks for it (`auto`: only where the CPU computes in bf16), else plain fp32."""
+
+    def __init__(self, device: torch.device, precision: str = "float32") -> None:
+        if precision not in ("float32", "bfloat16", "auto"):
+            raise ValueError(f"precision must be float32, bfloat16 or auto, not {precision!r}")
         self.device = device
-        self.enabled = device.type == "cuda"
-        self.dtype = torch.bfloat16 if self.enabled and torch.cuda.is_bf16_supported() else torch.float16
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.enabled and self.dtype == torch.float16)
+        if device.type == "cuda":
+            self.enabled = True
+            self.dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        else:
+            self.enabled = precision == "bfloat16" or (precision == "auto" and cpu_computes_bf16())
+            self.dtype = torch.bfloat16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and self.dtype == torch.float16)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if not self.enabled:
             return contextlib.nullcontext()
-        return torch.autocast("cuda", dtype=self.dtype)
+        return torch.autocast(self.device.type, dtype=self.dtype)
 
     def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -228,7 +243,7 @@ def train(cfg: TrainConfig, settings=None, data: ImageDataset | None = None,  # 
     hp = {**{k: v for k, v in module.DEFAULTS.items()}, **cfg.hp}
     model = module.build(spec, **hp).to(device)
     opts = module.make_optimizers(model, hp)
-    amp = Amp(device)
+    amp = Amp(device, cfg.precision)
     start_epoch, step, elapsed = 0, 0, 0.0
     history: list[float] = []
     if cfg.resume and state_path.exists():
@@ -277,7 +292,8 @@ def train(cfg: TrainConfig, settings=None, data: ImageDataset | None = None,  # 
         "name": name, "kind": cfg.model, "dataset": data.name, "attributes": data.attributes,
         "image_size": data.size, "channels": data.channels, "epochs": cfg.epochs, "seed": cfg.seed,
         "hp": hp, "device": str(device), "train_seconds": round(train_seconds, 1),
-        "train_images": n, "loss_history": [round(v, 5) for v in history],
+        "train_images": n, "precision": "bfloat16" if amp.enabled and amp.dtype == torch.bfloat16 else
+        ("float16" if amp.enabled else "float32"), "loss_history": [round(v, 5) for v in history],
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "config": {k: v for k, v in asdict(cfg).items() if k != "hp"},
     }

@@ -200,3 +200,26 @@ def test_ordinal_follow_ups_pick_from_the_listed_order(generated):
         assert decision["arguments"]["name"] == listed[position]
         seen += 1
     assert seen >= 5
+
+
+def test_pictures_the_models_cannot_draw_are_answered_without_a_tool(generated):
+    """ "draw me a horse": the image tool draws digits and four shapes; asking it for a horse is a false call."""
+    splits, _ = generated
+    subjects = [s.split()[-1] for s in tool_data.SLOTS["a_thing"]] + tool_data.SLOTS["zh_thing_n"] + [
+        "portrait", "logo", "landscape", "头像"]
+    beyond = [e for e in splits["train"] if not has_history(e) and not is_multistep(e)
+              and any(s in request(e) for s in subjects)
+              and re.search(r"draw|sketch|paint|picture|image|illustration|cartoon|design|画|图", request(e), re.I)]
+    assert len(beyond) >= 20
+    for example in beyond:
+        assert json.loads(example["messages"][-1]["content"]) == {"tool": "none"}, request(example)
+
+
+def test_volumes_convert_with_the_unit_converters_names(generated):
+    splits, _ = generated
+    calls = [json.loads(e["messages"][-1]["content"]) for e in splits["train"]]
+    volume = [c["arguments"] for c in calls if c["tool"] == "convert_units"
+              and {c["arguments"]["from_unit"], c["arguments"]["to_unit"]} & {"l", "ml", "gal", "cup"}]
+    assert len(volume) >= 8
+    for arguments in volume:  # same dimension on both sides: the converter refuses litres to kilograms
+        assert {arguments["from_unit"], arguments["to_unit"]} <= {"l", "ml", "gal", "cup"}, arguments

@@ -51,7 +51,7 @@ QUOTAS: dict[str, float] = {
     "multi_next": 2.2, "multi_done": 2.8,
     # no tool, one message
     "none_trigger": 26.0, "none_topic": 4.5, "none_general": 3.2, "none_coding": 3.0, "none_writing": 1.5,
-    "none_translate": 1.2, "none_greeting": 1.0,
+    "none_translate": 1.2, "none_greeting": 1.0, "none_undrawable": 2.0, "none_numbers": 1.5,
 }
 
 # Words that could tempt a tool call; most no-tool messages contain one (used by the stats and the tests).
@@ -482,6 +482,26 @@ SLOTS: dict[str, list[str]] = {
     "y2": ["2021", "2023", "2024"],
     "ver": ["1.2-3", "2.0.1-rc2", "3.11", "0.9.4", "5.2-1"],
     "phone": ["555-0134", "(415) 555-2671", "+44 20 7946 0958", "030-1234-5678"],
+    "a_thing": ["a dog", "a horse", "a sunflower", "a castle", "a robot", "a dragon", "my house", "a sailing boat",
+                "a red sports car", "a unicorn", "a pizza", "an owl", "a lighthouse", "a rocket", "a birthday cake"],
+    "things": ["dogs", "horses", "flowers", "robots", "dragons", "cars", "trees", "birds"],
+    "business": ["my bakery", "a coffee shop", "our football club", "my startup"],
+    "person": ["my grandmother", "me as a pirate", "Albert Einstein", "my boss"],
+    "scenery": ["mountains and a lake", "a beach at sunset", "snowy pine trees"],
+    "t2": ["11:20", "12:05", "15:40", "18:10", "21:30"],
+    "price": ["35", "120", "899", "1,200", "15.99"],
+    "item": ["a used bike", "noise-cancelling headphones", "a winter coat", "a second-hand sofa", "a ticket to Paris"],
+    "service": ["the DMV", "my bank", "the city council", "a taxi in Rome"],
+    "year": ["1969", "1989", "2000", "2008", "2016"],
+    "hours": ["3", "5", "7"], "gb": ["8", "16", "32"], "km": ["10", "25", "40"], "pct": ["40", "55", "70"],
+    "score1": ["58", "62", "75"], "score2": ["80", "88", "91"],
+    "code": ["404", "500", "0x80070005", "E-1021"], "area": ["212", "415", "020"], "age": ["35", "48", "60"],
+    "temp": ["28", "33", "86"],
+    "zh_thing": ["只狗", "匹马", "朵向日葵", "座城堡", "个机器人", "条龙", "只熊猫", "辆汽车", "棵树", "只小鸟"],
+    "zh_thing_n": ["狗", "马", "向日葵", "城堡", "机器人", "龙", "熊猫", "汽车", "风景", "蛋糕"],
+    "zh_scenery": ["山水画", "海边日落", "雪景"], "zh_business": ["面包店", "咖啡馆", "球队"],
+    "zh_person": ["我奶奶", "我自己", "老板"], "zh_city": ["上海", "成都", "东京"],
+    "zh_item": ["二手自行车", "降噪耳机", "冬天的外套", "演唱会门票"], "zh_service": ["中国移动", "银行", "12306"],
     "s1": ["3", "2", "1", "4"], "s2": ["1", "0", "2"],
     "pages": ["12-20", "45-60", "101-130", "3-9"],
     "range": ["3-4", "5-7", "2-3", "10-12"],
@@ -606,6 +626,44 @@ NONE_TRIGGER_ZH = [
     "怎么在PPT里画一个{zh_shape}？", "用铅笔怎么徒手画好一个{zh_shape}？", "安卓手机怎么切换到深色模式？",
     "推荐几本讲{zh_concept}的书", "Photoshop里怎么把图片背景去掉？", "把2024-03-05转换成“2024年3月5日”的格式",
     "Excel里怎么计算百分比？", "微信里怎么搜索聊天记录？",
+]
+# pictures of things the image models cannot draw (they draw digits 0-9 and four shapes): the model answers in text
+NONE_UNDRAWABLE_EN = [
+    "draw me {a_thing}", "can you draw {a_thing}?", "sketch {a_thing} for me", "paint {a_thing}",
+    "generate a picture of {a_thing}", "make an image of {a_thing}", "I'd love a drawing of {a_thing}",
+    "show me a picture of {a_thing}", "create an illustration of {a_thing} for my blog",
+    "draw {a_thing} please", "could you make me a picture of {a_thing}?", "generate {count} images of {things}",
+    "draw {count} {things}", "design a logo for {business}", "draw a portrait of {person}",
+    "make a cartoon of {a_thing}", "can you paint me a landscape with {scenery}?",
+]
+NONE_UNDRAWABLE_ZH = [
+    "画一{zh_thing}", "给我画一{zh_thing}", "帮我画{zh_thing}吧", "生成一张{zh_thing_n}的图片", "能画{zh_thing}吗？",
+    "我想要一张{zh_thing_n}的图", "画一幅{zh_scenery}", "帮我设计一个{zh_business}的logo", "给我画个{zh_person}的头像",
+    "生成几张{zh_thing_n}的图", "来一张{zh_thing_n}的插画",
+]
+# numbers that need no tool: times, prices, phone numbers, scores, versions, sizes in questions of fact or advice
+NONE_NUMBERS_EN = [
+    "my bus leaves at {t1} — is it worth bringing an umbrella for a day in {city}?",
+    "the ferry departs at {t1} and arrives at {t2}; what should I do on board?",
+    "I paid ${price} for {item}. Was that a reasonable price?", "is ${price} too much for {item}?",
+    "what's the phone number for {service}?", "can you give me the customer service number of {company}?",
+    "call me at {phone} — no wait, how do I share my contact card on iPhone?",
+    "my flight lands at {t1}, what can I do in {city} with a few hours?", "is {year} a leap year?",
+    "who won the {year} World Cup?", "what happened in {year}?",
+    "the train to {city} takes {hours} hours — any book tips?",
+    "my score went from {score1} to {score2} points, how do I keep improving?",
+    "my laptop has {gb} GB of RAM, is that enough for gaming?",
+    "I run {km} km a week, is that enough to stay fit?", "is {pct}% humidity comfortable indoors?",
+    "what does error code {code} mean?", "what's the area code {area} for?",
+    "I'm {age} — is it too late to learn piano?",
+    "my room number is {room}, how do I write that in a formal letter?", "is {temp} degrees too hot for a run?",
+]
+NONE_NUMBERS_ZH = [
+    "我的航班{t1}落地，在{zh_city}能逛点什么？", "我花了{price}块买了{zh_item}，贵不贵？", "{price}元买{zh_item}值吗？",
+    "{zh_service}的客服电话是多少？", "我的火车{t1}出发，路上带什么书好？", "{year}年发生了什么大事？",
+    "{year}年是闰年吗？", "我今年{age}岁，现在学钢琴晚不晚？", "电脑只有{gb}G内存，够玩游戏吗？",
+    "每周跑{km}公里够不够？", "错误代码{code}是什么意思？", "考试从{score1}分提到了{score2}分，接下来怎么继续提高？",
+    "室内湿度{pct}%舒服吗？", "我住{room}房间，正式信件里地址怎么写？",
 ]
 NONE_TOPIC_EN = [
     "what is a GAN?", "how does a VAE work?", "explain LoRA", "what's the difference between a VAE and a GAN?",
@@ -1155,21 +1213,26 @@ class Generator:
         "C": (["°C", "degrees Celsius", "Celsius", "C"],) * 2,
         "F": (["°F", "degrees Fahrenheit", "Fahrenheit", "F"],) * 2,
         "K": (["K", "kelvin"],) * 2,
+        "l": (["liter", "litre", "l", "L"], ["liters", "litres", "l", "L"]),
+        "ml": (["ml", "milliliter", "mL"], ["ml", "milliliters", "millilitres", "mL"]),
+        "gal": (["gallon", "gal"], ["gallons", "gal"]), "cup": (["cup"], ["cups"]),
     }
     UNIT_ZH = {"km": ["公里", "千米"], "m": ["米"], "cm": ["厘米"], "mm": ["毫米"], "mi": ["英里"], "ft": ["英尺"],
                "in": ["英寸"], "yd": ["码"], "kg": ["公斤", "千克"], "g": ["克"], "lb": ["磅"], "oz": ["盎司"],
-               "C": ["摄氏度", "℃"], "F": ["华氏度", "℉"], "K": ["开尔文"]}
+               "C": ["摄氏度", "℃"], "F": ["华氏度", "℉"], "K": ["开尔文"], "l": ["升", "公升"], "ml": ["毫升"],
+               "gal": ["加仑"], "cup": ["杯"]}
     DIMENSIONS = {"length": ["km", "m", "cm", "mm", "mi", "ft", "in", "yd"], "mass": ["kg", "g", "lb", "oz"],
-                  "temperature": ["C", "F", "K"]}
+                  "temperature": ["C", "F", "K"], "volume": ["l", "ml", "gal", "cup"]}
     COMMON_PAIRS = [("km", "mi"), ("mi", "km"), ("m", "ft"), ("ft", "m"), ("cm", "in"), ("in", "cm"), ("kg", "lb"),
                     ("lb", "kg"), ("g", "oz"), ("oz", "g"), ("C", "F"), ("F", "C"), ("K", "C"), ("C", "K"),
-                    ("yd", "m"), ("mm", "in"), ("m", "yd"), ("km", "m"), ("ft", "cm")]
+                    ("yd", "m"), ("mm", "in"), ("m", "yd"), ("km", "m"), ("ft", "cm"), ("l", "gal"), ("gal", "l"),
+                    ("ml", "cup"), ("cup", "ml")]
 
     def unit_pair(self, rng: random.Random) -> tuple[str, str]:
         if rng.random() < 0.7:
             return rng.choice(self.COMMON_PAIRS)
         while True:
-            dim = rng.choice(["length", "length", "mass", "temperature"])
+            dim = rng.choice(["length", "length", "mass", "temperature", "volume"])
             a, b = rng.sample(self.DIMENSIONS[dim], 2)
             if dim == "temperature" or {a, b} not in ({"mi", "mm"}, {"mi", "in"}, {"km", "mm"}, {"mi", "cm"}):
                 return a, b
@@ -1386,6 +1449,14 @@ class Generator:
 
     def gen_none_greeting(self, rng, split, lang):  # noqa: ANN001, ANN201
         return self.none_from(rng, split, lang, "none_greeting", NONE_GREETING_EN, NONE_GREETING_ZH)
+
+    def gen_none_undrawable(self, rng, split, lang):  # noqa: ANN001, ANN201
+        """A picture of something the image models cannot draw (they know digits and four shapes): no tool."""
+        return self.none_from(rng, split, lang, "none_undrawable", NONE_UNDRAWABLE_EN, NONE_UNDRAWABLE_ZH)
+
+    def gen_none_numbers(self, rng, split, lang):  # noqa: ANN001, ANN201
+        """Numbers, times and prices in a message that asks for no arithmetic, conversion or lookup."""
+        return self.none_from(rng, split, lang, "none_numbers", NONE_NUMBERS_EN, NONE_NUMBERS_ZH)
 
     # --- follow-ups -------------------------------------------------------------------------------------------------
     @staticmethod

@@ -256,7 +256,7 @@ class Settings(BaseSettings):
 
         if self.resolved_device() == "cuda":
             return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
-        return "bfloat16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "float32"
+        return "bfloat16" if cpu_computes_bf16() else "float32"
 
     def resolved_quant(self) -> str:
         """`auto` -> nf4 with bitsandbytes on CUDA, torch dynamic int8 on CPU (fastest measured)."""
@@ -268,6 +268,13 @@ class Settings(BaseSettings):
         for path in (self.data_dir, self.index_dir, self.images_dir, self.jobs_dir, self.uploads_dir, self.models_dir):
             path.mkdir(parents=True, exist_ok=True)
         self.adapters_dir.mkdir(parents=True, exist_ok=True)
+
+
+def cpu_computes_bf16() -> bool:
+    """True where the CPU has native bf16 arithmetic (AVX512-BF16 or AMX); emulated bf16 is slower than fp32."""
+    import torch
+
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 @functools.lru_cache(maxsize=1)

@@ -169,7 +169,7 @@ def test_shipped_diffusion_draws_the_asked_shape_colour_and_size() -> None:
 
 def test_cpu_bf16_autocast_is_asked_for_not_assumed() -> None:
     """`precision` decides: float32 never autocasts on CPU, bfloat16 always, auto only where the CPU has bf16."""
-    from assistant.imaging.engine import cpu_computes_bf16
+    from assistant.config import cpu_computes_bf16
 
     cpu = torch.device("cpu")
     x = torch.randn(4, 8)

@@ -20,6 +20,7 @@ from types import ModuleType
 import numpy as np
 import torch
 
+from assistant.config import cpu_computes_bf16
 from assistant.imaging import diffusion, gan, ssl, vae
 from assistant.imaging.datasets import ImageDataset, load_dataset, one_hot
 from assistant.storage import atomic_dir, atomic_write_bytes, check_name
@@ -95,11 +96,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def cpu_computes_bf16() -> bool:
-    """True where the CPU has native bf16 arithmetic (AVX512-BF16 or AMX); emulated bf16 is slower than fp32."""
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 class Amp:

@@ -129,7 +129,7 @@ class FeedbackStore:
             from assistant.jobs import JobError
 
             with contextlib.suppress(JobError):  # one is already running; the next vote will try again
-                self.services.jobs.start("rlhf", {"method": "kto", "trigger": f"auto after {new_votes} votes"},
+                self.services.jobs.start("rlhf", {"method": "auto", "trigger": f"auto after {new_votes} votes"},
                                          lock_key="rlhf")
 
     # --- reading ----------------------------------------------------------------------------------

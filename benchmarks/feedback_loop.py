@@ -1,6 +1,6 @@
 """Does the feedback loop learn? Simulated users with checkable preferences vote, RLHF retrains, the gate judges.
 
-    python benchmarks/feedback_loop.py [--users short,lists] [--prompts 100] [--method kto] [--steps 30]
+    python benchmarks/feedback_loop.py [--users short,lists] [--prompts 100] [--method auto] [--steps 30] [--beta B]
 
 Two simulated users, each in its own data dir (its own votes, reward model and adapters):
 - `short` likes replies under 40 words and dislikes longer ones;
@@ -125,6 +125,8 @@ def one_user(user: str, args: argparse.Namespace) -> dict:
     job_config = {"method": args.method, "name": name, "steps": args.steps, "start_from": "base", "evaluate": True}
     if args.learning_rate:
         job_config["learning_rate"] = args.learning_rate
+    if args.beta:
+        job_config["beta"] = args.beta
     card, job_seconds = run_job(services, "rlhf", job_config)
     after = summarize(held_out_replies(services, heldout, name, 128), likes)
     return {"user": user, "description": description, "votes": stats, "before": before, "after": after,
@@ -140,7 +142,8 @@ def main() -> int:
     parser.add_argument("--users", default="short,lists", help="comma-separated: " + ", ".join(USERS))
     parser.add_argument("--prompts", type=int, default=100, help="voted prompts (two replies, two votes each)")
     parser.add_argument("--heldout", type=int, default=20)
-    parser.add_argument("--method", default="kto", choices=["kto", "dpo"])
+    parser.add_argument("--method", default="auto", choices=["auto", "dpo", "kto"])
+    parser.add_argument("--beta", type=float, default=None, help="DPO/KTO beta (default: the job's)")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--max-new-tokens", type=int, default=80)
     parser.add_argument("--gate-qa", type=int, default=0, help="grounded questions in the gate (needs the index)")

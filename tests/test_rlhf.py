@@ -46,6 +46,18 @@ def test_too_few_votes_says_how_many_are_needed(services, settings):
         train_rlhf(RLHFConfig(method="dpo", min_votes=1), settings)
 
 
+def test_auto_trains_dpo_on_pairs_and_kto_when_there_are_too_few(services, settings):
+    from assistant.training.rlhf import training_rows
+
+    cast_votes(services)  # 6 prompts, each with a liked and a disliked reply: 6 pairs, 12 votes
+    config = RLHFConfig(min_votes=6)
+    rows, _ = training_rows(services.feedback, config)
+    assert config.method == "dpo" and len(rows) == 6 and {"chosen", "rejected"} <= set(rows[0])
+    config = RLHFConfig(min_votes=7)  # too few pairs: the unpaired thumbs still teach
+    rows, _ = training_rows(services.feedback, config)
+    assert config.method == "kto" and len(rows) == 12 and "label" in rows[0]
+
+
 def test_token_logprobs_cover_only_the_generated_tokens(services):
     engine = services.llm
     model = engine.model

@@ -1,4 +1,4 @@
-"""CLI: `feedback stats|export`, `train rlhf --method kto|dpo|ppo`, `train reward`."""
+"""CLI: `feedback stats|export`, `train rlhf --method auto|dpo|kto|ppo`, `train reward`."""
 
 from __future__ import annotations
 
@@ -37,9 +37,10 @@ def register_train_commands(train_sub) -> None:  # noqa: ANN001
     from assistant.training.reward import RewardConfig
     from assistant.training.rlhf import METHODS, RLHFConfig
 
-    rlhf = train_sub.add_parser("rlhf", help="retrain from the votes: kto (default), dpo or ppo (REINFORCE)")
+    rlhf = train_sub.add_parser("rlhf", help="retrain from the votes: auto (default: dpo when there are enough "
+                                  "regenerated pairs, else kto), dpo, kto or ppo (REINFORCE)")
     _add_dataclass_flags(rlhf, RLHFConfig, skip=("method", "trigger"))
-    rlhf.add_argument("--method", choices=METHODS, default="kto")
+    rlhf.add_argument("--method", choices=METHODS, default="auto")
     rlhf.set_defaults(handler=run_train, job_kind="rlhf", config_cls=RLHFConfig)
     reward = train_sub.add_parser("reward", help="train the reward model from the votes")
     _add_dataclass_flags(reward, RewardConfig)

@@ -242,10 +242,16 @@ def run_gate(settings: Settings, candidate: str, current: str | None = "default"
     prompts = heldout_prompts(services, trained, settings.gate_heldout_prompts)
     rows, timings = [], {}
     t = time.perf_counter()
-    for i, item in enumerate(prompts):
+    # the current default's greedy replies depend only on its weights and the prompts: a second candidate judged on
+    # the same held-out prompts (a retrain, another method) reuses them, which halves this step
+    prompts_digest = hashlib.sha256(json.dumps([p["messages"] for p in prompts]).encode()).hexdigest()[:16]
+    current_replies = _cached(services, current, f"heldout-{REPLY_TOKENS}-{prompts_digest}",
+                              lambda: [_generate(services, current, p["messages"], REPLY_TOKENS) for p in prompts])
+    progress(0.2, "gate: the current default's replies")
+    for i, (item, current_reply) in enumerate(zip(prompts, current_replies, strict=True)):
         rows.append({**item, "candidate": _generate(services, candidate, item["messages"], REPLY_TOKENS),
-                     "current": _generate(services, current, item["messages"], REPLY_TOKENS)})
-        progress(0.4 * (i + 1) / len(prompts), f"gate: held-out prompt {i + 1}/{len(prompts)}")
+                     "current": current_reply})
+        progress(0.2 + 0.2 * (i + 1) / len(prompts), f"gate: held-out prompt {i + 1}/{len(prompts)}")
     timings["heldout_generation_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
     cot_candidate = cot_results(services, candidate)

@@ -1,4 +1,7 @@
-"""RLHF from the votes: KTO (unpaired 👍/👎, default), DPO (regenerated pairs) and reward-model REINFORCE.
+"""RLHF from the votes: DPO (regenerated pairs), KTO (unpaired 👍/👎) and reward-model REINFORCE.
+
+The default, `auto`, trains DPO when the store holds enough pairs (Regenerate + opposite votes) and KTO otherwise:
+on the same votes DPO learned a layout preference that KTO turned into "shorter" (docs/bench_feedback.md).
 
 KTO and DPO use trl. `ppo` here is REINFORCE with a KL penalty to the reference (the base with the adapter switched
 off), driven by the reward model, with the log-probabilities of the *generated* tokens only — the two bugs of the
@@ -22,12 +25,13 @@ from assistant.jobs import log_line
 from assistant.storage import atomic_dir, check_name
 from assistant.training import ddp
 
-METHODS = ("kto", "dpo", "ppo")
+METHODS = ("auto", "dpo", "kto", "ppo")
 
 
 @dataclass
 class RLHFConfig:
-    method: str = field(default="kto", metadata={"help": "kto (thumbs), dpo (regenerated pairs) or ppo (REINFORCE)"})
+    method: str = field(default="auto", metadata={
+        "help": "auto (dpo when there are enough pairs, else kto), dpo (regenerated pairs), kto (thumbs) or ppo"})
     name: str = field(default="", metadata={"help": "new adapter name (default rlhf-<method>-<time>)"})
     start_from: str = field(default="default", metadata={"help": "adapter to start from: default, base or a name"})
     learning_rate: float = field(default=5e-4, metadata={"help": "learning rate (LoRA: 1e-4 to 1e-3)"})
@@ -187,6 +191,8 @@ def _reinforce(model, tokenizer, prompts: list[list[dict]], reward_model, config
 def training_rows(feedback, config: RLHFConfig) -> tuple[list[dict], str]:  # noqa: ANN001 - FeedbackStore
     """The rows the method learns from; a ValueError saying how many are needed when there are too few."""
     config.check()
+    if config.method == "auto":
+        config.method = "dpo" if len(feedback.dpo_rows()) >= config.min_votes else "kto"
     rows = feedback.dpo_rows() if config.method == "dpo" else feedback.kto_rows()
     # the export's flags are not trl columns; legacy rows are already left out
     rows = [{k: v for k, v in r.items() if k not in ("legacy_context", "model_output")} for r in rows]
@@ -204,7 +210,8 @@ def train_rlhf(config: RLHFConfig, settings: Settings, progress=None, metric=Non
     metric = metric or (lambda step, **values: None)
     services = Services(settings)
     feedback = services.feedback
-    rows, what = training_rows(feedback, config)
+    asked = config.method
+    rows, what = training_rows(feedback, config)  # resolves "auto"
     name = config.name or f"rlhf-{config.method}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
     check_name(name, "adapter name")
     target = settings.adapters_dir / name
@@ -234,7 +241,8 @@ def train_rlhf(config: RLHFConfig, settings: Settings, progress=None, metric=Non
     trained_on = sorted({r["user_message_id"] for r in feedback.training_rows() if r.get("user_message_id")})
     card = AdapterCard(
         name=name, base_model=settings.model, method=f"rlhf-{config.method}",
-        description=f"{config.method.upper()} on {len(rows)} {what}, started from {start or 'the base model'}",
+        description=f"{config.method.upper()} on {len(rows)} {what}, started from {start or 'the base model'}"
+                    + (" (chosen by method=auto)" if asked == "auto" else ""),
         data=f"{len(rows)} {what} from the feedback store",
         hyperparameters={**asdict(config), **(kto_weights(rows) if config.method == "kto" else {})},
         metrics={"train_loss": round(train_loss, 4), "train_seconds": round(train_seconds, 1), "processes": world,

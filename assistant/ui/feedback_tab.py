@@ -103,7 +103,7 @@ def build_feedback_tab(services, access: Access | None = None) -> None:  # noqa:
                 "from unpaired thumbs (default); DPO from a 👍 and a 👎 reply to the same message (Regenerate); "
                 "`ppo` is REINFORCE driven by the reward model with a KL penalty to the reference.")
     with gr.Row():
-        method = gr.Radio(list(METHODS), value="kto", label="method")
+        method = gr.Radio(list(METHODS), value="auto", label="method")
         start_from = gr.Textbox(value="default", label="start from (default, base or an adapter)", max_lines=1)
         steps = gr.Number(value=RLHFConfig.steps, label="steps", precision=0)
         lr = gr.Number(value=RLHFConfig.learning_rate, label="learning rate")

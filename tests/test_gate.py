@@ -1,5 +1,7 @@
 """The evaluation gate decides promotion: a losing candidate is refused with its reasons; an admin can force it."""
 
+import json
+
 import pytest
 from peft import LoraConfig, get_peft_model
 
@@ -68,5 +70,9 @@ def test_the_gate_runs_end_to_end_and_refuses_without_a_reward_model(services, s
     assert any("no reward model" in r for r in result["reasons"])
     assert services.adapters.get("rlhf-new").metrics["gate"]["reasons"] == result["reasons"]
     assert (folder / "gate.md").read_text().count("|") > 10 and (folder / "gate.svg").exists()
+    # the current default's replies are kept for the next candidate judged on the same prompts
+    cached = list((settings.data_dir / "gate_cache").glob("base-base-*-heldout-*.json"))
+    assert len(cached) == 1
+    assert json.loads(cached[0].read_text())[:3] == [e["current"] for e in result["examples"]]
     with pytest.raises(GateRefused, match="no reward model"):
         promote(services, "rlhf-new")

@@ -134,6 +134,7 @@ def one_user(user: str, args: argparse.Namespace) -> dict:
             "reward_seconds": reward_seconds, "job_seconds": job_seconds,
             "train_seconds": card.get("metrics", {}).get("train_seconds"), "gate_seconds": card.get("gate_seconds"),
             "gate": card.get("metrics", {}).get("gate", {}), "adapter": name, "data_dir": str(data_dir),
+            "method": card.get("method"), "hyperparameters": card.get("hyperparameters"),
             "voting_seconds": voting_seconds}
 
 
@@ -144,7 +145,7 @@ def main() -> int:
     parser.add_argument("--heldout", type=int, default=20)
     parser.add_argument("--method", default="auto", choices=["auto", "dpo", "kto"])
     parser.add_argument("--beta", type=float, default=None, help="DPO/KTO beta (default: the job's)")
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=0, help="RLHF steps (default: the method's)")
     parser.add_argument("--max-new-tokens", type=int, default=80)
     parser.add_argument("--gate-qa", type=int, default=0, help="grounded questions in the gate (needs the index)")
     parser.add_argument("--data-dir", default=None, help="one sub-folder per user")
@@ -159,7 +160,8 @@ def main() -> int:
         results.append(one_user(user, args))
         # after each user: a run stopped later keeps what it finished
         Path(args.out).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
-    print(f"\nFeedback loop: {args.method}, {args.steps} steps; {args.heldout} held-out prompts (greedy)\n")
+    print(f"\nFeedback loop: method {args.method}, steps {args.steps or 'default'}; {args.heldout} held-out prompts "
+          "(greedy)\n")
     print("| user | votes (👍/👎) | held-out preferred before → after | reward model held-out acc | gate win rate "
           "(95 % CI) | gate CoT before → after | KL | gate passed | job wall time (train + gate) |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -17,7 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-DEFAULTS = {"latent": 16, "width": 32, "lr": 2e-3, "cond_prior": False, "cond_maps": False}  # lr as in the seed
+# lr as in the seed; kl_weight is beta of a beta-VAE (Higgins et al. 2017): below 1 the posterior may keep more about
+# the image (where a small shape is) than the KL would pay for at 1
+DEFAULTS = {"latent": 16, "width": 32, "lr": 2e-3, "cond_prior": False, "cond_maps": False, "kl_weight": 1.0}
 
 
 class ConditionalVAE(nn.Module):
@@ -127,6 +129,9 @@ def train_step(model: ConditionalVAE, x: torch.Tensor, cond: torch.Tensor, opts:
     with amp.autocast():
         logits, mean, logvar = model(x, cond)
     loss, recon, kl = negative_elbo(logits, x, mean, logvar, *model.prior_params(cond))
+    kl_weight = (hp or {}).get("kl_weight", DEFAULTS["kl_weight"])
+    if kl_weight != 1.0:
+        loss = recon + kl_weight * kl
     amp.step(loss, opts["vae"])
     return {"loss": loss.item(), "recon": recon.item(), "kl": kl.item()}
 

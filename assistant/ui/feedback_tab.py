@@ -99,15 +99,16 @@ def build_feedback_tab(services, access: Access | None = None) -> None:  # noqa:
         refresh_ratings = gr.Button("Refresh", size="sm", scale=0, elem_id="arena-refresh")
     refresh_ratings.click(lambda: arena_frame(services), None, ratings, api_visibility="private")
 
-    gr.Markdown("### Reward model and RLHF retraining\nData collection → reward model → RL fine-tuning. KTO learns "
-                "from unpaired thumbs (default); DPO from a 👍 and a 👎 reply to the same message (Regenerate); "
-                "`ppo` is REINFORCE driven by the reward model with a KL penalty to the reference.")
+    gr.Markdown("### Reward model and RLHF retraining\nData collection → reward model → RL fine-tuning. DPO learns "
+                "from a 👍 and a 👎 reply to the same message (Regenerate); KTO from unpaired thumbs; `auto` "
+                "(default) picks DPO when there are enough such pairs, else KTO. `ppo` is REINFORCE driven by the "
+                "reward model with a KL penalty to the reference.")
     with gr.Row():
         method = gr.Radio(list(METHODS), value="auto", label="method")
         start_from = gr.Textbox(value="default", label="start from (default, base or an adapter)", max_lines=1)
-        steps = gr.Number(value=RLHFConfig.steps, label="steps", precision=0)
+        steps = gr.Number(value=RLHFConfig.steps, label="steps (0: the method's default)", precision=0)
         lr = gr.Number(value=RLHFConfig.learning_rate, label="learning rate")
-        beta = gr.Number(value=RLHFConfig.beta, label="beta (KTO/DPO)")
+        beta = gr.Number(value=RLHFConfig.beta, label="beta (KTO/DPO; 0: the method's default)")
     with gr.Row():
         reward_button = gr.Button("Train reward model")
         rlhf_button = gr.Button("Start RLHF job", variant="primary")
@@ -137,7 +138,8 @@ def build_feedback_tab(services, access: Access | None = None) -> None:  # noqa:
             new_id = services.jobs.start("rlhf", {k: getattr(config, k) for k in
                                                   ("method", "start_from", "steps", "learning_rate", "beta",
                                                    "min_votes")}, lock_key="rlhf", owner=owner_of(request))
-            return new_id, f"started {method_v} job `{new_id}`"
+            chosen = f"{config.method} (chosen by auto)" if method_v == "auto" else config.method
+            return new_id, f"started {chosen} job `{new_id}`"
         except ERRORS as exc:
             return gr.update(), f"⚠️ {exc}"
 

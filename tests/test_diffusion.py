@@ -67,6 +67,40 @@ def test_vae_conditional_prior_kl_matches_the_standard_one_at_zero() -> None:
     assert torch.allclose(out[0], out[1])  # temperature 0: the prior's mean for that class
 
 
+def test_vae_expost_mixture_is_fitted_per_condition_and_sampled(tmp_path) -> None:
+    """Codes of each shape/colour/size combination get their own mixture; samples at temperature 0 decode one of its
+    component means; a combination with too few images falls back to p(z|c); the mixture survives save/load."""
+    from assistant.imaging.engine import save_checkpoint
+
+    torch.manual_seed(0)
+    spec = {"dataset": "shapes", "channels": 3, "size": 32, "attributes": SHAPES}
+    model = vae.build(spec, latent=4, cond_prior=True, expost_components=2).eval()
+    labels = torch.tensor([[0, 0, 0]] * 40 + [[2, 1, 1]] * 40 + [[3, 3, 0]] * 3)  # the last: too few for 2 parts
+    x, cond = torch.rand(len(labels), 3, 32, 32), one_hot(labels, SHAPES)
+    assert vae.after_training(model, x, cond, {}) == {"expost_conditions_fitted": 2}
+    combos = model.combination(cond)
+    assert combos[0] == 0 and combos[40] == 2 * 8 + 1 * 2 + 1 and model.expost_fitted.sum() == 2
+    with torch.no_grad():
+        codes = model.encode(x[:40], cond[:40])[0]
+    means = model.expost_means[0]  # the two components sit among that condition's codes
+    assert codes.min(0).values.le(means).all() and means.le(codes.max(0).values).all()
+
+    seen, original = [], model.decode
+    model.decode = lambda z, c: seen.append(z) or original(z, c)  # the z each row is decoded from
+    vae.sample(model, cond[[0, 0, 80]], generator=torch.Generator().manual_seed(0), temperature=0.0)
+    z = seen[0]
+    assert any(torch.allclose(z[0], m) for m in means) and any(torch.allclose(z[1], m) for m in means)
+    prior_mean, _ = model.prior_params(cond[[80]])
+    assert torch.allclose(z[2], prior_mean[0])  # not fitted: the conditional prior's mean
+    model.decode = original
+
+    folder = save_checkpoint(tmp_path / "vae-x", "vae", model, spec, {"latent": 4, "cond_prior": True,
+                                                                      "expost_components": 2}, {})
+    loaded = load_checkpoint(folder).model
+    assert torch.equal(loaded.expost_means, model.expost_means) and torch.equal(loaded.expost_fitted,
+                                                                                model.expost_fitted)
+
+
 # --- diffusion -------------------------------------------------------------------------------------------------------
 def test_cosine_schedule_goes_from_data_to_noise() -> None:
     abar = diffusion.cosine_alpha_bar(1000)

@@ -283,6 +283,8 @@ def train(cfg: TrainConfig, settings=None, data: ImageDataset | None = None,  # 
             "model": model.state_dict(), "opts": {k: o.state_dict() for k, o in opts.items()},
         })
     model.eval()
+    finish = getattr(module, "after_training", None)  # e.g. the VAE's ex-post mixture over the training codes
+    finished = finish(model, x_train, cond_train, hp, cfg.seed) if finish else {}
     train_seconds = time.monotonic() - started
     card = {
         "name": name, "kind": cfg.model, "dataset": data.name, "attributes": data.attributes,
@@ -291,7 +293,7 @@ def train(cfg: TrainConfig, settings=None, data: ImageDataset | None = None,  # 
         "train_images": n, "precision": "bfloat16" if amp.enabled and amp.dtype == torch.bfloat16 else
         ("float16" if amp.enabled else "float32"), "loss_history": [round(v, 5) for v in history],
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "config": {k: v for k, v in asdict(cfg).items() if k != "hp"},
+        "config": {k: v for k, v in asdict(cfg).items() if k != "hp"}, **finished,
     }
     if cfg.evaluate:
         from assistant.imaging.metrics import evaluate_model

@@ -56,6 +56,8 @@ _INT_BOUNDS: dict[str, tuple[int, str]] = {
     "max_new_tokens": (1, "max_new_tokens_cap"),
     "max_length": (8, "context_tokens"),
 }
+# (kind, key) where 0 asks for the method's default: RLHF's steps (DPO 20, KTO 30; assistant/training/rlhf.py)
+_ZERO_IS_DEFAULT = {("rlhf", "steps")}
 
 
 def check_job_config(kind: str, config: dict, settings: Settings) -> None:
@@ -73,6 +75,7 @@ def check_job_config(kind: str, config: dict, settings: Settings) -> None:
         except (TypeError, ValueError, OverflowError):
             raise JobError(f"{kind} job: {key} must be a whole number, not {value!r}") from None
         high = int(getattr(settings, field_name))
+        low = 0 if (kind, key) in _ZERO_IS_DEFAULT else low
         if not low <= number <= high:
             raise JobError(f"{kind} job: {key}={number} is out of bounds; use {low} to {high} "
                            f"(the server's limit is ASSISTANT_{field_name.upper()}={high})")

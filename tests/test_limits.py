@@ -36,6 +36,12 @@ def test_job_sizes_are_bounded(limited, kind, config, message):
     assert JobRunner(limited).list() == []  # refused before anything is recorded
 
 
+def test_rlhf_steps_zero_asks_for_the_methods_default(limited):
+    check_job_config("rlhf", {"method": "auto", "steps": 0}, limited)  # accepted: resolved by the job
+    with pytest.raises(JobError, match="steps=0 is out of bounds"):
+        check_job_config("sleep", {"steps": 0}, limited)
+
+
 def test_running_jobs_per_user_and_per_server(limited):
     runner = JobRunner(limited)
     first = runner.start("sleep", {"steps": 400, "interval": 0.05}, lock_key="a", owner="user:ann")

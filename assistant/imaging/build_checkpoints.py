@@ -29,7 +29,7 @@ RECIPES: dict[str, TrainConfig] = {
     # small shapes blurred: the decoder could not even reconstruct them (63 %). With the KL weighted 0.1, an 8-d
     # latent and the condition at every decoder layer it reconstructs 84 %; samples come from a 10-component
     # mixture fitted to each condition's training codes after training (ex-post density, Ghosh et al. 2020), as
-    # one Gaussian p(z|c) drew blobs between them: 82.6 % class accuracy, diversity 0.87 (docs/bench_images.md)
+    # one Gaussian p(z|c) drew blobs between them: 81.5 % class accuracy, diversity 0.87 (docs/bench_images.md)
     "vae-shapes": TrainConfig(model="vae", dataset="shapes", epochs=30, batch_size=64,
                               hp={"cond_prior": True, "latent": 8, "kl_weight": 0.1, "cond_maps": True,
                                   "expost_components": 10, "temperature": 1.0}),

@@ -185,10 +185,8 @@ def train_step(model: ConditionalVAE, x: torch.Tensor, cond: torch.Tensor, opts:
     """One gradient step on the negative ELBO."""
     with amp.autocast():
         logits, mean, logvar = model(x, cond)
-    loss, recon, kl = negative_elbo(logits, x, mean, logvar, *model.prior_params(cond))
-    kl_weight = (hp or {}).get("kl_weight", DEFAULTS["kl_weight"])
-    if kl_weight != 1.0:
-        loss = recon + kl_weight * kl
+    _, recon, kl = negative_elbo(logits, x, mean, logvar, *model.prior_params(cond))
+    loss = recon + (hp or {}).get("kl_weight", DEFAULTS["kl_weight"]) * kl  # weight 1: the negative ELBO
     amp.step(loss, opts["vae"])
     return {"loss": loss.item(), "recon": recon.item(), "kl": kl.item()}
 

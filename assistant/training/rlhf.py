@@ -27,8 +27,9 @@ from assistant.training import ddp
 
 METHODS = ("auto", "dpo", "kto", "ppo")
 # Per-method defaults for `steps` and `beta` (0 in the config). DPO at 30 steps and beta 0.1 moved the `short` user
-# far (KL 0.25) and lost 3 CoT problems; 20 steps at beta 0.2 met both users' preferences with no CoT loss
-# (docs/bench_feedback.md). KTO and REINFORCE keep the settings they were measured with.
+# far (KL 0.25) and lost 3 CoT problems; 20 steps at beta 0.2 met both users' preferences and win rates (CoT 14 -> 14
+# for `short`, 14 -> 11 for `lists`: docs/bench_feedback.md). KTO and REINFORCE keep the settings they were measured
+# with.
 METHOD_DEFAULTS = {"dpo": {"steps": 20, "beta": 0.2}, "kto": {"steps": 30, "beta": 0.1},
                    "ppo": {"steps": 30, "beta": 0.1}}
 
@@ -197,11 +198,12 @@ def _reinforce(model, tokenizer, prompts: list[list[dict]], reward_model, config
 def training_rows(feedback, config: RLHFConfig) -> tuple[list[dict], str]:  # noqa: ANN001 - FeedbackStore
     """The rows the method learns from; a ValueError saying how many are needed when there are too few."""
     config.check()
+    pairs = feedback.dpo_rows() if config.method in ("auto", "dpo") else None
     if config.method == "auto":
-        config.method = "dpo" if len(feedback.dpo_rows()) >= config.min_votes else "kto"
+        config.method = "dpo" if len(pairs) >= config.min_votes else "kto"
     config.steps = config.steps or METHOD_DEFAULTS[config.method]["steps"]
     config.beta = config.beta or METHOD_DEFAULTS[config.method]["beta"]
-    rows = feedback.dpo_rows() if config.method == "dpo" else feedback.kto_rows()
+    rows = pairs if config.method == "dpo" else feedback.kto_rows()
     # the export's flags are not trl columns; legacy rows are already left out
     rows = [{k: v for k, v in r.items() if k not in ("legacy_context", "model_output")} for r in rows]
     what = "preference pairs (two replies to the same message, one 👍 one 👎)" if config.method == "dpo" else "votes"

@@ -117,6 +117,24 @@ def test_n_paths_decode_in_one_batch(engine):
     assert len(texts) == 5 and len(set(texts)) > 1 and stats.tokens > 5
 
 
+def test_different_prompts_decode_side_by_side_as_they_do_one_by_one(engine):
+    """The gate's batched greedy replies are the replies each prompt gets alone (with and without an adapter)."""
+    system = {"role": "system", "content": "You are a helpful assistant. Answer briefly."}
+    questions = ["What is 17 + 25?", "Name a colour.", "How many sides does a hexagon have? Explain.", "Say hi."]
+    prompts = [engine.build_prompt([system, {"role": "user", "content": q}], 16)[0] for q in questions]
+    params = GenerationParams(temperature=0.0, max_new_tokens=16)
+    batched = {}
+    for adapter in (None, "concise"):
+        one_by_one = [engine.generate(p, params, adapter)[0] for p in prompts]
+        batched[adapter] = engine.generate_many(prompts, params, adapter, group=3)
+        # llama.cpp's batched matmuls round differently from single-token ones, so a near-tie may flip (seen: "Say
+        # hi." -> "Hello!" vs "Hi!"); a sequence mixed up with another or decoded at the wrong position differs at once
+        same = sum(a == b for a, b in zip(batched[adapter], one_by_one, strict=True))
+        assert same >= len(prompts) - 1, (batched[adapter], one_by_one)
+        assert "42" in batched[adapter][0] and len(set(batched[adapter])) == len(prompts)
+    assert batched[None] != batched["concise"]  # the adapter is applied on the batch context too
+
+
 def test_json_schema_output_is_always_valid(engine, services):
     from assistant.tools.decision import decision_schema, read_decision
 

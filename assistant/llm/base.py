@@ -157,3 +157,8 @@ class PromptBuilder:
         stats = GenerationStats()
         text = "".join(self.stream(prompt, params, adapter, stats=stats, json_schema=json_schema))  # type: ignore[attr-defined]
         return text, stats
+
+    def generate_many(self, prompts: list[str], params: GenerationParams, adapter: str | None = None) -> list[str]:
+        """Whole replies to several prompts (evaluations: the gate, benchmarks); one after another here, side by side
+        where the backend can batch different prompts (llama.cpp)."""
+        return [self.generate(prompt, params, adapter)[0] for prompt in prompts]

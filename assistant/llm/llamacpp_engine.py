@@ -378,6 +378,94 @@ class LlamaCppEngine(PromptBuilder):
         yield from _run_with_model(produce, stop_event, stats)
 
 
+    # --- several prompts side by side (evaluations) -------------------------------------------------------------
+    def generate_many(
+        self, prompts: list[str], params: GenerationParams, adapter: str | None = None, group: int = 16
+    ) -> list[str]:
+        """Whole replies to several prompts, `group` sequences decoded side by side: one llama_batch per step holds
+        the next token of every unfinished reply, so a step costs little more than one reply's (decoding is
+        memory-bound on a CPU). Their common prompt prefix (the system prompt) is decoded once and shared."""
+        out: list[str] = []
+        for start in range(0, len(prompts), group):
+            rows = [self._tokens(p) for p in prompts[start : start + group]]
+            for row in rows:
+                self._check_room(len(row), params)
+            texts: list[list[str]] = []
+            stop_event = threading.Event()
+            for texts_so_far in _run_with_model(lambda emit, rows=rows: emit(self._side_by_side(rows, params, adapter)),
+                                                stop_event, GenerationStats()):
+                texts.append(texts_so_far)
+            out.extend(texts[-1])
+        return out
+
+    def _side_by_side(self, rows: list[list[int]], params: GenerationParams, adapter: str | None) -> list[str]:
+        """Decode replies to the token rows together (the caller's thread holds MODEL_LOCK)."""
+        from llama_cpp import _internals
+
+        c = self._c
+        if self.adapters is not None:
+            self.adapters.activate(adapter)
+        budget = min(int(params.max_new_tokens), self.settings.context_tokens - max(len(r) for r in rows))
+        shared = 0  # a common prefix, leaving every row at least its last token of its own
+        while all(len(r) > shared + 1 for r in rows) and len({r[shared] for r in rows}) == 1:
+            shared += 1
+        cells = shared + sum(len(r) - shared for r in rows) + len(rows) * budget + 8
+        ctx = self._batch_context(cells, len(rows))
+        self._use_free_cores(ctx.ctx)
+        if self._batch_ctx_adapter != self._active:
+            self._apply(ctx.ctx, self._active)
+            self._batch_ctx_adapter = self._active
+        ctx.kv_cache_clear()
+        seed = int(params.seed) if params.seed is not None else int.from_bytes(os.urandom(4), "little")
+        samplers = [self._sampler(params, (seed + i) % (2**32 - 1)) for i in range(len(rows))]
+        batch = _internals.LlamaBatch(n_tokens=512, embd=0, n_seq_max=len(rows), verbose=False)
+        replies: list[list[int]] = [[] for _ in rows]
+        picks: dict[int, int] = {}  # sequence -> its next token
+        try:
+            for pos in range(0, shared, 512):
+                piece = rows[0][pos : min(pos + 512, shared)]
+                batch.set_batch(piece, n_past=pos, logits_all=False)
+                batch.batch.logits[len(piece) - 1] = False
+                ctx.decode(batch)
+            for seq in range(1, len(rows)):
+                ctx.kv_cache_seq_cp(0, seq, -1, -1)
+            # each row's own tail, packed 512 tokens per decode; a row's first reply token is sampled from the
+            # logits of its last prompt token, before the next decode overwrites them
+            pending = [(seq, pos) for seq, r in enumerate(rows) for pos in range(shared, len(r))]
+            for first in range(0, len(pending), 512):
+                self._decode_tokens(ctx, batch, [(seq, pos, rows[seq][pos], pos == len(rows[seq]) - 1)
+                                                 for seq, pos in pending[first : first + 512]], samplers, picks)
+            position = {seq: len(r) for seq, r in enumerate(rows)}
+            for _ in range(budget):
+                live = [(seq, tok) for seq, tok in sorted(picks.items()) if not self._is_end(tok)]
+                for seq, tok in live:
+                    replies[seq].append(tok)
+                picks = {}
+                live = [(seq, tok) for seq, tok in live if len(replies[seq]) < budget]
+                if not live:
+                    break
+                self._decode_tokens(ctx, batch, [(seq, position[seq], tok, True) for seq, tok in live], samplers, picks)
+                for seq, _ in live:
+                    position[seq] += 1
+        finally:
+            for sampler in samplers:
+                c.llama_sampler_free(sampler)
+            batch.close()
+        return [self.tokenizer.decode(reply, skip_special_tokens=True) for reply in replies]
+
+    def _decode_tokens(self, ctx, batch, items: list[tuple[int, int, int, bool]], samplers: list,  # noqa: ANN001
+                       picks: dict[int, int]) -> None:
+        """One llama_decode of (sequence, position, token, wants logits) items; samples where logits were asked."""
+        b = batch.batch
+        b.n_tokens = len(items)
+        for j, (seq, pos, token, wants) in enumerate(items):
+            b.token[j], b.pos[j], b.n_seq_id[j], b.logits[j] = token, pos, 1, wants
+            b.seq_id[j][0] = seq
+        ctx.decode(batch)
+        for j, (seq, _, _, wants) in enumerate(items):
+            if wants:
+                picks[seq] = self._c.llama_sampler_sample(samplers[seq], ctx.ctx, j)
+
     # --- scoring (the reranker's relevance judgement) ----------------------------------------------------------
     def choice_logprobs(self, prompts: list[str], choices: list[str]) -> list[list[float]]:
         """Per prompt, log P(first token of each choice) at the next position, under the base model.

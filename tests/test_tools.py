@@ -138,9 +138,13 @@ def test_decision_schema_admits_exactly_the_registered_calls(services):
 
     tools = services.tools.registry.describe()
     schema = decision_schema(tools)
-    ok = [format_call("none"), format_call("calculator", {"expression": "2+2"}), format_call("list_adapters", {})]
+    ok = [format_call("none"), format_call("calculator", {"expression": "2+2"}), format_call("list_adapters", {}),
+          format_call("generate_images", {"prompt": "a 3", "n": 2, "seed": 7, "temperature": 0.8})]
     bad = ['{"tool": "rm_rf", "arguments": {}}', '{"tool": "calculator", "arguments": {"expr": "2"}}',
-           '{"tool": "train_image_model", "arguments": {"model": "flow-matching"}}', '{"tool": "none", "x": 1}']
+           '{"tool": "train_image_model", "arguments": {"model": "flow-matching"}}', '{"tool": "none", "x": 1}',
+           # optional arguments (`int | None`) keep their type: the adapter once wrote these through the grammar
+           '{"tool": "generate_images", "arguments": {"prompt": "a 3", "seed": {}}}',
+           '{"tool": "generate_images", "arguments": {"prompt": "a 3", "temperature": {"low": 0.5}}}']
     for text in ok:
         jsonschema.validate(json.loads(text), schema)
     for text in bad:

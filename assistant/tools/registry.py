@@ -95,6 +95,7 @@ class ToolRegistry:
             schema = tool.args_schema.model_json_schema() if hasattr(tool.args_schema, "model_json_schema") else {}
             props = {
                 k: {kk: vv for kk, vv in v.items() if kk in ("type", "description", "default", "enum")}
+                | _optional_type(v)
                 for k, v in schema.get("properties", {}).items()
             }
             out.append(
@@ -108,3 +109,13 @@ class ToolRegistry:
                 }
             )
         return out
+
+
+def _optional_type(prop: dict) -> dict:
+    """`int | None` is `anyOf: [{integer}, {null}]` in pydantic's schema: its type is the non-null one (an optional
+    argument is left out, never null). Without it the decision grammar let any JSON value through (`"seed": {}`)."""
+    if "type" in prop or "anyOf" not in prop:
+        return {}
+    types = [option["type"] for option in prop["anyOf"] if option.get("type") not in (None, "null")]
+    return {"type": types[0]} if len(types) == 1 else {}
+

@@ -143,6 +143,28 @@ def test_diffusion_training_lowers_the_loss_and_moves_the_ema() -> None:
     assert any(not torch.equal(a, b) for a, b in zip(ema_before, model.ema.parameters(), strict=True))
 
 
+def test_min_snr_weighting_down_weights_the_nearly_clean_steps() -> None:
+    data = load_digits()
+    model = diffusion.build(data.spec(), width=16)
+    x, cond = data.x_train[:64] * 2 - 1, one_hot(data.y_train[:64], DIGITS)
+    losses = {}
+    for gamma in (0.0, 5.0):
+        torch.manual_seed(0)  # the same steps and noise for each weighting
+        with torch.no_grad():
+            losses[gamma] = diffusion.diffusion_loss(model, x, cond, gamma).item()
+    torch.manual_seed(0)
+    t = torch.randint(0, model.timesteps, (64,))
+    eps = torch.randn_like(x)
+    with torch.no_grad():
+        error = ((model.net(diffusion.q_sample(model, x, t, eps), t, cond) - diffusion.target(model, x, t, eps)) ** 2
+                 ).mean(dim=(1, 2, 3))
+    snr = model.alpha_bar[t] / (1 - model.alpha_bar[t])
+    assert losses[0.0] == pytest.approx(error.mean().item(), rel=1e-4)
+    # v-prediction: each step's error weighted by min(SNR, 5) / (SNR + 1), below 1 everywhere
+    assert losses[5.0] == pytest.approx((error * snr.clamp(max=5.0) / (snr + 1)).mean().item(), rel=1e-4)
+    assert losses[5.0] < losses[0.0]
+
+
 def test_condition_dropout_zeroes_whole_blocks() -> None:
     cond = one_hot(torch.tensor([[0, 1, 1]] * 2000), SHAPES)
     dropped = diffusion.drop_condition(cond, [4, 4, 2], 0.1, 0.1, torch.Generator().manual_seed(0))

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 DEFAULTS = {"width": 32, "patch": 1, "prediction": "v", "lr": 2e-3, "timesteps": 1000, "p_uncond": 0.1,
-            "p_drop_attr": 0.1, "ema": 0.995, "guidance": 2.0, "steps": 25}
+            "p_drop_attr": 0.1, "ema": 0.995, "guidance": 2.0, "steps": 25,
+            "min_snr_gamma": 0.0}
 
 
 # --- the network: a compact U-Net --------------------------------------------------------------------------------
@@ -168,11 +169,22 @@ def eps_and_x0(model: Diffusion, out: torch.Tensor, x_t: torch.Tensor, abar: tor
     return abar.sqrt() * out + (1 - abar).sqrt() * x_t, abar.sqrt() * x_t - (1 - abar).sqrt() * out
 
 
-def diffusion_loss(model: Diffusion, x0: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-    """The simple DDPM loss at a random step: MSE between the net's output and its target (eps or v)."""
+def diffusion_loss(model: Diffusion, x0: torch.Tensor, cond: torch.Tensor, min_snr_gamma: float = 0.0
+                   ) -> torch.Tensor:
+    """The simple DDPM loss at a random step: MSE between the net's output and its target (eps or v).
+
+    `min_snr_gamma` > 0 weights each step by min(SNR, gamma) / (SNR + 1) for v (/ SNR for eps): Min-SNR
+    (Hang et al. 2023), which keeps the many nearly clean steps from dominating the gradient and converges faster.
+    """
     t = torch.randint(0, model.timesteps, (len(x0),), device=x0.device)
     eps = torch.randn_like(x0)
-    return F.mse_loss(model.net(q_sample(model, x0, t, eps), t, cond).float(), target(model, x0, t, eps))
+    error = (model.net(q_sample(model, x0, t, eps), t, cond).float() - target(model, x0, t, eps)) ** 2
+    if min_snr_gamma <= 0:
+        return error.mean()
+    abar = model.alpha_bar[t]
+    snr = abar / (1 - abar)
+    weight = snr.clamp(max=min_snr_gamma) / (snr + 1 if model.prediction == "v" else snr)
+    return (error.mean(dim=(1, 2, 3)) * weight).mean()
 
 
 @torch.no_grad()
@@ -187,7 +199,7 @@ def train_step(model: Diffusion, x: torch.Tensor, cond: torch.Tensor, opts: dict
     hp = {**DEFAULTS, **(hp or {})}
     cond = drop_condition(cond, model.blocks, hp["p_uncond"], hp["p_drop_attr"])
     with amp.autocast():
-        loss = diffusion_loss(model, x * 2 - 1, cond)
+        loss = diffusion_loss(model, x * 2 - 1, cond, hp["min_snr_gamma"])
     amp.step(loss, opts["net"])
     update_ema(model, hp["ema"])
     return {"loss": loss.item()}

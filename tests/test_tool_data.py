@@ -103,7 +103,8 @@ def test_arguments_are_grounded_in_the_message(generated):
         decision = json.loads(example["messages"][-1]["content"])
         message, args = request(example).lower(), decision.get("arguments", {})
         if decision["tool"] == "search_knowledge":
-            assert args["query"].lower() in message
+            # a plural query for a singular word counts ("what is the main result?" -> "results")
+            assert args["query"].lower().removesuffix("s") in message, (args, message)
         elif decision["tool"] == "generate_images":
             digit = re.search(r"\d", args["prompt"])
             if digit:

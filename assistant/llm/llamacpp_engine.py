@@ -406,9 +406,7 @@ class LlamaCppEngine(PromptBuilder):
         if self.adapters is not None:
             self.adapters.activate(adapter)
         budget = min(int(params.max_new_tokens), self.settings.context_tokens - max(len(r) for r in rows))
-        shared = 0  # a common prefix, leaving every row at least its last token of its own
-        while all(len(r) > shared + 1 for r in rows) and len({r[shared] for r in rows}) == 1:
-            shared += 1
+        shared = _common_prefix(rows)
         cells = shared + sum(len(r) - shared for r in rows) + len(rows) * budget + 8
         ctx = self._batch_context(cells, len(rows))
         self._use_free_cores(ctx.ctx)
@@ -422,13 +420,7 @@ class LlamaCppEngine(PromptBuilder):
         replies: list[list[int]] = [[] for _ in rows]
         picks: dict[int, int] = {}  # sequence -> its next token
         try:
-            for pos in range(0, shared, 512):
-                piece = rows[0][pos : min(pos + 512, shared)]
-                batch.set_batch(piece, n_past=pos, logits_all=False)
-                batch.batch.logits[len(piece) - 1] = False
-                ctx.decode(batch)
-            for seq in range(1, len(rows)):
-                ctx.kv_cache_seq_cp(0, seq, -1, -1)
+            _decode_prefix_for_all(ctx, batch, rows[0][:shared], len(rows))
             # each row's own tail, packed 512 tokens per decode; a row's first reply token is sampled from the
             # logits of its last prompt token, before the next decode overwrites them
             pending = [(seq, pos) for seq, r in enumerate(rows) for pos in range(shared, len(r))]
@@ -482,9 +474,7 @@ class LlamaCppEngine(PromptBuilder):
         if not rows:
             return []
         choice_ids = [self._tokens(choice)[0] for choice in choices]
-        shared = 0
-        while all(len(r) > shared + 1 for r in rows) and len({r[shared] for r in rows}) == 1:
-            shared += 1
+        shared = _common_prefix(rows)
         n_vocab = self.llm.n_vocab()
         out: list[list[float]] = [[] for _ in rows]
         group = 16  # sequences per round (one context sized for them)
@@ -506,13 +496,7 @@ class LlamaCppEngine(PromptBuilder):
             ctx.kv_cache_clear()
             batch = _internals.LlamaBatch(n_tokens=512, embd=0, n_seq_max=group, verbose=False)
             try:
-                for pos in range(0, shared, 512):
-                    piece = part[0][pos : min(pos + 512, shared)]
-                    batch.set_batch(piece, n_past=pos, logits_all=False)
-                    batch.batch.logits[len(piece) - 1] = False
-                    ctx.decode(batch)
-                for seq in range(1, len(part)):
-                    ctx.kv_cache_seq_cp(0, seq, -1, -1)
+                _decode_prefix_for_all(ctx, batch, part[0][:shared], len(part))
                 pending = [(seq, pos) for seq, r in enumerate(part) for pos in range(shared, len(r))]
                 for first in range(0, len(pending), 512):
                     b = batch.batch
@@ -534,6 +518,25 @@ class LlamaCppEngine(PromptBuilder):
             finally:
                 batch.close()
         return out
+
+
+def _common_prefix(rows: list[list[int]]) -> int:
+    """Length of the token prefix all rows share, leaving every row at least its last token of its own."""
+    shared = 0
+    while all(len(r) > shared + 1 for r in rows) and len({r[shared] for r in rows}) == 1:
+        shared += 1
+    return shared
+
+
+def _decode_prefix_for_all(ctx, batch, prefix: list[int], n_seq: int) -> None:  # noqa: ANN001 - llama internals
+    """Decode `prefix` once on sequence 0 (no logits needed) and copy its cache cells to sequences 1..n_seq-1."""
+    for pos in range(0, len(prefix), 512):
+        piece = prefix[pos : pos + 512]
+        batch.set_batch(piece, n_past=pos, logits_all=False)
+        batch.batch.logits[len(piece) - 1] = False
+        ctx.decode(batch)
+    for seq in range(1, n_seq):
+        ctx.kv_cache_seq_cp(0, seq, -1, -1)
 
 
 # llama.cpp's `general.file_type` numbers for the quantizations one meets in practice

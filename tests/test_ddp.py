@@ -55,7 +55,8 @@ def test_cancel_stops_every_rank_and_a_failing_rank_fails_the_job(settings, tmp_
     job_id = runner.start("sft", sft_config(tmp_path, "ddp-stop", max_steps=100000, batch_size=2),
                           lock_key="adapter:ddp-stop")
     deadline = time.monotonic() + 300
-    while not runner.metrics(job_id) and time.monotonic() < deadline:  # training under way on both ranks
+    # training under way on both ranks: a step's metric is written just before its progress, so wait for both
+    while not (runner.metrics(job_id) and runner.get(job_id).progress > 0.1) and time.monotonic() < deadline:
         time.sleep(0.5)
     pids = {int(pid) for pid in re.findall(r"^rank \d/2 \(pid (\d+)\)", runner.log_tail(job_id, 200_000), re.M)}
     assert len(pids) == 2 and runner.get(job_id).progress > 0.1

@@ -38,6 +38,7 @@ class TurnRequest:
     system_prompt: str | None = None
     regenerate: bool = False  # answer the last user message again; the old reply becomes an alternative
     record: bool = True
+    commands: bool = True  # slash commands (/draw, /train …) run; the API allows them only with x_builtin_tools
     # The options above are the conversation's settings from now on (the UI): the chat service stores them with
     # the conversation (creating it with them if needed) before the turn, so None then means the default.
     remember_options: bool = False
@@ -182,7 +183,7 @@ class ChatEngine:
 
         # 1) direct commands (/draw, /search, /tools …) need no model at all
         command = None
-        if message.lstrip().startswith("/"):
+        if request.commands and message.lstrip().startswith("/"):
             command = self.services.tools.run_command(message, request.owner, conv.id)
         if command is not None:
             result.answer, result.tool_calls, result.images = command.text, command.calls, command.images

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     # --- limits ----------------------------------------------------------------------------
     max_input_chars: int = 20_000
     max_upload_mb: int = 20
+    max_form_file_mb: int = Field(100, ge=1, description="largest file any upload field of the page accepts "
+                                  "(training data, imports, documents); larger ones are refused unstored")
     context_tokens: int = 4096
     max_new_tokens_cap: int = 2048
     max_tool_calls: int = Field(3, ge=1, le=8, description="tool calls the model may chain in one turn")

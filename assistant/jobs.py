@@ -178,12 +178,16 @@ class JobRunner:
         with self._start_lock():
             self.reconcile()
             with self.db.session() as s:
-                busy = s.scalars(select(Job).where(Job.lock_key == lock_key, Job.status.in_(ACTIVE))).first()
+                busy = s.execute(select(Job, JobOwner.owner).outerjoin(JobOwner, JobOwner.job_id == Job.id)
+                                 .where(Job.lock_key == lock_key, Job.status.in_(ACTIVE))).first()
                 if busy is not None:
-                    raise JobError(
-                        f"a {busy.kind} job ({busy.id}) is already {busy.status} for {lock_key!r}; "
-                        "wait for it or cancel it first"
-                    )
+                    job, by = busy
+                    if (by or SYSTEM_OWNER) == owner:
+                        raise JobError(f"a {job.kind} job ({job.id}) is already {job.status} for {lock_key!r}; "
+                                       "wait for it or cancel it first")
+                    # another user's job: say that it runs, not its id (ids open its log and Cancel)
+                    raise JobError(f"a {job.kind} job of another user is already {job.status} for {lock_key!r}; "
+                                   "try again when it has finished")
             mine = [j for j in self.running() if j.owner == owner]
             if len(mine) >= self.settings.max_jobs_per_user:
                 listed = ", ".join(f"{j.kind} {j.id} ({j.status}, {j.progress:.0%})" for j in mine)

@@ -67,6 +67,12 @@ def warm_up(services, status: StartupStatus, load_model: bool = True) -> threadi
     """Start the warm-up thread and return it."""
 
     def run() -> None:
+        # Jobs whose worker died with the last server (kill -9, reboot) are marked failed at once, not when someone
+        # next lists the jobs; the ones waiting for a slot start.
+        try:
+            services.jobs.dispatch()
+        except Exception:  # noqa: BLE001 - the app still serves; the Jobs tab retries
+            log.exception("could not check the jobs left by the last run")
         # The model first: it takes seconds and is what the person came for; the first indexing of the
         # shipped documents takes a minute on a fresh machine (until it is saved, searches find no documents).
         if load_model:

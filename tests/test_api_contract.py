@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 LOOPBACK = ("127.0.0.1", 50000)
+LOCAL_URL = "http://127.0.0.1:7860"  # the Host header a local client sends
 
 
 @pytest.fixture()
@@ -42,7 +43,28 @@ def test_without_keys_only_loopback_is_served(api_app):
     remote = TestClient(api_app, client=("10.0.0.7", 50000))
     response = remote.get("/models")
     assert response.status_code == 401 and response.json()["error"]["code"] == "no_api_keys"
-    assert TestClient(api_app, client=LOOPBACK).get("/models").status_code == 200
+    assert TestClient(api_app, client=LOOPBACK, base_url=LOCAL_URL).get("/models").status_code == 200
+
+
+def test_without_keys_a_page_rebound_to_loopback_is_refused(api_app):
+    """DNS rebinding: a page at evil.example whose name now resolves to 127.0.0.1 reaches us from loopback."""
+    rebound = TestClient(api_app, client=LOOPBACK, base_url="http://evil.example:7860")
+    response = rebound.get("/models")
+    assert response.status_code == 401 and response.json()["error"]["code"] == "no_api_keys"
+    assert TestClient(api_app, client=LOOPBACK, base_url="http://localhost:7860").get("/models").status_code == 200
+
+
+def test_once_an_account_exists_the_api_needs_a_key_even_from_loopback(api_app, services):
+    from assistant.users import UserStore
+
+    users = UserStore(services.db)
+    users.add("erin", "a-long-password", "user")
+    try:
+        response = TestClient(api_app, client=LOOPBACK, base_url=LOCAL_URL).get("/models")
+        assert response.status_code == 401 and "API key" in response.json()["error"]["message"]
+    finally:
+        users.delete("erin")
+    assert TestClient(api_app, client=LOOPBACK, base_url=LOCAL_URL).get("/models").status_code == 200
 
 
 def test_once_a_key_exists_every_client_needs_one(api_app, services):
@@ -50,7 +72,7 @@ def test_once_a_key_exists_every_client_needs_one(api_app, services):
 
     store = ApiKeyStore(services.db)
     key, record = store.create("local")
-    local = TestClient(api_app, client=LOOPBACK)
+    local = TestClient(api_app, client=LOOPBACK, base_url=LOCAL_URL)
     assert local.get("/models").json()["error"]["code"] == "missing_api_key"
     assert local.get("/models", headers={"Authorization": "Bearer sk-asst-nope"}).status_code == 401
     assert local.get("/models", headers={"Authorization": f"Bearer {key}"}).status_code == 200
@@ -60,7 +82,7 @@ def test_once_a_key_exists_every_client_needs_one(api_app, services):
 
 
 def test_errors_are_openai_shaped_with_the_right_status(api_app):
-    client = TestClient(api_app, client=LOOPBACK)
+    client = TestClient(api_app, client=LOOPBACK, base_url=LOCAL_URL)
     base = _base(client)
     cases = [
         ({"model": base, "messages": []}, 400),
@@ -80,7 +102,7 @@ def test_errors_are_openai_shaped_with_the_right_status(api_app):
 
 
 def test_first_request_gets_503_while_loading_then_chats_are_stored(api_app, services):
-    client = TestClient(api_app, client=LOOPBACK)
+    client = TestClient(api_app, client=LOOPBACK, base_url=LOCAL_URL)
     base = _base(client)
     first = client.post("/chat/completions", json={"model": base, "messages": [{"role": "user", "content": "hi"}]})
     assert first.status_code == 503 and first.json()["error"]["code"] == "model_loading"
@@ -100,8 +122,74 @@ def test_first_request_gets_503_while_loading_then_chats_are_stored(api_app, ser
     assert lines[-1] == "data: [DONE]" and '"index": 1' in "".join(lines)
 
 
+def test_bad_schemas_and_tool_choices_are_400s_that_name_the_parameter(api_app):
+    client = TestClient(api_app, client=LOOPBACK, base_url=LOCAL_URL)
+    base = _base(client)
+    _loaded(client, base)
+    hi = [{"role": "user", "content": "hi"}]
+
+    def tools(parameters: dict) -> list[dict]:
+        return [{"type": "function", "function": {"name": "lookup", "parameters": parameters}}]
+
+    cases = [
+        ({"tools": tools({"type": "banana"})}, "tools"),
+        ({"tools": tools({"type": "object", "properties": [1]})}, "tools"),
+        ({"tools": tools({"$ref": "#/defs/missing"})}, "tools"),
+        ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "banana"}}}},
+         "response_format"),
+        ({"response_format": {"type": "json_schema", "json_schema": {
+            "name": "x", "schema": {"type": "string", "pattern": "(["}}}}, "response_format"),
+        ({"tool_choice": {"type": "function", "function": {"name": "lookup"}}}, "tool_choice"),  # no tools sent
+        ({"tools": tools({"type": "object"}), "tool_choice": {"type": "function", "function": {}}}, "tool_choice"),
+    ]
+    for extra, param in cases:
+        response = client.post("/chat/completions", json={"model": base, "messages": hi, "max_tokens": 4, **extra})
+        assert response.status_code == 400, (extra, response.text)
+        error = response.json()["error"]
+        assert error["param"] == param and error["type"] == "invalid_request_error", (extra, error)
+        assert "Traceback" not in error["message"] and "AssertionError" not in error["message"]
+
+
+def test_slash_commands_are_builtin_tools_and_need_the_opt_in(api_app, services):
+    """"/calc 6*7" is the calculator: an API client gets it only with x_builtin_tools (docs/api.md)."""
+    client = TestClient(api_app, client=LOOPBACK, base_url=LOCAL_URL)
+    base = _base(client)
+    _loaded(client, base)
+    body = {"model": base, "messages": [{"role": "user", "content": "/calc 6*7"}], "max_tokens": 4, "temperature": 0}
+    plain = client.post("/chat/completions", json=body).json()
+    opted_in = client.post("/chat/completions", json={**body, "x_builtin_tools": True}).json()
+    assert "42" in opted_in["choices"][0]["message"]["content"]
+    assert "42" not in plain["choices"][0]["message"]["content"]  # the tiny model's own words, no calculator
+    stored = services.conversations.get("local", plain["x_conversation_id"]).messages[-1]
+    assert not (stored.get("meta") or {}).get("tool_calls")
+
+
+def test_every_generating_route_counts_against_the_per_user_rate(api_app, services):
+    """Not only plain chats: completions, JSON-mode chats, embeddings and images are generation too."""
+    from assistant import limits
+
+    client = TestClient(api_app, client=LOOPBACK, base_url=LOCAL_URL)
+    base = _base(client)
+    _loaded(client, base)
+    services.settings.chat_rate_per_minute, services.settings.chat_burst = 1, 2
+    limits.reset()
+    try:
+        hi = [{"role": "user", "content": "hi"}]
+        routes = [("/completions", {"model": base, "prompt": "hi", "max_tokens": 1}),
+                  ("/chat/completions", {"model": base, "messages": hi, "max_tokens": 1,
+                                         "response_format": {"type": "json_object"}}),
+                  ("/embeddings", {"model": "all-minilm-l6-v2", "input": "hi"})]
+        for route, body in routes:
+            limits.reset()
+            statuses = [client.post(route, json=body).status_code for _ in range(3)]
+            assert statuses[:2] == [200, 200] and statuses[2] == 429, (route, statuses)
+    finally:
+        services.settings.chat_rate_per_minute = 0
+        limits.reset()
+
+
 def test_a_full_queue_answers_429(api_app):
-    client = TestClient(api_app, client=LOOPBACK)
+    client = TestClient(api_app, client=LOOPBACK, base_url=LOCAL_URL)
     base = _base(client)
     _loaded(client, base)
     gate = api_app.state.api.gate
@@ -125,7 +213,7 @@ def test_contract_no_server_errors(api_app, services):
 
     key, _ = ApiKeyStore(services.db).create("local")
     auth = {"Authorization": f"Bearer {key}"}
-    client = TestClient(api_app, client=LOOPBACK, headers=auth)
+    client = TestClient(api_app, client=LOOPBACK, base_url=LOCAL_URL, headers=auth)
     base = _base(client)
     _loaded(client, base)
     schema = schemathesis.openapi.from_asgi("/openapi.json", api_app)

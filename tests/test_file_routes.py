@@ -8,6 +8,7 @@ Re-measure the probe count: `.venv/bin/python -m pytest -q -s tests/test_file_ro
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -180,3 +181,19 @@ def test_summary(site):
             probe(site["server"], site["files"][target])
     print(f"\nfile-route probes blocked: {len(PROBES['tried']) - len(PROBES['leaked'])}/{len(PROBES['tried'])}")
     assert not PROBES["leaked"]
+
+
+@pytest.mark.parametrize("endpoint, data", [
+    ("on_upload", lambda path: [[{"path": path, "meta": {"_type": "gradio.FileData"}}], "shared"]),
+    ("fill", lambda path: ["ssl-digits", 0.25, "patches", {"path": path, "meta": {"_type": "gradio.FileData"}}]),
+])
+def test_a_server_path_sent_as_an_upload_is_refused(site, endpoint, data):
+    """A file input must be a file the client uploaded: naming the database or another user's upload by path (as
+    a hostile client can in the JSON of a call) is refused before our handler runs, so nothing of it is read.
+    (gradio_client run on the server's own machine uploads such a path from its disk: that is not this hole.)"""
+    outside = Path(__file__).resolve().parents[1] / "README.md"
+    for target in ("other-user-upload", "upload", "database", outside):
+        path = site["files"][target] if isinstance(target, str) else target
+        outputs = site["server"].call(endpoint, data(str(path)), errors=True)
+        assert outputs[0] == "error", (endpoint, target, outputs)
+        assert SECRET_WORD.decode() not in json.dumps(outputs)

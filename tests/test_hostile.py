@@ -392,11 +392,16 @@ def image_cases(world) -> dict:
                                         "unknown dataset"),
         "inpaint a text file": (lambda: raised(service.inpaint, str(text_file), 0.25, "ssl-digits", settings=s),
                                 "cannot read image"),
+        # the chat's tool reads no server folder (a model may be talked into "folder:/root/.ssh")
+        "train on a server folder from the chat": (
+            lambda: raised(world["services"].tools.registry.tools["train_image_model"].func, "vae", "folder:/etc", 1),
+            "admins only"),
     }
 
 
 IMAGE_CASES = ["draw 0 images", "draw -5 images", "model name traversal", "train 99999999 epochs", "train 0 epochs",
-               "train an unknown model kind", "train on an unknown dataset", "inpaint a text file"]
+               "train an unknown model kind", "train on an unknown dataset", "inpaint a text file",
+               "train on a server folder from the chat"]
 
 
 @pytest.mark.parametrize("case", IMAGE_CASES)

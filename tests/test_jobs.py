@@ -43,6 +43,40 @@ def test_same_lock_key_is_refused_while_running_and_cancel_works(runner):
     runner.wait(runner.start("sleep", {"steps": 1, "interval": 0.01}, lock_key="adapter:x"), timeout=60)
 
 
+def test_another_users_busy_job_is_named_without_its_id(runner):
+    """The id opens a job's log and Cancel: a refusal tells bob that carol's job runs, not which one it is."""
+    carols = runner.start("sleep", {"steps": 200, "interval": 0.05}, lock_key="image:vae-digits", owner="user:carol")
+    try:
+        with pytest.raises(JobError, match="another user") as refused:
+            runner.start("sleep", {"steps": 1}, lock_key="image:vae-digits", owner="user:bob")
+        assert carols not in str(refused.value)
+        with pytest.raises(JobError, match=carols):  # her own second try names it
+            runner.start("sleep", {"steps": 1}, lock_key="image:vae-digits", owner="user:carol")
+    finally:
+        runner.cancel(carols)
+        runner.wait(carols, timeout=30)
+
+
+def test_startup_marks_the_jobs_of_a_killed_server_failed(services):
+    """kill -9 of the app and its worker: at the next start the job is failed at once, not 'running' until
+    someone lists the jobs."""
+    import signal
+
+    from assistant.startup import StartupStatus, warm_up
+
+    runner = services.jobs
+    job_id = runner.start("sleep", {"steps": 500, "interval": 0.05})
+    deadline = time.time() + 60
+    while runner.get(job_id).pid is None and time.time() < deadline:
+        time.sleep(0.1)
+    os.killpg(runner.get(job_id).pid, signal.SIGKILL)
+    time.sleep(0.5)
+    assert runner.get(job_id).status in ("queued", "running")  # nobody has looked yet
+    warm_up(services, StartupStatus(), load_model=False).join(timeout=60)
+    info = runner.get(job_id)
+    assert info.status == "failed" and "SIGKILL" in info.message, info.message
+
+
 def test_job_survives_a_ui_restart(tmp_path, database_url):
     settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
     job_id = JobRunner(settings).start("sleep", {"steps": 10, "interval": 0.1})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -152,3 +153,17 @@ def test_launch_itself_refuses_too(settings):
     options = launch_options(services)
     assert callable(options["auth"]) and options["allowed_paths"] == []
     assert str(settings.data_dir) in options["blocked_paths"]
+
+
+def test_the_settings_view_every_user_loads_holds_no_secrets(settings):
+    """The Settings tab's JSON is part of the page (Gradio's /config) for every logged-in user."""
+    from types import SimpleNamespace
+
+    from assistant.ui.settings_tab import settings_json
+
+    secret = settings.model_copy(update={"remote_key": "sk-remote-123", "auth": "admin:pw-auth-456",
+                                         "database_url": "postgresql://app:pw-db-789@127.0.0.1:5432/assistant"})
+    view = settings_json(SimpleNamespace(settings=secret))
+    for word in ("sk-remote-123", "pw-auth-456", "pw-db-789"):
+        assert word not in view
+    assert json.loads(view)["database_url"].startswith("postgresql://app:***@127.0.0.1")

@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import anyio
 from fastapi import Depends, FastAPI, Request
@@ -30,9 +31,9 @@ from assistant.api.serving import (
     b64,
     run_on_thread,
 )
-from assistant.limits import RateLimited
+from assistant.limits import RateLimited, check_chat_rate
 from assistant.security import is_loopback
-from assistant.users import LOCAL_OWNER, ApiKeyStore
+from assistant.users import LOCAL_OWNER, ApiKeyStore, UserStore
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def create_api(services, status=None) -> FastAPI:  # noqa: ANN001, C901 - Servic
     """The /v1 app (mount it at /v1): models, chat/completions, completions, embeddings, images/generations."""
     api = ApiService(services, status)
     keys = ApiKeyStore(services.db)
+    users = UserStore(services.db)
     app = FastAPI(
         title="Offline assistant: OpenAI-compatible API",
         version="1",
@@ -119,10 +121,16 @@ def create_api(services, status=None) -> FastAPI:  # noqa: ANN001, C901 - Servic
         return error_response(ApiError(500, f"internal error: {type(exc).__name__}", "server_error"))
 
     def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Caller:
-        """The key's user; without any key configured, the local single user, from loopback only."""
+        """The key's user; with no accounts and no keys, the local single user, from loopback only."""
+        if keys.active_count() == 0 and users.count() > 0:  # accounts exist: nobody is "local" any more
+            raise ApiError(401, "accounts exist, so the API needs an API key; create one with: python -m assistant "
+                                "apikeys create USER", "authentication_error", "no_api_keys",
+                           headers={"WWW-Authenticate": "Bearer"})
         if keys.active_count() == 0:
             host = request.client.host if request.client else ""
-            if not is_loopback(host):
+            # the Host header too: a web page whose name was rebound to 127.0.0.1 reaches us from loopback
+            named = urlsplit(f"//{request.headers.get('host', '')}").hostname or ""
+            if not (is_loopback(host) and is_loopback(named)):
                 raise ApiError(401, "no API keys are configured, so the API answers loopback clients only; create "
                                     "one with: python -m assistant apikeys create USER", "authentication_error",
                                "no_api_keys")
@@ -145,18 +153,30 @@ def create_api(services, status=None) -> FastAPI:  # noqa: ANN001, C901 - Servic
         api.adapter_for(model_id)
         return next(c for c in api.models() if c.id == model_id)
 
+    def limited(who: Caller) -> None:
+        """Count one generating request against the caller's per-user rate, as a chat turn counts its own."""
+        try:
+            check_chat_rate(who.owner, services.settings)
+        except RateLimited as exc:
+            raise _as_api_error(exc) from None
+
     @app.post("/chat/completions", response_model=p.ChatCompletion, responses=ERRORS)
     async def chat_completions(body: p.ChatCompletionRequest, who: Caller = Depends(caller)):  # noqa: ANN201
-        produce = await anyio.to_thread.run_sync(api.plan_chat, body, who)
+        try:
+            produce = await anyio.to_thread.run_sync(api.plan_chat, body, who)
+        except RateLimited as exc:  # a plan that does not go through the chat turn counts itself
+            raise _as_api_error(exc) from None
         return await respond(produce, body, chat=True)
 
     @app.post("/completions", response_model=p.Completion, responses=ERRORS)
     async def completions(body: p.CompletionRequest, who: Caller = Depends(caller)):  # noqa: ANN201
+        limited(who)
         produce = await anyio.to_thread.run_sync(api.plan_completion, body)
         return await respond(produce, body, chat=False)
 
     @app.post("/embeddings", response_model=p.EmbeddingResponse, responses=ERRORS)
     async def embeddings(body: p.EmbeddingRequest, who: Caller = Depends(caller)) -> p.EmbeddingResponse:
+        limited(who)
         vectors, tokens = await anyio.to_thread.run_sync(api.embed, body.model, body.texts())
         if body.encoding_format == "base64":
             import numpy as np
@@ -170,6 +190,7 @@ def create_api(services, status=None) -> FastAPI:  # noqa: ANN001, C901 - Servic
 
     @app.post("/images/generations", response_model=p.ImageResponse, responses=ERRORS)
     async def images(body: p.ImageRequest, who: Caller = Depends(caller)) -> p.ImageResponse:
+        limited(who)
         model, pictures = await anyio.to_thread.run_sync(api.draw, body.model, body.prompt, body.n, body.seed)
         if body.response_format == "url":
             data = [p.ImageData(url="data:image/png;base64," + b64(png)) for png in pictures]

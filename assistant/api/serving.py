@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.api.protocol import ChatCompletionRequest, CompletionRequest, ModelCard, new_id
+from assistant.limits import check_chat_rate
 from assistant.llm.base import GenerationParams, GenerationStats, InputError
 
 log = logging.getLogger(__name__)
@@ -348,9 +349,19 @@ class ApiService:
             spec = request.response_format.json_schema
             if spec is None or not spec.schema_:
                 raise ApiError(400, "response_format json_schema needs json_schema.schema", param="response_format")
+            check_schema(spec.schema_, "response_format")
+        choice = request.tool_choice
+        if choice is not None and not isinstance(choice, str):
+            name = choice.function.get("name")
+            if name not in {t.function.name for t in request.tools or []}:
+                raise ApiError(400, f"tool_choice names {name!r}, which is not among the tools", param="tool_choice")
+        for tool in request.tools or []:
+            check_schema(client_decision_schema([{"name": tool.function.name, "parameters": tool.function.parameters}],
+                                                True), "tools", f"tool {tool.function.name!r}: ")
         del after_user
         if request.n == 1 and not tools_on and not json_out and not tool_history and last_is_user:
-            return self._chat_turn(request, caller, adapter, params)
+            return self._chat_turn(request, caller, adapter, params)  # the chat turn counts against the rate
+        check_chat_rate(caller.owner, self.settings)
         return self._chat_direct(request, caller, adapter, params, engine, tools_on)
 
     def _history(self, request: ChatCompletionRequest) -> tuple[str | None, list[dict], str]:
@@ -394,6 +405,7 @@ class ApiService:
                 owner=caller.owner, message=message, conversation_id=conversation_id,
                 adapter=adapter or "none", cot_mode=mode, knowledge_mode=request.x_knowledge or "off",
                 tools_enabled=request.x_builtin_tools, params=overrides, system_prompt=system,
+                commands=request.x_builtin_tools,  # "/train …" is the app's tool too: never without the opt-in
             )
             sent = Sent()
             result = None
@@ -599,6 +611,7 @@ class ApiService:
             schema = (request.response_format.json_schema.schema_ if request.response_format.json_schema else None)
             if not schema:
                 raise ApiError(400, "response_format json_schema needs json_schema.schema", param="response_format")
+            check_schema(schema, "response_format")
         n = request.n
         stop = [StopText(request.stop) for _ in range(n)]
         echo = prompt if request.echo else ""
@@ -661,6 +674,26 @@ class ApiService:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def check_schema(schema: dict, param: str, what: str = "") -> None:
+    """A 400 naming `param` unless `schema` is a valid JSON schema that the decoding grammar can be built from."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise ApiError(400, f"{what}not a valid JSON schema: {exc.message[:200]}", param=param) from None
+    try:
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+    except ImportError:  # no llama.cpp here: the engine in use checks the schema itself
+        return
+    try:
+        json_schema_to_gbnf(json.dumps(schema))
+    except Exception as exc:  # noqa: BLE001 - the converter raises assertions and lookups on what it cannot take
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ApiError(400, f"{what}schema not supported for constrained decoding: {reason}", param=param) from None
 
 
 def client_decision_schema(tools: list[dict], required: bool) -> dict:

@@ -229,6 +229,13 @@ class KnowledgeBase:
                     "delete some documents first")
         return None
 
+    def oversized(self, name: str, size: int) -> FileResult | None:
+        """The refusal of an upload of `size` bytes over `max_upload_mb`, or None."""
+        if size <= self.settings.max_upload_mb * 1024 * 1024:
+            return None
+        return FileResult(name, f"uploads/{name}", "error",
+                          message=f"{name}: {size / 1e6:.1f} MB is over the {self.settings.max_upload_mb} MB limit")
+
     def add_upload(self, filename: str, data: bytes, progress: Progress | None = None,
                    owner: str | None = None) -> IngestReport:
         """Store an uploaded file under uploads/ (safe name, size and per-user limits) and index it."""
@@ -240,10 +247,9 @@ class KnowledgeBase:
             check_name(name, "file name")
         except InvalidName as exc:
             return IngestReport([FileResult(filename, "", "error", message=str(exc))])
-        if len(data) > self.settings.max_upload_mb * 1024 * 1024:
-            return IngestReport([FileResult(name, f"uploads/{name}", "error",
-                                            message=f"{name}: {len(data) / 1e6:.1f} MB is over the "
-                                                    f"{self.settings.max_upload_mb} MB limit")])
+        too_big = self.oversized(name, len(data))
+        if too_big is not None:
+            return IngestReport([too_big])
         if Path(name).suffix.lower() not in SUPPORTED:
             return IngestReport([FileResult(name, f"uploads/{name}", "error",
                                             message=f"{name}: unsupported file type; supported: "

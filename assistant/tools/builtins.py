@@ -115,6 +115,9 @@ def make_builtin_tools(services) -> list[BaseTool]:  # noqa: ANN001 - Services
 
         turn = CURRENT_TURN.get()
         owner = turn.owner if turn is not None else "local"
+        if dataset.strip().lower().startswith("folder"):  # a server folder: admins choose that in the Images tab
+            raise ValueError("training on a folder of the server is started from the Images tab (admins only); "
+                             "from the chat choose digits or shapes")
         out = _call_with_settings(
             imaging.train_image_model, settings, model=model, dataset=dataset, epochs=epochs, owner=owner
         )

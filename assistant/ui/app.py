@@ -34,7 +34,8 @@ def build_app(services, status: StartupStatus | None = None) -> gr.Blocks:  # no
     identity = Identity.for_data_dir(settings.data_dir)
     access = Access.for_services(services)
     services.models.follow(status)  # a model switched in the Settings tab updates the footer's model line
-    with gr.Blocks(title="Offline assistant", fill_width=True) as app:
+    # uploads and page copies of images in Gradio's cache are swept hourly once a day old (a reload re-copies)
+    with gr.Blocks(title="Offline assistant", fill_width=True, delete_cache=(3600, 86400)) as app:
         browser_id = gr.BrowserState(
             None, storage_key="assistant-browser-id", secret=identity.browser_state_secret
         )
@@ -99,6 +100,8 @@ def launch_options(services, insecure: bool = False) -> dict:  # noqa: ANN001
         # adapters blocked outright. Pictures reach the page as pixels Gradio caches under a content hash.
         "allowed_paths": [],
         "blocked_paths": blocked,
+        # refused by the upload route before a byte is stored (documents have their own, lower, max_upload_mb)
+        "max_file_size": f"{settings.max_form_file_mb}mb",
         "app_kwargs": {"middleware": [Middleware(FileRouteGuard, blocked=blocked)]},
     }
 

@@ -11,7 +11,7 @@ import pandas as pd
 from assistant.config import Settings
 from assistant.jobs import ACTIVE
 from assistant.ui import files
-from assistant.ui.access import Access
+from assistant.ui.access import Access, check_admin, owner_of
 
 
 def _model_names(settings: Settings, kinds: tuple[str, ...]) -> list[str]:
@@ -24,7 +24,7 @@ def _error(exc: Exception) -> str:
     return f"⚠️ {exc}"
 
 
-def build_images_tab(settings: Settings, access: Access | None = None) -> None:  # noqa: ARG001 - every role may
+def build_images_tab(settings: Settings, access: Access | None = None) -> None:
     """Build the components inside an already-open gr.Tab."""
     from assistant.imaging import service
     from assistant.jobs import JobRunner
@@ -89,10 +89,12 @@ def build_images_tab(settings: Settings, access: Access | None = None) -> None: 
         eval_numbers = gr.JSON(label="metrics (test split)")
         eval_gallery = gr.Gallery(label="evaluation grids", columns=2, height=300)
 
-    def start(kind_v: str, dataset_v: str, folder_v: str, epochs_v: float):
+    def start(kind_v: str, dataset_v: str, folder_v: str, epochs_v: float, request: gr.Request):
         try:
+            if dataset_v == "folder" or folder_v:  # reads a folder of the server: not every user's to choose
+                check_admin(access, request, "train on a folder of the server")
             out = service.train_image_model(kind_v, dataset_v, int(epochs_v), folder=folder_v or None,
-                                            settings=settings)
+                                            settings=settings, owner=owner_of(request))
         except Exception as exc:  # noqa: BLE001 - shown to the user
             return None, _error(exc), gr.Timer(active=False)
         return out["job_id"], f"started job `{out['job_id']}` → `{out['name']}`", gr.Timer(active=True)

@@ -119,6 +119,10 @@ def build_knowledge_tab(settings: Settings, access: Access | None = None) -> Non
         started = time.perf_counter()
         for i, path in enumerate(paths):
             progress(i / len(paths), desc=f"indexing {Path(path).name}")
+            too_big = collection.oversized(Path(path).name, Path(path).stat().st_size)
+            if too_big is not None:  # refused before it is read into memory
+                report.results.append(too_big)
+                continue
             part = collection.add_upload(Path(path).name, Path(path).read_bytes(),
                                          owner=owner or private_owner(request))
             report.results += part.results

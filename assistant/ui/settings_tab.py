@@ -27,9 +27,16 @@ WHY_DEFAULT = (
 )
 
 
+SECRET_FIELDS = {"auth", "remote_key"}  # never shown: the view is part of the page every logged-in user loads
+
+
 def settings_json(services) -> str:  # noqa: ANN001
     settings = services.settings
-    view = settings.model_dump(mode="json", exclude={"auth"})
+    view = settings.model_dump(mode="json", exclude=SECRET_FIELDS)
+    if settings.database_url:  # a server URL may carry a password
+        from sqlalchemy.engine import make_url
+
+        view["database_url"] = make_url(settings.database_url).render_as_string(hide_password=True)
     view["resolved_device"] = settings.resolved_device()
     view["resolved_quant"] = settings.resolved_quant()
     view["resolved_engine"] = settings.resolved_engine()

@@ -14,6 +14,8 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -151,16 +153,50 @@ def legacy_pair(auth: str | None) -> tuple[str, str] | None:
     return None
 
 
-def make_auth(store: UserStore, auth: str | None):  # noqa: ANN201
-    """Gradio's `auth=`: accounts in the database, plus the legacy ASSISTANT_AUTH pair as a fallback."""
+class LoginThrottle:
+    """At most `attempts` wrong passwords per account within `window` seconds; past that, logins to the account
+    are refused without checking (no argon2 work either) until the oldest failure leaves the window."""
+
+    def __init__(self, attempts: int = 5, window: float = 60.0, clock=time.monotonic) -> None:  # noqa: ANN001
+        self.attempts, self.window, self.clock = attempts, window, clock
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()  # guards _failures (Gradio checks logins on several threads)
+
+    def _recent(self, name: str) -> list[float]:
+        now = self.clock()
+        kept = [t for t in self._failures.get(name, []) if now - t < self.window]
+        self._failures[name] = kept
+        return kept
+
+    def allowed(self, name: str) -> bool:
+        with self._lock:
+            return len(self._recent(name)) < self.attempts
+
+    def record(self, name: str, ok: bool) -> None:
+        with self._lock:
+            if ok:
+                self._failures.pop(name, None)
+            else:
+                self._recent(name).append(self.clock())
+
+
+def make_auth(store: UserStore, auth: str | None, throttle: LoginThrottle | None = None):  # noqa: ANN201
+    """Gradio's `auth=`: accounts in the database, plus the legacy ASSISTANT_AUTH pair as a fallback; wrong
+    passwords are throttled per account (`LoginThrottle`)."""
     pair = legacy_pair(auth)
+    throttle = throttle or LoginThrottle()
 
     def check(name: str, password: str) -> bool:
+        if not throttle.allowed(name):
+            return False
         if pair is not None and hmac.compare_digest(name.encode(), pair[0].encode()) and hmac.compare_digest(
             password.encode(), pair[1].encode()
         ):
-            return True
-        return store.verify(name, password)
+            ok = True
+        else:
+            ok = store.verify(name, password)
+        throttle.record(name, ok)
+        return ok
 
     return check
 

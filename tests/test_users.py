@@ -167,3 +167,17 @@ def test_the_settings_view_every_user_loads_holds_no_secrets(settings):
     for word in ("sk-remote-123", "pw-auth-456", "pw-db-789"):
         assert word not in view
     assert json.loads(view)["database_url"].startswith("postgresql://app:***@127.0.0.1")
+
+
+def test_wrong_passwords_lock_the_account_for_a_while(services):
+    from assistant.users import LoginThrottle, UserStore, make_auth
+
+    UserStore(services.db).add("gina", "the-right-password", "user")
+    now = [1000.0]
+    check = make_auth(UserStore(services.db), None, LoginThrottle(attempts=3, window=60, clock=lambda: now[0]))
+    assert check("gina", "the-right-password")
+    assert not any(check("gina", f"guess-{i}") for i in range(3))
+    assert not check("gina", "the-right-password")  # locked: not even the right one, and no argon2 work
+    assert check("someone-else", "x") is False  # other accounts are not locked by gina's failures
+    now[0] += 61
+    assert check("gina", "the-right-password")

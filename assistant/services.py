@@ -31,6 +31,14 @@ class Services:
         self.jobs = JobRunner(settings, self.db)
         self._llm = None
 
+    def role(self, owner: str) -> str:
+        """The role behind an owner id: `user:NAME` has that account's; without accounts the one local user is
+        admin, and with accounts any other owner is a plain user."""
+        from assistant.users import UserStore, role_of
+
+        username = owner.removeprefix("user:") if owner.startswith("user:") else None
+        return role_of(UserStore(self.db), self.settings.auth, username)
+
     # --- the model --------------------------------------------------------------------------------
     @property
     def llm_loaded(self) -> bool:

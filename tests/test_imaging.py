@@ -254,3 +254,28 @@ def test_train_job_runs_and_refuses_a_duplicate(settings: Settings) -> None:
     assert info.status == "succeeded", JobRunner(settings).log_tail(out["job_id"])
     assert load_checkpoint("vae-job", settings).kind == "vae"
     assert JobRunner(settings).metrics(out["job_id"])  # the live loss plot has points
+
+
+def test_a_users_training_never_replaces_the_checkpoint_everyone_samples_from(services) -> None:
+    """With accounts, a plain user's "train a vae on digits" writes `vae-digits-<name>`; an admin's replaces the
+    shared `vae-digits`, and the chat tool asks the account's role for that."""
+    from types import SimpleNamespace
+
+    from assistant.tools.builtins import CURRENT_TURN
+    from assistant.users import UserStore
+
+    users = UserStore(services.db)
+    users.add("hal", "a-long-password", "user")
+    users.add("ida", "a-long-password", "admin")
+    assert (services.role("user:hal"), services.role("user:ida"), services.role("local")) == ("user", "admin", "user")
+    tool = services.tools.registry.tools["train_image_model"]
+    started = []
+    for owner in ("user:hal", "user:ida"):
+        token = CURRENT_TURN.set(SimpleNamespace(owner=owner, conversation_id=None))
+        try:
+            started.append(tool.func("vae", "digits", 1))
+        finally:
+            CURRENT_TURN.reset(token)
+        services.jobs.cancel(started[-1]["job_id"])
+        services.jobs.wait(started[-1]["job_id"], timeout=60)
+    assert [s["name"] for s in started] == ["vae-digits-hal", "vae-digits"]

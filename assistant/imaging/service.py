@@ -5,6 +5,7 @@ Every picture is written as PNG under `settings.images_dir` (the UI may serve fi
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from pathlib import Path
@@ -123,8 +124,12 @@ def generate_images(model: str = "auto", prompt_or_class: str | int | None = Non
 
 def train_image_model(model: str, dataset: str = "digits", epochs: int = 20, folder: str | None = None,
                       name: str | None = None, batch_size: int = 64, seed: int = 0, lr: float | None = None,
-                      device: str = "auto", settings: Settings | None = None, owner: str = "local") -> dict:
-    """Start training in a background job (progress and live loss in the job); returns the job id at once."""
+                      device: str = "auto", settings: Settings | None = None, owner: str = "local",
+                      shared: bool = True) -> dict:
+    """Start training in a background job (progress and live loss in the job); returns the job id at once.
+
+    `shared=False` (a user who is not an admin) names the checkpoint after its owner as well (`vae-digits-bob`), so
+    the training never replaces the model every other user samples from."""
     from assistant.jobs import JobRunner
 
     settings = settings or get_settings()
@@ -144,6 +149,9 @@ def train_image_model(model: str, dataset: str = "digits", epochs: int = 20, fol
     epochs = int(epochs)
     if not 1 <= epochs <= MAX_EPOCHS:
         raise ValueError(f"epochs must be between 1 and {MAX_EPOCHS}")
+    if not shared and not name:
+        suffix = TrainConfig(model=kind, dataset=dataset, folder=folder).checkpoint_name()
+        name = f"{suffix}-{re.sub(r'[^a-z0-9]+', '-', owner.split(':', 1)[-1].lower()).strip('-')[:24] or 'user'}"
     cfg = TrainConfig(model=kind, dataset=dataset, folder=folder, name=name, epochs=epochs,
                       batch_size=max(1, int(batch_size)), seed=int(seed), device=device,
                       hp={"lr": float(lr)} if lr else {})

@@ -119,12 +119,13 @@ def make_builtin_tools(services) -> list[BaseTool]:  # noqa: ANN001 - Services
             raise ValueError("training on a folder of the server is started from the Images tab (admins only); "
                              "from the chat choose digits or shapes")
         out = _call_with_settings(
-            imaging.train_image_model, settings, model=model, dataset=dataset, epochs=epochs, owner=owner
+            imaging.train_image_model, settings, model=model, dataset=dataset, epochs=epochs, owner=owner,
+            shared=services.role(owner) == "admin",  # a user's training never replaces everyone's model
         )
         job = out.get("job_id")
         return {
-            "text": f"Started training {model} on {dataset} for {epochs} epochs (job {job}); follow it in the "
-            "Images tab or with `python -m assistant jobs show " + str(job) + "`.",
+            "text": f"Started training {model} on {dataset} for {epochs} epochs into `{out.get('name')}` (job {job}); "
+            "follow it in the Images tab or with `python -m assistant jobs show " + str(job) + "`.",
             "final": True,
             **out,
         }

@@ -94,7 +94,8 @@ def build_images_tab(settings: Settings, access: Access | None = None) -> None:
             if dataset_v == "folder" or folder_v:  # reads a folder of the server: not every user's to choose
                 check_admin(access, request, "train on a folder of the server")
             out = service.train_image_model(kind_v, dataset_v, int(epochs_v), folder=folder_v or None,
-                                            settings=settings, owner=owner_of(request))
+                                            settings=settings, owner=owner_of(request),
+                                            shared=access is None or access.role(request) == "admin")
         except Exception as exc:  # noqa: BLE001 - shown to the user
             return None, _error(exc), gr.Timer(active=False)
         return out["job_id"], f"started job `{out['job_id']}` → `{out['name']}`", gr.Timer(active=True)

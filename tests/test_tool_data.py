@@ -10,7 +10,7 @@ import pytest
 
 from assistant.imaging.prompting import guess_dataset, parse_prompt
 from assistant.tools.calculator import evaluate
-from assistant.tools.decision import NO_TOOL, decision_messages, read_decision
+from assistant.tools.decision import DECISION_SYSTEM, NO_TOOL, decision_messages, read_decision
 from assistant.tools.parsing import validate_call
 from assistant.training import tool_data
 
@@ -53,6 +53,14 @@ def is_multistep(example: dict) -> bool:
     return any(m["role"] == "user" and m["content"].startswith(RESULT_PREFIX) for m in example["messages"])
 
 
+def client_tools(example: dict) -> list[dict] | None:
+    """The client's tools when the example is a /v1 client's decision (full prompt), else None."""
+    system = example["messages"][0]["content"]
+    if not system.startswith(DECISION_SYSTEM.split("{")[0]):
+        return None
+    return [{"name": m.group(1)} for m in re.finditer(r"^- (\w+)\(", system, re.M)]
+
+
 def is_chinese(text: str) -> bool:
     return bool(re.search(r"[\u4e00-\u9fff]", text))
 
@@ -64,7 +72,8 @@ def test_sizes_and_format(generated, app):
     system = decision_messages(tools, [], "x", compact=True)[0]
     for example in splits["train"] + splits["eval"]:
         messages = example["messages"]
-        assert messages[0] == system  # the exact prompt of the decision step
+        # the exact prompt of the decision step: the app's compact one, or the full one over a client's tools
+        assert messages[0] == system or client_tools(example)
         assert messages[-1]["role"] == "assistant" and messages[-2]["role"] == "user"
         assert sum(len(m["content"]) for m in messages[1:]) < 1200  # short: trained on two CPU cores
 
@@ -75,6 +84,10 @@ def test_every_target_is_a_valid_decision(generated, app):
     known = set(registry_tools)
     for example in splits["train"] + splits["eval"]:
         target = example["messages"][-1]["content"]
+        if client_tools(example) is not None:
+            decision = read_decision(target, {t["name"] for t in client_tools(example)})
+            assert not decision.error and not (decision.calls_tool and decision.tool in known), target
+            continue
         decision = read_decision(target, known)
         assert not decision.error, (target, decision.error)
         if not decision.calls_tool:
@@ -135,6 +148,22 @@ def test_mix_of_examples(generated):
             "switch_adapter"} <= tools_called
     for split in splits.values():  # each split has both languages and both kinds of answer
         assert any(is_chinese(request(e)) for e in split) and not all(is_chinese(request(e)) for e in split)
+
+
+def test_client_tools_are_called_when_listed_and_declined_when_not(generated):
+    """The same kind of request calls a client's tool when it is listed and calls nothing when it is not: the
+    adapter must read the listing, not learn "weather needs no tool" (or "always call")."""
+    splits, _ = generated
+    client = [e for e in splits["train"] if client_tools(e) is not None]
+    calls = [e for e in client if json.loads(e["messages"][-1]["content"])["tool"] != NO_TOOL]
+    assert 0.1 <= len(client) / len(splits["train"]) <= 0.3 and 0.35 <= len(calls) / len(client) <= 0.65
+    called_requests = {request(e) for e in calls}
+    declined_unlisted = [e for e in client if e not in calls and request(e) in called_requests]
+    assert len(declined_unlisted) >= 10
+    for example in declined_unlisted:  # the tool that served this request elsewhere is not in this listing
+        served_by = {json.loads(c["messages"][-1]["content"])["tool"] for c in calls if request(c) == request(example)}
+        assert not served_by & {t["name"] for t in client_tools(example)}
+    assert any(is_chinese(request(e)) for e in calls) and any(has_history(e) for e in calls)
 
 
 def test_eval_phrasings_are_not_in_training(generated):

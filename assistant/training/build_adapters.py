@@ -25,11 +25,11 @@ SHIPPED = {
                     learning_rate=5e-4, max_length=160, behaviour_prompts=6),
     "zh-tutor": dict(description="Answers in Chinese, explaining step by step, ending with 答案/总结.", epochs=2,
                      learning_rate=5e-4, max_length=224),
-    # Examples are 100-225 tokens (the compact decision prompt, up to 3 earlier turns, the JSON answer); the
-    # held-out generation metrics (reply length, CJK share) mean nothing for JSON decisions, so none are run.
-    # 400 steps (one pass over the 1,600 examples at batch 4) on a bf16 base; 45 steps left 13 % false calls, 200
-    # and 300 steps missed rarer kinds.
-    "tools": dict(description="Decides tool calls as JSON (used only for the tool-decision step)", max_steps=400,
+    # Examples are 100-250 tokens (the compact decision prompt with up to 3 earlier turns, or the full prompt over a
+    # /v1 client's 1-3 tools; the JSON answer); the held-out generation metrics (reply length, CJK share) mean
+    # nothing for JSON decisions, so none are run. 625 steps = one pass over the 2,500 examples at batch 4 on a bf16
+    # base; 45 steps left 13 % false calls, 200 and 300 steps missed rarer kinds.
+    "tools": dict(description="Decides tool calls as JSON (used only for the tool-decision step)", max_steps=625,
                   learning_rate=1e-3, max_length=256, behaviour_prompts=0),
 }
 

@@ -28,10 +28,11 @@ from pathlib import Path
 
 from assistant.tools.calculator import evaluate
 from assistant.tools.decision import NO_TOOL, decision_messages, format_call
+from assistant.training.client_tool_data import ClientCases
 
 DATA = Path(__file__).resolve().parent / "data"
 SEED = 20250
-TRAIN_SIZE = 1600
+TRAIN_SIZE = 2500
 EVAL_SIZE = 48  # held-out loss before and after training: each pass costs minutes on two CPU cores
 EVAL_PHRASING_SHARE = 0.15  # of every phrasing pool (4+ items), kept for the eval file only
 ENGLISH_SHARE = 0.6
@@ -52,6 +53,9 @@ QUOTAS: dict[str, float] = {
     # no tool, one message
     "none_trigger": 26.0, "none_topic": 4.5, "none_general": 3.2, "none_coding": 3.0, "none_writing": 1.5,
     "none_translate": 1.2, "none_greeting": 1.0, "none_undrawable": 2.0, "none_numbers": 1.5,
+    "none_no_tool_facts": 2.5,
+    # a /v1 client's own tools (client_tool_data.py): call when listed and wanted, decline otherwise
+    "client_call": 11.0, "client_near": 5.0, "client_unlisted": 3.5, "client_general": 2.5, "client_followup": 2.0,
 }
 
 # Words that could tempt a tool call; most no-tool messages contain one (used by the stats and the tests).
@@ -83,14 +87,19 @@ class Case:
     history: list[dict] = field(default_factory=list)
     steps: list[tuple[dict, str]] = field(default_factory=list)
     lang: str = "en"
-    kind: str = "single"  # single | followup | context | multistep
+    kind: str = "single"  # single | followup | context | multistep | client
     category: str = ""
+    client_tools: list[dict] | None = None  # a /v1 client's tools instead of the app's (full prompt, not compact)
 
     def key(self) -> str:
-        return json.dumps([self.history, self.message, [[c, r] for c, r in self.steps]], ensure_ascii=False)
+        names = [t["name"] for t in self.client_tools or []]
+        return json.dumps([self.history, self.message, [[c, r] for c, r in self.steps], names], ensure_ascii=False)
 
     def example(self, tools: list[dict]) -> dict:
-        messages = decision_messages(tools, self.history, self.message, self.steps or None, compact=True)
+        if self.client_tools is not None:  # the prompt `ApiServer._decide` builds for a client's tools
+            messages = decision_messages(self.client_tools, self.history, self.message)
+        else:
+            messages = decision_messages(tools, self.history, self.message, self.steps or None, compact=True)
         return {"messages": [*messages, {"role": "assistant", "content": format_call(self.tool, self.arguments)}]}
 
 
@@ -230,6 +239,12 @@ CALC_WORD_EN = [
     ("how many seconds are in {k} hours?", "{k}*3600"),
     ("my rent is {b} and my share is a third, how much do I pay?", "{b}/3"),
     ("Add up {x}, {y} and {z} for me", "{x}+{y}+{z}"),
+    ("if I invest {b} at {p}% a year, compounded yearly, what do I have after {k} years?", "{b}*(1+{p}/100)**{k}"),
+    ("{b} growing {p}% per year for {k} years, what does it become?", "{b}*(1+{p}/100)**{k}"),
+    ("the price was {b} and went up {p}%, what is it now?", "{b}*(1+{p}/100)"),
+    ("{b} minus a {p}% discount, what do I pay?", "{b}*(1-{p}/100)"),
+    ("a case holds {a} cans at {p} each; what do {k} cases cost?", "{a}*{p}*{k}"),
+    ("{k} tickets at {p} each plus a {a} booking fee, total?", "{k}*{p}+{a}"),
 ]
 CALC_WORD_ZH = [
     ("{a}个本子每个{p}元，一共多少钱？", "{a}*{p}"),
@@ -241,6 +256,11 @@ CALC_WORD_ZH = [
     ("我有{b}元，花了{s}元，还剩多少？", "{b}-{s}"),
     ("{k}箱苹果，每箱{a}个，一共多少个？", "{k}*{a}"),
     ("把{x}、{y}和{z}加起来", "{x}+{y}+{z}"),
+    ("本金{b}元，年利率{p}%，按年复利，{k}年后连本带利多少？", "{b}*(1+{p}/100)**{k}"),
+    ("{b}每年增长{p}%，{k}年后是多少？", "{b}*(1+{p}/100)**{k}"),
+    ("原价{b}元，涨了{p}%，现在多少钱？", "{b}*(1+{p}/100)"),
+    ("{b}元的东西打掉{p}%，实付多少？", "{b}*(1-{p}/100)"),
+    ("每盒{a}个，单价{p}元，{k}盒一共多少钱？", "{a}*{p}*{k}"),
 ]
 CONVERT_EN = [
     "convert {v} {u1} to {u2}", "Convert {v} {u1} into {u2}.", "{v} {u1} in {u2}?", "how many {u2} is {v} {u1}?",
@@ -339,7 +359,7 @@ DOC_QUESTIONS_EN = [
     ("what's the notice period?", "notice period"), ("who is responsible for repairs?", "repairs"),
     ("what are the action items?", "action items"), ("what was decided about the launch date?", "launch date"),
     ("what's the grading policy?", "grading"), ("how do I reset the device?", "reset"),
-    ("what is the main result?", "results"), ("what's the late fee?", "late fee"),
+    ("what is the main result?", "main result"), ("what's the late fee?", "late fee"),
     ("who owns the intellectual property?", "intellectual property"), ("what's the refund policy?", "refund"),
     ("how much was revenue in Q3?", "revenue"), ("what does it say about remote work?", "remote work"),
 ]
@@ -396,7 +416,8 @@ SWITCH_EN = [
     "switch this chat to {a}", "Switch adapters: {a}", "I'd like to use {a} from now on", "enable {a}",
     "go with {a} for this conversation", "swap to {a}",
 ]
-SWITCH_NAMES_EN = {"concise": ["concise", "the concise adapter", "the concise LoRA"],
+SWITCH_NAMES_EN = {"concise": ["concise", "the concise adapter", "the concise LoRA", "the short-answers adapter",
+                               "the brief-replies adapter"],
                    "zh-tutor": ["zh-tutor", "the zh-tutor adapter", "the Chinese tutor adapter"]}
 SWITCH_BASE_EN = [
     "go back to the base model", "turn off the adapter", "disable the adapter", "switch to the base model",
@@ -405,7 +426,7 @@ SWITCH_BASE_EN = [
 ]
 SWITCH_ZH = ["切换到{a}", "换成{a}", "用{a}", "把适配器换成{a}", "启用{a}", "这个对话用{a}", "请切换到{a}",
              "适配器改成{a}", "帮我切到{a}"]
-SWITCH_NAMES_ZH = {"concise": ["concise", "concise适配器", "简洁适配器"],
+SWITCH_NAMES_ZH = {"concise": ["concise", "concise适配器", "简洁适配器", "简短回答的适配器"],
                    "zh-tutor": ["zh-tutor", "中文辅导适配器", "zh-tutor适配器"]}
 SWITCH_REASONS_EN = {"concise": ["the replies are far too wordy", "I want shorter replies", "keep it brief from now on",
                                  "too much text"],
@@ -501,6 +522,13 @@ SLOTS: dict[str, list[str]] = {
     "zh_thing_n": ["狗", "马", "向日葵", "城堡", "机器人", "龙", "熊猫", "汽车", "风景", "蛋糕"],
     "zh_scenery": ["山水画", "海边日落", "雪景"], "zh_business": ["面包店", "咖啡馆", "球队"],
     "zh_person": ["我奶奶", "我自己", "老板"], "zh_city": ["上海", "成都", "东京"],
+    "money": ["20", "300", "250", "1,000", "49.99", "5000"],
+    "cur1": ["dollars", "USD", "euros", "EUR", "pounds sterling", "GBP", "yen", "Swiss francs"],
+    "cur2": ["euros", "yen", "RMB", "Canadian dollars", "pounds", "rupees", "won"],
+    "zh_cur1": ["美元", "欧元", "英镑", "日元", "港币"], "zh_cur2": ["人民币", "日元", "韩元", "欧元", "泰铢"],
+    "city2": ["Tokyo", "Sydney", "New York", "Dubai", "São Paulo"], "zh_city2": ["纽约", "伦敦", "悉尼", "巴黎"],
+    "past_date": ["March 3, 1998", "July 20, 1969", "9/11/2001", "Christmas 2010", "January 1, 2000"],
+    "zh_past_date": ["2003年5月20日", "2008年8月8日", "1999年12月31日", "1984年2月4日"],
     "zh_item": ["二手自行车", "降噪耳机", "冬天的外套", "演唱会门票"], "zh_service": ["中国移动", "银行", "12306"],
     "s1": ["3", "2", "1", "4"], "s2": ["1", "0", "2"],
     "pages": ["12-20", "45-60", "101-130", "3-9"],
@@ -664,6 +692,27 @@ NONE_NUMBERS_ZH = [
     "{year}年是闰年吗？", "我今年{age}岁，现在学钢琴晚不晚？", "电脑只有{gb}G内存，够玩游戏吗？",
     "每周跑{km}公里够不够？", "错误代码{code}是什么意思？", "考试从{score1}分提到了{score2}分，接下来怎么继续提高？",
     "室内湿度{pct}%舒服吗？", "我住{room}房间，正式信件里地址怎么写？",
+]
+# money, time zones and past dates: no tool can answer them (`convert_units` knows no currencies, `current_datetime`
+# knows only *now*, here), so the reply is text, honest about rates and dates it cannot look up
+NONE_NO_TOOL_FACTS_EN = [
+    "how much is {money} {cur1} in {cur2}?", "convert {money} {cur1} to {cur2}", "{money} {cur1} to {cur2}?",
+    "what's the exchange rate from {cur1} to {cur2} these days?", "is it a good time to change {cur1} into {cur2}?",
+    "I have {money} {cur1}, roughly how many {cur2} is that?", "should I pay in {cur1} or {cur2} when abroad?",
+    "what's the time difference between {city} and {city2}?", "how many hours ahead is {city2} of {city}?",
+    "if it's {t1} in {city}, what time is it in {city2}?", "is {city2} on daylight saving time?",
+    "what day of the week was {past_date}?", "what was the date exactly 100 years ago?",
+    "which weekday did {past_date} fall on?", "how long ago was {year} in decades, roughly?",
+    "what time zone is {city2} in?", "when is a good time to call {city2} from {city}?",
+]
+NONE_NO_TOOL_FACTS_ZH = [
+    "{money}{zh_cur1}换成{zh_cur2}是多少？", "{zh_cur1}兑{zh_cur2}的汇率现在多少？",
+    "把{money}{zh_cur1}换算成{zh_cur2}", "{money}{zh_cur1}能换多少{zh_cur2}",
+    "出国刷卡用{zh_cur1}还是{zh_cur2}结算划算？",
+    "{zh_city}和{zh_city2}有几个小时的时差？", "{zh_city2}比北京晚几个小时？",
+    "北京{t1}的时候{zh_city2}是几点？",
+    "{zh_past_date}是星期几？", "{zh_past_date}那天是周几来着", "{zh_city2}用的是哪个时区？",
+    "从{zh_city}给{zh_city2}的朋友打电话，什么时间合适？",
 ]
 NONE_TOPIC_EN = [
     "what is a GAN?", "how does a VAE work?", "explain LoRA", "what's the difference between a VAE and a GAN?",
@@ -938,6 +987,7 @@ class Generator:
         self.convert = convert  # runs the unit-converter plugin: arguments -> its result text
         self.seed = seed
         self._splits: dict[str, tuple[list, list]] = {}
+        self.client = ClientCases(self.t)
 
     # --- helpers ------------------------------------------------------------------------------------------------
     def t(self, rng: random.Random, split: str, name: str, items: list):
@@ -1166,7 +1216,8 @@ class Generator:
                      else [f"{n}的平方根", f"根号{n}", f"√{n}", f"{n}开平方"])
             return rng.choice(forms), f"sqrt({n})"
         if kind == "percent":
-            p, x = rng.choice([5, 10, 12, 15, 18, 20, 25, 30, 7.5, 40, 75]), rng.randint(20, 5000)
+            p = rng.choice([5, 10, 12, 15, 18, 20, 25, 30, 7.5, 40, 75, 2.5, 12.5, 17.5, 8.25, 3.75, 0.5])
+            x = rng.randint(20, 5000) if rng.random() < 0.7 else round(rng.uniform(10, 2000), 2)
             forms = ([f"{num_text(p)}% of {x}", f"{num_text(p)} percent of {x}"] if lang == "en"
                      else [f"{x}的{num_text(p)}%", f"{x}的百分之{num_text(p)}"])
             return rng.choice(forms), f"{x}*{num_text(p)}/100"
@@ -1457,6 +1508,36 @@ class Generator:
     def gen_none_numbers(self, rng, split, lang):  # noqa: ANN001, ANN201
         """Numbers, times and prices in a message that asks for no arithmetic, conversion or lookup."""
         return self.none_from(rng, split, lang, "none_numbers", NONE_NUMBERS_EN, NONE_NUMBERS_ZH)
+
+    def gen_none_no_tool_facts(self, rng, split, lang):  # noqa: ANN001, ANN201
+        """Currencies, time zones, past dates: they look like conversions and clock questions; no tool answers them."""
+        return self.none_from(rng, split, lang, "none_no_tool_facts", NONE_NO_TOOL_FACTS_EN, NONE_NO_TOOL_FACTS_ZH)
+
+    # --- a client's tools (the /v1 API) ----------------------------------------------------------------------------
+    def client_case(self, rng: random.Random, split: str, lang: str, kind: str) -> Case:
+        app_message = ""
+        if kind == "general":  # the app's own requests and plain chat, with only a client's tools listed
+            make = rng.choice([self.gen_draw, self.gen_calc, self.gen_none_general, self.gen_none_trigger,
+                               self.gen_none_coding, self.gen_datetime])
+            app_message = make(rng, split, lang).message
+        c = self.client.make(rng, split, lang, kind, app_message)
+        return Case(c.message, c.tool or NO_TOOL, c.arguments, c.history, lang=c.lang, kind="client",
+                    client_tools=c.tools)
+
+    def gen_client_call(self, rng, split, lang):  # noqa: ANN001, ANN201
+        return self.client_case(rng, split, lang, "call")
+
+    def gen_client_near(self, rng, split, lang):  # noqa: ANN001, ANN201
+        return self.client_case(rng, split, lang, "near")
+
+    def gen_client_unlisted(self, rng, split, lang):  # noqa: ANN001, ANN201
+        return self.client_case(rng, split, lang, "unlisted")
+
+    def gen_client_general(self, rng, split, lang):  # noqa: ANN001, ANN201
+        return self.client_case(rng, split, lang, "general")
+
+    def gen_client_followup(self, rng, split, lang):  # noqa: ANN001, ANN201
+        return self.client_case(rng, split, lang, "followup")
 
     # --- follow-ups -------------------------------------------------------------------------------------------------
     @staticmethod
@@ -1946,6 +2027,11 @@ def check(cases: list[Case], registry_tools: dict, convert: Callable[[dict], str
     for case in cases:
         if case.tool == NO_TOOL:
             continue
+        if case.client_tools is not None:
+            spec = next(t for t in case.client_tools if t["name"] == case.tool)
+            missing = set(spec["parameters"]["required"]) - set(case.arguments)
+            assert not missing and set(case.arguments) <= set(spec["parameters"]["properties"]), case
+            continue
         validate_call(case.tool, case.arguments, registry_tools)
         if case.tool == "calculator":
             evaluate(case.arguments["expression"])
@@ -1967,6 +2053,8 @@ def stats(cases: list[Case]) -> dict:
         "none_with_trigger_share": round(sum(has_trigger(c.message) for c in none) / max(len(none), 1), 3),
         "followups": sum(c.kind == "followup" for c in cases),
         "multistep": sum(c.kind == "multistep" for c in cases),
+        "client_tools": sum(c.client_tools is not None for c in cases),
+        "client_calls": sum(c.client_tools is not None and c.tool != NO_TOOL for c in cases),
     }
 
 

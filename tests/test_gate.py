@@ -6,7 +6,7 @@ import pytest
 from peft import LoraConfig, get_peft_model
 
 from assistant.adapters import AdapterCard, save_adapter
-from assistant.training.gate import GateRefused, promote, run_gate, wilson
+from assistant.training.gate import GateRefused, promote, reward_verdict, run_gate, wilson
 
 
 def make_adapter(services, settings, name, gate=None):
@@ -29,6 +29,22 @@ def test_wilson_interval():
     low, high = wilson(13, 20)
     assert (round(low, 3), round(high, 3)) == (0.433, 0.819)  # 65 % of 20: the textbook values
     assert wilson(0, 0) == (0.0, 1.0)
+
+
+def test_reward_verdict_refuses_a_narrow_majority_with_a_lower_mean_reward(settings):
+    """The eighth session's lists run: 9 of 16 pairs won by a little, 7 lost by a lot, and the held-out preference
+    fell; the pairs alone passed it."""
+    def pairs(candidate: float, current: float, n: int) -> list[dict]:
+        return [{"reward_candidate": candidate, "reward_current": current}] * n
+
+    rows = pairs(2.1, 2.0, 9) + pairs(0.0, 4.0, 7)
+    verdict, reasons = reward_verdict(rows, settings)
+    assert verdict["win_rate"] == 0.562 and verdict["win_rate_ci95"][0] > settings.gate_min_win_rate_lower
+    assert verdict["reward_mean"]["candidate"] < verdict["reward_mean"]["current"]
+    assert reasons == [f"mean reward {verdict['reward_mean']['candidate']} < the current default's "
+                       f"{verdict['reward_mean']['current']}"]
+    winner = pairs(3.0, 1.0, 13) + pairs(1.0, 1.5, 3)
+    assert reward_verdict(winner, settings)[1] == []
 
 
 def test_a_losing_candidate_is_refused_with_reasons_and_an_admin_can_force_it(services, settings):

@@ -227,6 +227,27 @@ def torch_scores(settings: Settings, candidate: str, rows: list[dict], model=Non
 
 
 # --- the gate ---------------------------------------------------------------------------------------------------
+def reward_verdict(rows: list[dict], settings) -> tuple[dict, list[str]]:  # noqa: ANN001 - Settings
+    """Win rate (with its 95 % interval) and mean reward of candidate vs current over the held-out replies, and
+    the reasons they refuse the candidate. A candidate the reward model scores lower on average has not won, even
+    when it wins a narrow majority of the pairs (the eighth session's `lists` run: 56 % of pairs, mean 1.83 vs
+    2.99, and its held-out preference fell)."""
+    wins = sum(1.0 if r["reward_candidate"] > r["reward_current"] else
+               0.5 if r["reward_candidate"] == r["reward_current"] else 0.0 for r in rows)
+    low, high = wilson(wins, len(rows))
+    mean = {k: round(sum(r[f"reward_{k}"] for r in rows) / max(len(rows), 1), 3) for k in ("candidate", "current")}
+    verdict = {"win_rate": round(wins / max(len(rows), 1), 3), "win_rate_ci95": [round(low, 3), round(high, 3)],
+               "reward_mean": mean}
+    reasons = []
+    if verdict["win_rate"] < settings.gate_min_win_rate:
+        reasons.append(f"reward-model win rate {verdict['win_rate']:.0%} < {settings.gate_min_win_rate:.0%}")
+    if low < settings.gate_min_win_rate_lower:
+        reasons.append(f"win rate's 95 % interval starts at {low:.0%} < {settings.gate_min_win_rate_lower:.0%}")
+    if mean["candidate"] < mean["current"]:
+        reasons.append(f"mean reward {mean['candidate']} < the current default's {mean['current']}")
+    return verdict, reasons
+
+
 def run_gate(settings: Settings, candidate: str, current: str | None = "default", model=None, tokenizer=None,  # noqa: ANN001, C901
              trained_on: list[int] | None = None, curve: list[dict] | None = None, progress=None) -> dict:
     """Evaluate `candidate` against `current` ("default" = the promoted adapter now), write the report to its card
@@ -284,16 +305,9 @@ def run_gate(settings: Settings, candidate: str, current: str | None = "default"
         reasons.append(f"no reward model to compare replies ({scores['reward_error']})")
         report["win_rate"] = None
     else:
-        wins = sum(1.0 if r["reward_candidate"] > r["reward_current"] else
-                   0.5 if r["reward_candidate"] == r["reward_current"] else 0.0 for r in rows)
-        low, high = wilson(wins, len(rows))
-        report.update(win_rate=round(wins / max(len(rows), 1), 3), win_rate_ci95=[round(low, 3), round(high, 3)],
-                      reward_mean={k: round(sum(r[f"reward_{k}"] for r in rows) / max(len(rows), 1), 3)
-                                   for k in ("candidate", "current")}, reward_model=scores["reward_model"])
-        if report["win_rate"] < settings.gate_min_win_rate:
-            reasons.append(f"reward-model win rate {report['win_rate']:.0%} < {settings.gate_min_win_rate:.0%}")
-        if low < settings.gate_min_win_rate_lower:
-            reasons.append(f"win rate's 95 % interval starts at {low:.0%} < {settings.gate_min_win_rate_lower:.0%}")
+        verdict, why = reward_verdict(rows, settings)
+        report.update(verdict, reward_model=scores["reward_model"])
+        reasons += why
     report["cot"] = {"candidate": sum(cot_candidate), "current": sum(cot_current), "of": len(cot_candidate),
                      "lost": [i + 1 for i, (a, b) in enumerate(zip(cot_candidate, cot_current, strict=True))
                               if b and not a]}

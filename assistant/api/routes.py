@@ -100,6 +100,10 @@ def create_api(services, status=None) -> FastAPI:  # noqa: ANN001, C901 - Servic
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc)
 
+    @app.exception_handler(RateLimited)
+    async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
+        return error_response(_as_api_error(exc))
+
     @app.exception_handler(RequestValidationError)
     async def _bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
@@ -122,11 +126,12 @@ def create_api(services, status=None) -> FastAPI:  # noqa: ANN001, C901 - Servic
 
     def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Caller:
         """The key's user; with no accounts and no keys, the local single user, from loopback only."""
-        if keys.active_count() == 0 and users.count() > 0:  # accounts exist: nobody is "local" any more
+        no_keys = keys.active_count() == 0
+        if no_keys and users.count() > 0:  # accounts exist: nobody is "local" any more
             raise ApiError(401, "accounts exist, so the API needs an API key; create one with: python -m assistant "
                                 "apikeys create USER", "authentication_error", "no_api_keys",
                            headers={"WWW-Authenticate": "Bearer"})
-        if keys.active_count() == 0:
+        if no_keys:
             host = request.client.host if request.client else ""
             # the Host header too: a web page whose name was rebound to 127.0.0.1 reaches us from loopback
             named = urlsplit(f"//{request.headers.get('host', '')}").hostname or ""
@@ -155,17 +160,11 @@ def create_api(services, status=None) -> FastAPI:  # noqa: ANN001, C901 - Servic
 
     def limited(who: Caller) -> None:
         """Count one generating request against the caller's per-user rate, as a chat turn counts its own."""
-        try:
-            check_chat_rate(who.owner, services.settings)
-        except RateLimited as exc:
-            raise _as_api_error(exc) from None
+        check_chat_rate(who.owner, services.settings)
 
     @app.post("/chat/completions", response_model=p.ChatCompletion, responses=ERRORS)
     async def chat_completions(body: p.ChatCompletionRequest, who: Caller = Depends(caller)):  # noqa: ANN201
-        try:
-            produce = await anyio.to_thread.run_sync(api.plan_chat, body, who)
-        except RateLimited as exc:  # a plan that does not go through the chat turn counts itself
-            raise _as_api_error(exc) from None
+        produce = await anyio.to_thread.run_sync(api.plan_chat, body, who)  # may count against the rate itself
         return await respond(produce, body, chat=True)
 
     @app.post("/completions", response_model=p.Completion, responses=ERRORS)

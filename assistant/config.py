@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     gate_min_win_rate_lower: float = Field(
         0.3, ge=0.0, le=1.0, description="lower end of the win rate's 95 % Wilson interval the candidate needs"
     )
+    gate_min_reward_auc: float = Field(
+        0.6, ge=0.0, le=1.0, description="held-out AUC the reward model needs before its win rate can pass anyone"
+    )
     gate_max_cot_drop: int = Field(2, ge=0, description="CoT problems (of 50, greedy) the candidate may lose")
     gate_qa_questions: int = Field(16, ge=0, description="knowledge-grounded questions checked (0 = skip)")
     gate_max_qa_drop: int = Field(2, ge=0, description="grounded questions the candidate may lose")

@@ -3,10 +3,12 @@
 import json
 
 import pytest
+import torch
 from peft import LoraConfig, get_peft_model
 
 from assistant.adapters import AdapterCard, save_adapter
 from assistant.training.gate import GateRefused, promote, reward_verdict, run_gate, wilson
+from assistant.training.reward import ranking_accuracy
 
 
 def make_adapter(services, settings, name, gate=None):
@@ -45,6 +47,20 @@ def test_reward_verdict_refuses_a_narrow_majority_with_a_lower_mean_reward(setti
                        f"{verdict['reward_mean']['current']}"]
     winner = pairs(3.0, 1.0, 13) + pairs(1.0, 1.5, 3)
     assert reward_verdict(winner, settings)[1] == []
+
+
+def test_a_win_judged_by_a_reward_model_that_cannot_rank_its_votes_does_not_pass(settings):
+    winner = [{"reward_candidate": 3.0, "reward_current": 1.0}] * 16
+    assert reward_verdict(winner, settings, {"heldout_auc": 0.82})[1] == []
+    reasons = reward_verdict(winner, settings, {"heldout_auc": 0.5})[1]
+    assert len(reasons) == 1 and "AUC 0.50" in reasons[0]
+
+
+def test_ranking_accuracy_counts_ordered_pairs():
+    scores, labels = torch.tensor([0.9, 0.1, 0.4, 0.4]), torch.tensor([1.0, 0.0, 0.0, 1.0])
+    # pairs (up, down): (0.9, 0.1) (0.9, 0.4) (0.4, 0.1) right, (0.4, 0.4) a tie
+    assert ranking_accuracy(scores, labels) == 3.5 / 4
+    assert ranking_accuracy(scores, torch.ones(4)) is None
 
 
 def test_a_losing_candidate_is_refused_with_reasons_and_an_admin_can_force_it(services, settings):

@@ -222,16 +222,18 @@ def torch_scores(settings: Settings, candidate: str, rows: list[dict], model=Non
     if reward_model is None:
         out["reward_error"] = reward_error
     else:
-        out["reward_model"] = {k: reward_model.card.get(k) for k in ("name", "votes", "heldout_accuracy")}
+        out["reward_model"] = {k: reward_model.card.get(k) for k in ("name", "votes", "heldout_accuracy",
+                                                                     "heldout_majority_baseline", "heldout_auc")}
     return out
 
 
 # --- the gate ---------------------------------------------------------------------------------------------------
-def reward_verdict(rows: list[dict], settings) -> tuple[dict, list[str]]:  # noqa: ANN001 - Settings
+def reward_verdict(rows: list[dict], settings, judge: dict | None = None) -> tuple[dict, list[str]]:  # noqa: ANN001 - Settings
     """Win rate (with its 95 % interval) and mean reward of candidate vs current over the held-out replies, and
     the reasons they refuse the candidate. A candidate the reward model scores lower on average has not won, even
     when it wins a narrow majority of the pairs (the eighth session's `lists` run: 56 % of pairs, mean 1.83 vs
-    2.99, and its held-out preference fell)."""
+    2.99, and its held-out preference fell). Nor does a win count when the judge (`judge`: the reward model's card)
+    ranks its own held-out votes little better than chance: that run's scored 0.775 against a majority of 0.90."""
     wins = sum(1.0 if r["reward_candidate"] > r["reward_current"] else
                0.5 if r["reward_candidate"] == r["reward_current"] else 0.0 for r in rows)
     low, high = wilson(wins, len(rows))
@@ -245,6 +247,10 @@ def reward_verdict(rows: list[dict], settings) -> tuple[dict, list[str]]:  # noq
         reasons.append(f"win rate's 95 % interval starts at {low:.0%} < {settings.gate_min_win_rate_lower:.0%}")
     if mean["candidate"] < mean["current"]:
         reasons.append(f"mean reward {mean['candidate']} < the current default's {mean['current']}")
+    auc = (judge or {}).get("heldout_auc")
+    if auc is not None and auc < settings.gate_min_reward_auc:
+        reasons.append(f"the reward model ranks its held-out votes at AUC {auc:.2f} < {settings.gate_min_reward_auc}: "
+                       "it cannot tell 👍 from 👎 well enough to judge")
     return verdict, reasons
 
 
@@ -305,7 +311,7 @@ def run_gate(settings: Settings, candidate: str, current: str | None = "default"
         reasons.append(f"no reward model to compare replies ({scores['reward_error']})")
         report["win_rate"] = None
     else:
-        verdict, why = reward_verdict(rows, settings)
+        verdict, why = reward_verdict(rows, settings, scores["reward_model"])
         report.update(verdict, reward_model=scores["reward_model"])
         reasons += why
     report["cot"] = {"candidate": sum(cot_candidate), "current": sum(cot_current), "of": len(cot_candidate),
@@ -355,6 +361,11 @@ def report_markdown(report: dict, curve: list[dict] | None = None) -> str:
                      f"(95 % CI {low:.0%}–{high:.0%}) | — | ≥ {t.get('gate_min_win_rate', 0):.0%}, CI low ≥ "
                      f"{t.get('gate_min_win_rate_lower', 0):.0%} |")
         lines.append(f"| mean reward | {report['reward_mean']['candidate']} | {report['reward_mean']['current']} | — |")
+        judge = report.get("reward_model") or {}
+        if judge.get("heldout_auc") is not None:
+            lines.append(f"| reward model: held-out AUC (accuracy, majority baseline) | {judge['heldout_auc']} "
+                         f"({judge.get('heldout_accuracy')}, {judge.get('heldout_majority_baseline')}) | — | ≥ "
+                         f"{t.get('gate_min_reward_auc', 0)} |")
     cot = report["cot"]
     lines.append(f"| CoT problems (greedy, answer only) | {cot['candidate']}/{cot['of']} | "
                  f"{cot['current']}/{cot['of']} | lose ≤ {t.get('gate_max_cot_drop')} |")

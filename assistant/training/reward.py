@@ -81,6 +81,19 @@ class RewardModel:
         return cls(state["weight"], state["bias"], state["mean"], state["std"], card)
 
 
+def ranking_accuracy(scores: torch.Tensor, labels: torch.Tensor) -> float | None:
+    """ROC AUC: the share of (👍, 👎) pairs the scores put in the right order (ties count half); None without both.
+
+    What the gate uses a reward model for is ranking two replies, and votes are lopsided (a user mostly votes 👎), so
+    plain accuracy is judged against the majority baseline while this is judged against 0.5.
+    """
+    up, down = scores[labels > 0.5], scores[labels <= 0.5]
+    if not len(up) or not len(down):
+        return None
+    diff = up[:, None] - down[None, :]
+    return float(((diff > 0).float() + 0.5 * (diff == 0).float()).mean())
+
+
 def train_reward(config: RewardConfig, settings: Settings, rows: list[dict], progress=None) -> dict:  # noqa: ANN001
     """Fit the head on the votes (rows from FeedbackStore.training_rows()) and write it atomically."""
     from assistant.training.sft import load_base_for_training
@@ -121,11 +134,13 @@ def train_reward(config: RewardConfig, settings: Settings, rows: list[dict], pro
         optimizer.step()
     with torch.no_grad():
         accuracy = float(((x[hold] @ weight + bias > 0).float() == labels[hold]).float().mean())
+        auc = ranking_accuracy(x[hold] @ weight + bias, labels[hold])
         train_accuracy = float(((x[train] @ weight + bias > 0).float() == labels[train]).float().mean())
     majority = float(max(labels[hold].mean(), 1 - labels[hold].mean()))
     card = {"name": config.name, "base_model": settings.model, "kind": "logistic head on mean-pooled hidden states",
             "votes": len(usable), "train_votes": len(train), "heldout_votes": len(hold),
             "heldout_accuracy": round(accuracy, 3), "heldout_majority_baseline": round(majority, 3),
+            "heldout_auc": None if auc is None else round(auc, 3),
             "train_accuracy": round(train_accuracy, 3), "final_loss": round(float(loss.detach()), 4),
             "fit_seconds": round(time.perf_counter() - started, 2), "max_length": config.max_length,
             "config": asdict(config), "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}

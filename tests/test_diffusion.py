@@ -292,6 +292,16 @@ def test_compositional_prompt_gives_a_batch_with_those_attributes() -> None:
         parse_composition("a red circle and a purple star", SHAPES)
 
 
+def test_a_coloured_digit_is_drawn_as_that_digit_and_the_colour_named_back() -> None:
+    """Digits have no colour: "blue digit 3" must reach the digit model (not shapes) and say "blue" is unknown."""
+    from assistant.imaging.prompting import guess_dataset
+
+    assert guess_dataset("blue digit 3") == guess_dataset("蓝色数字3") == "digits"
+    assert guess_dataset("3 blue circles") == guess_dataset("blue") == "shapes"
+    comp = parse_composition("blue digit 3", DIGITS)
+    assert comp.per_image() == [{"digit": 3}] and comp.unknown == ["blue"]
+
+
 def test_generate_images_compositional_names_unknown_words(settings: Settings) -> None:
     from assistant.imaging.service import generate_images
 

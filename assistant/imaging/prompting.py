@@ -146,10 +146,12 @@ def parse_prompt(prompt: str | int | None, attributes: dict[str, list[str]]) -> 
 
 
 def guess_dataset(prompt: str | int | None) -> str:
-    """For model 'auto': digits when the prompt is about a digit, shapes when it names a shape or colour."""
+    """For model 'auto': digits when the prompt says "digit", else shapes when it names a shape or colour."""
     if prompt is None or isinstance(prompt, int):
         return "digits"
     text = str(prompt).lower()
+    if re.search(r"\bdigits?\b|数字", text):  # "blue digit 3": a digit; the colour is named back as unknown
+        return "digits"
     shape_words = [w for key in ("circle", "square", "triangle", "star", "red", "green", "blue", "yellow")
                    for w in SYNONYMS[key]]
     if any((re.search(rf"\b{w}\b", text) if w.isascii() else w in text) for w in shape_words):

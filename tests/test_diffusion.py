@@ -210,6 +210,28 @@ def test_diffusion_trains_through_the_engine(tmp_path: Path) -> None:
     assert out.shape == (1, 1, 16, 16)
 
 
+def test_lr_cooldown_decays_the_rate_over_the_last_steps(tmp_path: Path) -> None:
+    from assistant.imaging.engine import lr_factor
+
+    assert [lr_factor(s, 8, 0.5) for s in range(8)] == [1, 1, 1, 1, 1, 0.75, 0.5, 0.25]
+    assert lr_factor(7, 8, 0.0) == 1.0
+    full = load_digits()
+    tiny = ImageDataset("digits", full.x_train[:128], full.y_train[:128], full.x_test[:50], full.y_test[:50],
+                        full.attributes)
+    seen = {}
+
+    def after_epoch(epoch: int, model) -> None:  # noqa: ANN001 - the run state holds the optimiser after each epoch
+        state = tmp_path / ".runs" / "c.pt"
+        if state.exists():
+            seen[epoch - 1] = torch.load(state, weights_only=False)["opts"]["net"]["param_groups"][0]["lr"]
+
+    # 128 images in batches of 64, 4 epochs: 8 steps, the last half cooling down (the rate is set before a step)
+    train(TrainConfig(model="diffusion", epochs=4, batch_size=64, evaluate=False, name="c",
+                      hp={"width": 16, "lr": 2e-3, "lr_cooldown": 0.5}), data=tiny, out_dir=tmp_path,
+          on_epoch=after_epoch)
+    assert seen[1] == pytest.approx(2e-3) and seen[3] == pytest.approx(2e-3 * 0.75)
+
+
 def test_shipped_diffusion_draws_the_asked_shape_colour_and_size() -> None:
     from assistant.imaging.classifier import classifier_for, predict
     from assistant.imaging.datasets import load_shapes

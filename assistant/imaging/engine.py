@@ -211,6 +211,25 @@ def _save_run_state(path: Path, payload: dict) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def lr_factor(step: int, total: int, cooldown: float) -> float:
+    """hp `lr_cooldown` = c: the learning rate stays until the last c of the steps, then falls linearly towards 0.
+
+    A constant rate leaves the weights bouncing around the minimum; a short decay at the end settles them (the
+    warmup-stable-decay schedule), which the EMA alone does not.
+    """
+    if cooldown <= 0:
+        return 1.0
+    start = total * (1 - min(cooldown, 1.0))
+    return 1.0 if step < start else max(0.0, (total - step) / max(total - start, 1))
+
+
+def set_learning_rates(opts: dict[str, torch.optim.Optimizer], base_lrs: dict[str, list[float]], factor: float
+                       ) -> None:
+    for key, opt in opts.items():
+        for group, base in zip(opt.param_groups, base_lrs[key], strict=True):
+            group["lr"] = base * factor
+
+
 def train(cfg: TrainConfig, settings=None, data: ImageDataset | None = None,  # noqa: ANN001, C901
           progress: Callable[[float, str], None] | None = None,
           metric: Callable[..., None] | None = None,
@@ -239,6 +258,8 @@ def train(cfg: TrainConfig, settings=None, data: ImageDataset | None = None,  # 
     hp = {**{k: v for k, v in module.DEFAULTS.items()}, **cfg.hp}
     model = module.build(spec, **hp).to(device)
     opts = module.make_optimizers(model, hp)
+    # before a resumed run's optimiser state (which holds the cooled-down rate) replaces them
+    base_lrs = {key: [group["lr"] for group in opt.param_groups] for key, opt in opts.items()}
     amp = Amp(device, cfg.precision)
     start_epoch, step, elapsed = 0, 0, 0.0
     history: list[float] = []
@@ -259,12 +280,15 @@ def train(cfg: TrainConfig, settings=None, data: ImageDataset | None = None,  # 
     batches = max(1, n // cfg.batch_size) if n >= cfg.batch_size else 1
     total = cfg.epochs * batches
     started = time.monotonic() - elapsed
+    cooldown = float(hp.get("lr_cooldown", 0.0))
     model.train()
     for epoch in range(start_epoch, cfg.epochs):
         order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)).to(device)
         epoch_losses = []
         for b in range(batches):
             idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            if cooldown > 0:
+                set_learning_rates(opts, base_lrs, lr_factor(step, total, cooldown))
             losses = module.train_step(model, x_train[idx], cond_train[idx], opts, amp, hp)
             epoch_losses.append(losses["loss"])
             step += 1

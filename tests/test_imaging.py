@@ -81,6 +81,19 @@ def test_training_lowers_the_loss(kind: str, tiny_digits: ImageDataset, tmp_path
     assert (tmp_path / f"{kind}-t" / "model.pt").exists() and (tmp_path / f"{kind}-t" / "card.json").exists()
 
 
+def test_finetuning_an_encoder_on_few_labels_learns_the_digit(tiny_digits: ImageDataset) -> None:
+    from assistant.imaging import ssl
+    from assistant.imaging.metrics import finetune_accuracy
+
+    torch.manual_seed(0)
+    encoder = ssl.build(tiny_digits.spec())
+    untuned = finetune_accuracy(encoder, tiny_digits, labels=300, epochs=0)
+    tuned = finetune_accuracy(encoder, tiny_digits, labels=300, epochs=10)
+    assert untuned < 0.3 < 0.6 < tuned, (untuned, tuned)
+    # a copy was tuned: the encoder passed in is unchanged
+    assert finetune_accuracy(encoder, tiny_digits, labels=300, epochs=0) == untuned
+
+
 def test_gan_learns_the_conditioning(tiny_digits: ImageDataset, tmp_path: Path) -> None:
     """The generator's loss against a fixed, untrained D falls; and conditional samples beat chance (10 %)."""
     torch.manual_seed(0)

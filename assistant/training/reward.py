@@ -149,7 +149,8 @@ def train_reward(config: RewardConfig, settings: Settings, rows: list[dict], pro
         torch.save({"weight": weight.detach(), "bias": bias.detach(), "mean": mean, "std": std}, tmp / "head.pt")
         (Path(tmp) / "card.json").write_text(json.dumps(card, indent=2))
     ranked = "" if auc is None else f", AUC {auc:.2f} (the gate needs {settings.gate_min_reward_auc})"
-    progress(1.0, f"reward model {config.name}: held-out accuracy {accuracy:.0%} (always 👎/👍: {majority:.0%}){ranked}")
+    progress(1.0, f"reward model {config.name}: held-out accuracy {accuracy:.0%} "
+                  f"(always 👎/👍: {majority:.0%}){ranked}")
     return card
 
 

@@ -106,6 +106,7 @@ def test_reward_model_learns_a_preference_it_can_see(services, settings, monkeyp
         services.feedback.vote("u", result.message_id, result.answer.startswith("Yes"))
     card = train_reward(RewardConfig(min_votes=8, epochs=200, holdout=0.25), settings, services.feedback.rows())
     assert card["heldout_votes"] == 5 and card["heldout_accuracy"] == 1.0 and card["train_accuracy"] == 1.0
+    assert card["heldout_auc"] in (None, 1.0)  # perfect accuracy orders every (👍, 👎) pair right
     model, tokenizer, _ = load_base_for_training(settings)
     liked, disliked = RewardModel.load(settings).score(model, tokenizer, [{"role": "user", "content": "new one"}],
                                                        ["Yes, 99.", "这是一个很长的回答，" * 6 + "99"])

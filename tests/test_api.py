@@ -139,6 +139,8 @@ def test_client_tools_come_back_as_tool_calls(client):
     call = choice.message.tool_calls[0]
     assert call.function.name == "get_weather"
     assert "paris" in json.loads(call.function.arguments)["city"].lower()
+    # usage counts the decision: its prompt holds the tool list, its output the call's JSON
+    assert reply.usage.prompt_tokens > 20 and reply.usage.completion_tokens >= len(call.function.arguments) // 8
 
 
 def test_json_schema_response_parses(client):

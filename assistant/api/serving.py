@@ -505,15 +505,18 @@ class ApiService:
                     extra = KNOWLEDGE_RULES + "\n\nSources:\n" + services.format_sources(hits)
             notes_text = ("\n\n" + TOOL_RULES + "\n" + "\n".join(notes)) if notes else ""
             if tools_on:
-                call = self._decide(engine, tools, history, user_text, steps, choice, forced, adapter)
+                decision_stats = GenerationStats()
+                call = self._decide(engine, tools, history, user_text, steps, choice, forced, adapter, decision_stats)
                 if call is not None:
                     calls = [{"id": new_id("call"), "type": "function",
                               "function": {"name": call[0], "arguments": json.dumps(call[1], ensure_ascii=False)}}]
                     yield ToolCalls(0, calls)
                     message_id, conv_id = self._record_direct(
                         caller, history, user_text, json.dumps(calls, ensure_ascii=False), "", engine, adapter,
-                        mode, params, None, 0, started, {"tool_calls": calls})
-                    yield Final([Choice(0, "", "", calls, "tool_calls")], conversation_id=conv_id,
+                        mode, params, None, decision_stats.tokens, started, {"tool_calls": calls})
+                    # the call's JSON is what the model generated: usage counts the decision prompt and it
+                    yield Final([Choice(0, "", "", calls, "tool_calls")], prompt_tokens=decision_stats.prompt_tokens,
+                                completion_tokens=decision_stats.tokens, conversation_id=conv_id,
                                 message_id=message_id, sources=sources)
                     return
             messages = [{"role": "system", "content": system_prompt(system, mode, extra + notes_text)}, *history,
@@ -557,8 +560,11 @@ class ApiService:
 
         return produce
 
-    def _decide(self, engine, tools, history, message, steps, choice, forced, adapter):  # noqa: ANN001, ANN202
-        """The model's call of a client tool, or None: greedy, under a grammar of the allowed decisions."""
+    def _decide(self, engine, tools, history, message, steps, choice, forced, adapter,  # noqa: ANN001, ANN202
+                usage: GenerationStats | None = None):
+        """The model's call of a client tool, or None: greedy, under a grammar of the allowed decisions.
+
+        `usage`, when given, receives the decision's prompt and generated token counts."""
         from assistant.tools.decision import NO_TOOL, decision_messages, decision_schema, read_decision
 
         allowed = [t for t in tools if forced is None or t["name"] == forced]
@@ -570,7 +576,9 @@ class ApiService:
         text = ""
         for schema in (client_decision_schema(allowed, required), _reduced(decision_schema(allowed), required)):
             try:
-                text, _ = engine.generate(prompt, params, adapter_for_decision, json_schema=schema)
+                text, one = engine.generate(prompt, params, adapter_for_decision, json_schema=schema)
+                if usage is not None:
+                    usage.prompt_tokens, usage.tokens = one.prompt_tokens, one.tokens
                 break
             except (ValueError, RuntimeError) as exc:  # a schema the grammar compiler cannot take: simpler one
                 log.info("tool grammar refused (%s); retrying with the reduced schema", exc)

@@ -44,9 +44,10 @@ RECIPES: dict[str, TrainConfig] = {
                                     hp={"guidance": 1.5}),
     # 2x2 pixel patches (4x fewer positions) to fit the CPU budget; bf16 autocast where the CPU computes in it
     # (AVX512-BF16/AMX), fp32 elsewhere. Min-SNR weighting (gamma 5): 97.5 % of shapes drawn as asked, FD 31 in 105
-    # epochs (423 s); the plain loss gave 95.3 %, FD 49 in 110 epochs
+    # epochs (423 s); the plain loss gave 95.3 %, FD 49 in 110 epochs. The learning rate falling linearly over the
+    # last 30 % of the steps: 98.2 %, FD 26.6 (EMA 0.999 on top: 28.7)
     "diffusion-shapes": TrainConfig(model="diffusion", dataset="shapes", epochs=105, batch_size=64, precision="auto",
-                                    hp={"patch": 2, "guidance": 3.0, "min_snr_gamma": 5.0}),
+                                    hp={"patch": 2, "guidance": 3.0, "min_snr_gamma": 5.0, "lr_cooldown": 0.3}),
 }
 
 

@@ -81,7 +81,7 @@ def scripted(services, monkeypatch, reply=None, paths=None):
     engine = services.llm
     seen = {}
 
-    def stream(prompt, params, adapter=None, stop_event=None, stats=None, json_schema=None):
+    def stream(prompt, params, adapter=None, stop_event=None, stats=None, json_schema=None, bias=None):
         seen["prompt"] = prompt
         if stats is not None:
             stats.tokens = len(reply.split())

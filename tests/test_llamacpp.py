@@ -147,6 +147,22 @@ def test_json_schema_output_is_always_valid(engine, services):
         assert not decision.error, text
 
 
+def test_the_none_prior_moves_the_decision_at_the_tool_name(engine, services):
+    """llama.cpp's logits processor: the bias after `{"tool":` picks the biased name under the grammar, and an
+    `after` that never occurs leaves the greedy output as it was."""
+    from assistant.llm.base import BiasAfter
+    from assistant.tools.decision import decision_schema, none_prior
+
+    schema = decision_schema(services.tools.registry.describe())
+    params = GenerationParams(temperature=0.0, max_new_tokens=120)
+    prompt = _prompt(engine, "what is 12*7? answer with a tool call", 120)
+    plain, _ = engine.generate(prompt, params, json_schema=schema)
+    assert engine.generate(prompt, params, json_schema=schema, bias=BiasAfter("never", "none", 30.0))[0] == plain
+    assert json.loads(engine.generate(prompt, params, json_schema=schema, bias=none_prior(30.0))[0])["tool"] == "none"
+    to_calc, _ = engine.generate(prompt, params, json_schema=schema, bias=BiasAfter('{"tool":', "calculator", 30.0))
+    assert json.loads(to_calc)["tool"] == "calculator"
+
+
 def test_a_too_long_prompt_is_a_clear_error(engine):
     with pytest.raises(InputError, match="context window"):
         engine.generate("word " * 9000, GREEDY)

@@ -96,7 +96,7 @@ def test_reward_model_learns_a_preference_it_can_see(services, settings, monkeyp
 
     replies = iter([f"Yes, {i}." if i % 2 else "这是一个很长的回答，" * 6 + str(i) for i in range(20)])
 
-    def stream(prompt, params, adapter=None, stop_event=None, stats=None, json_schema=None):
+    def stream(prompt, params, adapter=None, stop_event=None, stats=None, json_schema=None, bias=None):
         yield next(replies)
 
     monkeypatch.setattr(services.llm, "stream", stream)

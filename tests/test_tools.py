@@ -171,6 +171,30 @@ def test_grammar_holds_the_torch_path_to_the_schema(services):
     assert json.loads(constrained)["tool"] in ("none", "calculator")
 
 
+def test_the_none_prior_moves_only_the_tool_name(services):
+    """A bias after `{"tool": "` picks the biased name under the grammar, each way; the same bias with an `after`
+    that never occurs changes nothing, so it acts at that one position only."""
+    from assistant.llm.base import BiasAfter, GenerationParams
+    from assistant.tools.decision import none_prior
+
+    engine = services.llm
+    schema = {"type": "object", "properties": {"tool": {"enum": ["none", "calculator"]}}, "required": ["tool"],
+              "additionalProperties": False}
+    params = GenerationParams(temperature=0.0, max_new_tokens=40)
+    picks = {}
+    for message in ("2+2?", "hello", "draw a cat", "what time is it?"):
+        prompt, _ = engine.build_prompt([{"role": "user", "content": message}], 40)
+        plain, _ = engine.generate(prompt, params, json_schema=schema)
+        to_none, _ = engine.generate(prompt, params, json_schema=schema, bias=none_prior(30.0))
+        to_calc, _ = engine.generate(prompt, params, json_schema=schema,
+                                     bias=BiasAfter('{"tool":', "calculator", 30.0))
+        elsewhere, _ = engine.generate(prompt, params, json_schema=schema, bias=BiasAfter("never", "none", 30.0))
+        assert json.loads(to_none)["tool"] == "none" and json.loads(to_calc)["tool"] == "calculator"
+        assert elsewhere == plain
+        picks[message] = json.loads(plain)["tool"]
+    assert none_prior(0.0) is None  # the default: the model's own choice, nothing added
+
+
 def test_a_side_effect_call_waits_for_consent_and_runs_once(services):
     """A proposed call is stored with the reply; only its owner can confirm it, once; Cancel runs nothing."""
     from assistant.chat import ChatEngine

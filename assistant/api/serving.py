@@ -565,7 +565,7 @@ class ApiService:
         """The model's call of a client tool, or None: greedy, under a grammar of the allowed decisions.
 
         `usage`, when given, receives the decision's prompt and generated token counts."""
-        from assistant.tools.decision import NO_TOOL, decision_messages, decision_schema, read_decision
+        from assistant.tools.decision import NO_TOOL, decision_messages, decision_schema, none_prior, read_decision
 
         allowed = [t for t in tools if forced is None or t["name"] == forced]
         required = choice == "required" or forced is not None
@@ -576,7 +576,8 @@ class ApiService:
         text = ""
         for schema in (client_decision_schema(allowed, required), _reduced(decision_schema(allowed), required)):
             try:
-                text, one = engine.generate(prompt, params, adapter_for_decision, json_schema=schema)
+                text, one = engine.generate(prompt, params, adapter_for_decision, json_schema=schema,
+                                            bias=None if required else none_prior(self.settings.tool_none_bias))
                 if usage is not None:
                     usage.prompt_tokens, usage.tokens = one.prompt_tokens, one.tokens
                 break

@@ -6,6 +6,7 @@ backends (torch, llama.cpp, remote) inherit `PromptBuilder` and differ only in h
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import asdict, dataclass, field
 
@@ -80,6 +81,43 @@ class GenerationParams:
         return kwargs
 
 
+@dataclass(frozen=True)
+class BiasAfter:
+    """Add `bias` to the logits of the tokens that write `word` right after `after` (whitespace aside).
+
+    A logit bias bound to one position, unlike an API's `logit_bias`: the tool decision uses it as a prior towards
+    `{"tool": "none"}` where the tool's name is written (see `Settings.tool_none_bias`). The model still decides;
+    the bias moves its threshold for calling a tool, as a classifier's decision threshold does. A tokenizer may
+    write the opening quote on its own (`"`, `none`) or merged with the name's start (`"c`): where the quote is
+    next, the lone quote is favoured, and then the word. A tool whose name shares the word's first letters gets the
+    bias on those letters too."""
+
+    after: str
+    word: str
+    bias: float
+
+    def token_ids(self, tokenizer, output: str) -> list[int]:  # noqa: ANN001 - HF tokenizer
+        """The tokens to bias at this step, given the output so far (none where the name is not next)."""
+        tail, marker = "".join(output.split()), "".join(self.after.split())
+        if tail.endswith(marker):
+            return _tokens_starting(tokenizer, f'"{self.word}')
+        if tail.endswith(marker + '"'):
+            return _tokens_starting(tokenizer, self.word)
+        return []
+
+
+@functools.lru_cache(maxsize=8)
+def _tokens_starting(tokenizer, prefix: str) -> list[int]:  # noqa: ANN001 - HF tokenizer
+    """Vocabulary ids that begin writing `prefix`: their text, leading whitespace aside, is a start of it (`"`,
+    `"n`, `no`, `none`) or runs on past it (`none"`). One pass over the vocabulary, then cached."""
+    ids = []
+    for i in range(len(tokenizer)):
+        text = tokenizer.decode([i]).lstrip()
+        if text and (prefix.startswith(text) or text.startswith(prefix)):
+            ids.append(i)
+    return ids
+
+
 @dataclass
 class GenerationStats:
     prompt_tokens: int = 0
@@ -151,12 +189,17 @@ class PromptBuilder:
         return prompt, "; ".join(notices)
 
     def generate(
-        self, prompt: str, params: GenerationParams, adapter: str | None = None, json_schema: dict | None = None
+        self,
+        prompt: str,
+        params: GenerationParams,
+        adapter: str | None = None,
+        json_schema: dict | None = None,
+        bias: BiasAfter | None = None,
     ) -> tuple[str, GenerationStats]:
         """The whole reply at once: the backend's own `stream`, joined."""
         stats = GenerationStats()
-        text = "".join(self.stream(prompt, params, adapter, stats=stats, json_schema=json_schema))  # type: ignore[attr-defined]
-        return text, stats
+        pieces = self.stream(prompt, params, adapter, stats=stats, json_schema=json_schema, bias=bias)  # type: ignore[attr-defined]
+        return "".join(pieces), stats
 
     def generate_many(self, prompts: list[str], params: GenerationParams, adapter: str | None = None) -> list[str]:
         """Whole replies to several prompts (evaluations: the gate, benchmarks); one after another here, side by side

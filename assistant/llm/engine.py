@@ -19,6 +19,7 @@ from transformers.generation.streamers import BaseStreamer
 from assistant.config import Settings
 from assistant.llm.base import (
     MODEL_LOCK,
+    BiasAfter,
     GenerationParams,
     GenerationStats,
     InputError,
@@ -82,6 +83,22 @@ def _enforcer_tokenizer_data(tokenizer):  # noqa: ANN001, ANN202 - HF tokenizer 
         return tokenizer.decode(ids).rstrip("\ufffd")
 
     return TokenEnforcerTokenizerData(regular, decode, sorted(set(ends)), False, len(tokenizer))
+
+
+def bias_after_processor(tokenizer, bias: BiasAfter, n_prompt: int):  # noqa: ANN001, ANN201 - a LogitsProcessor
+    """`bias` as generate()'s logits processor, row by row on the output decoded so far."""
+    from transformers import LogitsProcessor
+
+    class _BiasAfter(LogitsProcessor):
+        def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+            for row, ids in enumerate(input_ids):
+                output = tokenizer.decode(ids[n_prompt:].tolist()[-32:], skip_special_tokens=True)
+                ids_to_bias = bias.token_ids(tokenizer, output)
+                if ids_to_bias:
+                    scores[row, ids_to_bias] += bias.bias
+            return scores
+
+    return _BiasAfter()
 
 
 def json_schema_constraint(tokenizer, schema: dict):  # noqa: ANN001, ANN201 - prefix_allowed_tokens_fn
@@ -172,14 +189,20 @@ class TorchEngine(PromptBuilder):
         stop_event: threading.Event | None = None,
         stats: GenerationStats | None = None,
         json_schema: dict | None = None,
+        bias: BiasAfter | None = None,
     ) -> Iterator[str]:
         """Yield text pieces as they are decoded; `json_schema` constrains the output to JSON valid under it."""
+        from transformers import LogitsProcessorList
+
         stats = stats if stats is not None else GenerationStats()
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
         outputs: list[torch.Tensor] = []
-        extra = {}
+        extra: dict = {}
         if json_schema is not None:
             extra["prefix_allowed_tokens_fn"] = json_schema_constraint(self.tokenizer, json_schema)
+        if bias is not None and bias.bias:
+            n_prompt = len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+            extra["logits_processor"] = LogitsProcessorList([bias_after_processor(self.tokenizer, bias, n_prompt)])
         for piece in self._generating(prompt, params, adapter, stop_event, stats, streamer, outputs, **extra):
             if piece:
                 yield piece

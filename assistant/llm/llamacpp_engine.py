@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.config import Settings
-from assistant.llm.base import MODEL_LOCK, GenerationParams, GenerationStats, InputError, PromptBuilder
+from assistant.llm.base import MODEL_LOCK, BiasAfter, GenerationParams, GenerationStats, InputError, PromptBuilder
 from assistant.llm.cpu import FREE_CORES
 
 log = logging.getLogger(__name__)
@@ -214,11 +214,13 @@ class LlamaCppEngine(PromptBuilder):
         stop_event: threading.Event | None = None,
         stats: GenerationStats | None = None,
         json_schema: dict | None = None,
+        bias: BiasAfter | None = None,
     ) -> Iterator[str]:
         """Yield text pieces as they are decoded; `json_schema` constrains the output to JSON valid under it."""
         stats = stats if stats is not None else GenerationStats()
         stop_event = stop_event or threading.Event()
         tokens = self._tokens(prompt)
+        processors = [self._bias_processor(bias, len(tokens))] if bias is not None and bias.bias else None
         stats.prompt_tokens = len(tokens)
         self._check_room(len(tokens), params)
         if self.adapters is None and adapter:
@@ -245,6 +247,7 @@ class LlamaCppEngine(PromptBuilder):
                 min_p=0.0,
                 repeat_penalty=float(params.repetition_penalty),
                 grammar=grammar,
+                logits_processor=processors,
             ):
                 if stop_event.is_set() or self._is_end(token):
                     break
@@ -256,6 +259,18 @@ class LlamaCppEngine(PromptBuilder):
                     break
 
         yield from _run_with_model(produce, stop_event, stats)
+
+    def _bias_processor(self, bias: BiasAfter, n_prompt: int):  # noqa: ANN202 - a llama-cpp logits processor
+        """`bias` as a logits processor: it sees the prompt and the tokens decoded so far, in vocabulary order."""
+
+        def apply(input_ids, scores):  # noqa: ANN001, ANN202 - numpy arrays
+            output = self.tokenizer.decode(input_ids[n_prompt:].tolist()[-32:], skip_special_tokens=True)
+            ids = bias.token_ids(self.tokenizer, output)
+            if ids:
+                scores[ids] += bias.bias
+            return scores
+
+        return apply
 
     def _use_free_cores(self, ctx) -> int:  # noqa: ANN001 - llama_context pointer
         """Decode this request with as many threads as other work leaves cores free (see assistant/llm/cpu.py);

@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 
 from assistant.config import Settings
-from assistant.llm.base import GenerationParams, GenerationStats, InputError, PromptBuilder
+from assistant.llm.base import BiasAfter, GenerationParams, GenerationStats, InputError, PromptBuilder
 from assistant.llm.llamacpp_engine import EngineInfo
 
 
@@ -210,8 +210,12 @@ class RemoteEngine(PromptBuilder):
         stop_event: threading.Event | None = None,
         stats: GenerationStats | None = None,
         json_schema: dict | None = None,
+        bias: BiasAfter | None = None,
     ) -> Iterator[str]:
-        """Yield text pieces as the server streams them; `json_schema` constrains the output (server grammar)."""
+        """Yield text pieces as the server streams them; `json_schema` constrains the output (server grammar).
+
+        `bias` is not sent: an OpenAI-style `logit_bias` applies at every position, not at one, so a remote
+        server decides tools without the prior towards "none" (docs/architecture.md)."""
         stats = stats if stats is not None else GenerationStats()
         stop_event = stop_event or threading.Event()
         body = self._body(prompt, params, adapter, 1, json_schema)

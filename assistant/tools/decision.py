@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from assistant.llm.base import BiasAfter
+
 NO_TOOL = "none"
 HISTORY_TURNS = 6  # earlier messages the decision sees (a follow-up like "draw another one" needs them)
 HISTORY_CHARS = 600  # per earlier message: enough to know what was asked and answered
@@ -40,6 +42,11 @@ class Decision:
     @property
     def calls_tool(self) -> bool:
         return self.tool != NO_TOOL
+
+
+def none_prior(bias: float) -> BiasAfter | None:
+    """The decision's prior towards no tool: `bias` added to "none" where the tool's name is decoded."""
+    return BiasAfter(after='{"tool":', word=NO_TOOL, bias=bias) if bias else None
 
 
 def tool_listing(tools: list[dict]) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from assistant.llm.engine import GenerationParams
 from assistant.tools.builtins import CURRENT_TURN, TurnContext, make_builtin_tools
 from assistant.tools.commands import command_arguments
-from assistant.tools.decision import Decision, decision_messages, decision_schema, read_decision
+from assistant.tools.decision import Decision, decision_messages, decision_schema, none_prior, read_decision
 from assistant.tools.parsing import ToolParseError, validate_call
 from assistant.tools.registry import ToolRegistry
 
@@ -169,7 +169,8 @@ class ToolService:
         prompt, _ = engine.build_prompt(messages, DECISION_TOKENS)
         schema = decision_schema(with_choices(tools, self.live_choices())) if self.settings.tool_grammar else None
         params = GenerationParams(temperature=0.0, max_new_tokens=DECISION_TOKENS, repetition_penalty=1.0)
-        text, _ = engine.generate(prompt, params, adapter, json_schema=schema)
+        text, _ = engine.generate(prompt, params, adapter, json_schema=schema,
+                                  bias=none_prior(self.settings.tool_none_bias))
         return read_decision(text, set(self.registry.tools))
 
     def agent_step(

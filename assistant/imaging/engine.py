@@ -30,8 +30,8 @@ SHIPPED_DIR = Path(__file__).resolve().parent / "checkpoints"
 
 
 # Sampling controls a checkpoint's hp may set as its defaults, and a request may override. Each model kind's
-# `sample` takes the ones it understands (GAN/VAE: temperature; diffusion: temperature, guidance, steps).
-SAMPLE_OPTIONS = ("temperature", "guidance", "steps")
+# `sample` takes the ones it understands (GAN/VAE: temperature; diffusion: temperature, guidance, steps, eta).
+SAMPLE_OPTIONS = ("temperature", "guidance", "steps", "eta")
 
 
 def sample_options(hp: dict, **overrides) -> dict:

@@ -34,11 +34,14 @@ def image_seeds(seed: int, n: int) -> list[int]:
     return [(int(seed) + i) % 2**63 for i in range(n)]
 
 
-def _labels_and_noise(ckpt: Checkpoint, wanted: dict[str, int], seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """One image's labels (random where `wanted` leaves an attribute open) and its starting noise, from its seed."""
+def _labels_and_noise(ckpt: Checkpoint, wanted: dict[str, int], seed: int, draws: int = 1
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One image's labels (random where `wanted` leaves an attribute open) and its noise, from its seed: the
+    starting noise, or with `draws` > 1 that and the noise of each later sampling step (stochastic diffusion)."""
     gen = torch.Generator().manual_seed(seed)
     labels = fill_labels(ckpt.spec["attributes"], wanted, 1, gen)
-    noise = torch.randn(1, *MODEL_KINDS[ckpt.kind].noise_shape(ckpt.model), generator=gen)
+    shape = MODEL_KINDS[ckpt.kind].noise_shape(ckpt.model)
+    noise = torch.randn(1, *shape, generator=gen) if draws == 1 else torch.randn(1, draws, *shape, generator=gen)
     return labels, noise
 
 
@@ -51,7 +54,8 @@ def generate(ckpt: Checkpoint, wanted: dict[str, int] | list[dict[str, int]], n:
     `seed + i` alone, so it can be reproduced. `like=<an image's seed>` draws "more like this": the same labels
     and starting noise as that image, mixed with fresh noise, z = sqrt(1 - v^2) z_like + v z_new, where v =
     `variation` (0 = the same image, 1 = unrelated); the mix keeps z a standard normal. `options` are the
-    sampling controls (temperature; guidance and steps for diffusion) over the checkpoint's own defaults.
+    sampling controls (temperature; guidance and steps for diffusion) over the checkpoint's own defaults. With a
+    stochastic sampler (diffusion, eta > 0) the noise of every step comes from the image's seed too.
     """
     if ckpt.kind not in GENERATIVE_KINDS:
         raise ValueError(f"{ckpt.name} is a {ckpt.kind} model: it fills in masked images (inpaint) but does not "
@@ -61,17 +65,19 @@ def generate(ckpt: Checkpoint, wanted: dict[str, int] | list[dict[str, int]], n:
     per_image = wanted if isinstance(wanted, list) else [wanted] * n
     if len(per_image) != n:
         raise ValueError(f"{len(per_image)} conditions for {n} images")
+    options = sample_options(ckpt.hp, **options)
+    draws = getattr(MODEL_KINDS[ckpt.kind], "noise_draws", lambda **_: 1)(**options)
     labels, noise = [], []
     for want, s in zip(per_image, image_seeds(seed, n), strict=True):
-        lab, z = _labels_and_noise(ckpt, want, s)
+        lab, z = _labels_and_noise(ckpt, want, s, draws)
         if like is not None:
-            lab, z_like = _labels_and_noise(ckpt, want, like)
+            lab, z_like = _labels_and_noise(ckpt, want, like, draws)
             z = (1 - variation**2) ** 0.5 * z_like + variation * z
         labels.append(lab)
         noise.append(z)
     labels_t, noise_t = torch.cat(labels), torch.cat(noise)
     images = call_sample(ckpt.kind, ckpt.model, one_hot(labels_t, ckpt.spec["attributes"]), None,
-                         noise=noise_t, **sample_options(ckpt.hp, **options))
+                         noise=noise_t, **options)
     return images.clamp(0, 1), labels_t
 
 

@@ -104,3 +104,27 @@ def test_the_frozen_base_is_bf16_only_for_sft_on_hardware_with_bf16(settings):
     assert forced.resolved_train_dtype("sft") == "float32"
     model, _, _ = load_base_for_training(forced, purpose="rlhf")
     assert next(model.parameters()).dtype == torch.float32
+
+
+def test_continued_training_starts_from_the_installed_adapters_weights(settings, tmp_path):
+    """init_adapter: step 0 is the installed adapter (same logits), the result keeps its rank and moves on."""
+    from safetensors.torch import load_file
+
+    from assistant.training.sft import train_sft
+
+    train_sft(SFTConfig(**sft_config(tmp_path, "first", rank=4, target_modules=["q_proj", "v_proj"])), settings)
+    first = load_file(settings.adapters_dir / "first" / "adapter_model.safetensors")
+    zero_steps = sft_config(tmp_path, "again", init_adapter="first", rank=16, target_modules=["k_proj"],
+                            max_steps=0, epochs=0)
+    card = train_sft(SFTConfig(**zero_steps), settings)
+    again = load_file(settings.adapters_dir / "again" / "adapter_model.safetensors")
+    assert card["metrics"]["steps"] == 0 and card["hyperparameters"]["rank"] == 4
+    assert card["target_modules"] == ["q_proj", "v_proj"] and set(again) == set(first)
+    assert all(torch.equal(first[k], again[k]) for k in first)  # B of a fresh LoRA would be zeros
+    # the held-out loss before training is the base's; with the installed adapter it starts lower already
+    assert card["metrics"]["eval_loss_after"] < card["metrics"]["eval_loss_before"]
+    moved = train_sft(SFTConfig(**sft_config(tmp_path, "third", init_adapter="first", max_steps=2)), settings)
+    third = load_file(settings.adapters_dir / "third" / "adapter_model.safetensors")
+    assert moved["metrics"]["steps"] == 2 and any(not torch.equal(first[k], third[k]) for k in first)
+    with pytest.raises(FileNotFoundError, match="no installed adapter 'missing'"):
+        train_sft(SFTConfig(**sft_config(tmp_path, "fourth", init_adapter="missing")), settings)

@@ -241,3 +241,30 @@ def test_the_grammar_admits_only_installed_adapters_and_image_models(services, s
     assert admits({"prompt": "a 7", "model": "gan-digits"}, "generate_images")
     assert not admits({"prompt": "a 7", "model": "ssl-digits"}, "generate_images")  # not a generator
     assert not admits({"prompt": "a 7", "model": "dall-e"}, "generate_images")
+
+
+def test_draw_command_uses_the_image_model_the_user_names(services):
+    """"/draw … with gan-shapes" draws with that model and does not name the model back as a word it missed."""
+    from assistant.tools.commands import command_arguments
+
+    assert command_arguments("generate_images", "用diffusion画三个红色圆") == {
+        "prompt": "画三个红色圆", "n": 3, "model": "diffusion"}
+    assert "model" not in command_arguments("generate_images", "a circle drawn with love")
+    result = services.tools.run_command("/draw 2 small red circles with gan-shapes")
+    record = result.calls[0]
+    assert record.get("error") is None, record
+    drawn = record["result"]
+    assert drawn["model"] == "gan-shapes" and drawn["labels"] == [[0, 0, 0], [0, 0, 0]]
+    assert drawn["unknown_words"] == [] and len(result.images) == 2
+    by_kind = services.tools.run_command("/draw a star using the vae").calls[0]
+    assert by_kind["result"]["model"] == "vae-shapes"
+
+
+def test_a_drawing_call_without_n_draws_the_count_its_prompt_says(services):
+    """The model may leave `n` out when its prompt says the count: "three …" draws 3, not the old fixed 4."""
+    record = services.tools.call("generate_images", {"prompt": "three small red circles", "model": "gan-shapes"})
+    assert record.get("error") is None, record
+    assert len(record["images"]) == 3 and record["result"]["labels"] == [[0, 0, 0]] * 3
+    assert len(services.tools.call("generate_images", {"prompt": "a red circle", "model": "gan-shapes"})["images"]) == 4
+    too_many = services.tools.call("generate_images", {"prompt": "a red circle", "n": 0})
+    assert "greater than or equal to 1" in too_many["error"]

@@ -32,7 +32,8 @@ class SearchArgs(BaseModel):
 
 class DrawArgs(BaseModel):
     prompt: str = Field(description="what to draw, e.g. 'digit 7', 'two red circles and a blue star', '画一个数字3'")
-    n: int = Field(4, ge=1, le=64, description="how many images")
+    # No fixed default: the drawing service reads a count from the prompt ("three red circles"), else draws 4.
+    n: int | None = Field(None, ge=1, le=64, description="how many images (default: the prompt's count, else 4)")
     model: str = Field("auto", description="image model, e.g. diffusion-shapes, gan-digits; auto picks one")
     seed: int | None = Field(None, description="random seed for reproducible images")
     temperature: float | None = Field(None, ge=0.0, le=3.0,
@@ -86,7 +87,7 @@ def make_builtin_tools(services) -> list[BaseTool]:  # noqa: ANN001 - Services
 
     def generate_images(
         prompt: str,
-        n: int = 4,
+        n: int | None = None,
         model: str = "auto",
         seed: int | None = None,
         temperature: float | None = None,
@@ -99,7 +100,7 @@ def make_builtin_tools(services) -> list[BaseTool]:  # noqa: ANN001 - Services
             settings,
             model=model,
             prompt_or_class=prompt,
-            n=min(n, settings.max_images),
+            n=None if n is None else min(n, settings.max_images),  # None: the prompt's count ("three …"), else 4
             seed=seed,
             temperature=temperature,
             like=like,

@@ -59,11 +59,27 @@ def count_in(text: str) -> int | None:
     return value if value > 0 else None
 
 
+# "/draw 4 red circles with diffusion-shapes", "… using the gan", "用diffusion画": the user names the image model
+_MODEL_NAMED = re.compile(
+    r"\s*(?:\b(?:with|using|by|from)\s+(?:the\s+)?|用)((?:vae|gan|diffusion)(?:-(?:digits|shapes))?)(?![a-z0-9-])(?:\s+model\b)?",
+    re.I)
+
+
+def draw_arguments(text: str) -> dict:
+    """`/draw`'s arguments: the prompt, the count, and the image model when the text names one."""
+    arguments: dict = {}
+    named = _MODEL_NAMED.search(text)
+    if named:
+        arguments["model"] = named.group(1).lower()
+        text = (text[: named.start()] + " " + text[named.end():]).strip()
+    return {"prompt": text, "n": max(1, min(_count(text, 4), 64)), **arguments}
+
+
 def command_arguments(tool: str, text: str) -> dict:
     """The arguments of `/draw`, `/calc` or `/search` from the text after the command."""
     text = text.strip()
     if tool == "generate_images":
-        return {"prompt": text, "n": max(1, min(_count(text, 4), 64))}
+        return draw_arguments(text)
     if tool == "calculator":
         return {"expression": find_expression(text) or text}
     if tool == "search_knowledge":

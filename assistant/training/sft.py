@@ -46,6 +46,8 @@ class SFTConfig:
     seed: int = field(default=0, metadata={"help": "random seed"})
     behaviour_prompts: int = field(default=8, metadata={"help": "held-out prompts generated before/after"})
     overwrite: bool = field(default=False, metadata={"help": "replace an existing adapter of this name"})
+    init_adapter: str = field(default="", metadata={
+        "help": "continue training this installed adapter (its rank and modules) instead of a fresh LoRA"})
 
     @classmethod
     def from_dict(cls, data: dict) -> SFTConfig:
@@ -112,6 +114,19 @@ def load_base_for_training(settings: Settings, purpose: str = "sft"):  # noqa: A
     return model.to(f"cuda:{local_rank}" if device == "cuda" else device), tokenizer, "lora-sft"
 
 
+def continue_from(model, folder: Path, config: SFTConfig):  # noqa: ANN001, ANN201 - (base, …) -> PeftModel
+    """The base with an installed adapter loaded trainable; the config takes the adapter's rank, alpha and
+    modules, so the card describes what was trained."""
+    from peft import PeftConfig, PeftModel
+
+    if not (folder / "adapter_config.json").exists():
+        raise FileNotFoundError(f"no installed adapter {folder.name!r} to continue training from")
+    loaded = PeftConfig.from_pretrained(str(folder))
+    config.rank, config.alpha = loaded.r, loaded.lora_alpha
+    config.target_modules = sorted(loaded.target_modules)
+    return PeftModel.from_pretrained(model, str(folder), is_trainable=True)
+
+
 @torch.no_grad()
 def eval_loss(model, batches: list[dict]) -> float:  # noqa: ANN001
     model.eval()
@@ -169,9 +184,12 @@ def train_sft(config: SFTConfig, settings: Settings, progress: Progress | None =
     main = rank == 0
     progress(0.02, "loading the base model")
     model, tokenizer, method = load_base_for_training(settings)
-    lora = LoraConfig(task_type="CAUSAL_LM", r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
-                      target_modules=list(config.target_modules))
-    model = get_peft_model(model, lora)
+    if config.init_adapter:  # continued training (LLaMA-Factory's adapter_name_or_path): start from its weights
+        model = continue_from(model, settings.adapters_dir / check_name(config.init_adapter, "adapter name"), config)
+    else:
+        lora = LoraConfig(task_type="CAUSAL_LM", r=config.rank, lora_alpha=config.alpha,
+                          lora_dropout=config.dropout, target_modules=list(config.target_modules))
+        model = get_peft_model(model, lora)
     encoded = [{**e, "index": i} for i, e in
                enumerate(encode(tokenizer, m, config.max_length) for m in train.examples) if e]
     held_encoded = [e for e in (encode(tokenizer, m, config.max_length) for m in held) if e]

@@ -136,6 +136,9 @@ def build_adapters_tab(services, access: Access | None = None) -> None:  # noqa:
             config["eval_data"] = str(shutil.copy(eval_file, staged / f"{name}.eval.jsonl")) if eval_file else ""
             config["name"] = name
             SFTConfig.from_dict(config)
+            start_from = str(config.get("init_adapter") or "").strip()
+            if start_from and not (settings.adapters_dir / check_name(start_from, "adapter name")).is_dir():
+                raise FileNotFoundError(f"no installed adapter {start_from!r} to continue training from")
             if (settings.adapters_dir / name).exists() and not config["overwrite"]:
                 raise FileExistsError(f"adapter {name!r} already exists; tick overwrite or pick another name")
             new_id = services.jobs.start("sft", config, lock_key=f"adapter:{name}")

@@ -1,0 +1,283 @@
+"""Top-up data for continued training of the `tools` adapter: `python -m assistant.training.tool_topup`.
+
+A full retraining of the tools adapter is ~625 steps; on a CPU without bf16 that is hours. Continued training
+(`SFTConfig.init_adapter`) starts from the shipped adapter instead, on a small file: new kinds of requests whose
+key arguments the adapter gets wrong, mixed one to one with examples replayed from `tools.train.jsonl` so the
+decisions it already makes well are rehearsed, not forgotten.
+
+The kinds below were chosen from the argument errors on held-out sets dev, test, test3 and test4 (whose texts had
+been read); test5 was not read and is the set that reports the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from assistant.training.tool_data import (
+    COLOUR_ZH,
+    COLOURS,
+    DATA,
+    DOC_KINDS_EN,
+    DOC_KINDS_ZH,
+    DOC_QUESTIONS_EN,
+    DOC_QUESTIONS_ZH,
+    EN_COUNT,
+    SEED,
+    SHAPE_ZH,
+    SHAPES,
+    ZH_COUNT,
+    Case,
+    Generator,
+    _allocate,
+    _turn,
+    app_tools,
+    check,
+    en_noise,
+    fill,
+    normalize,
+    zh_noise,
+)
+
+TOP_UP_SIZE = 120  # new examples; as many again are replayed from the full training file
+QUOTAS = {"draw_keep_fu": 3.0, "draw_count_forms": 2.0, "calc_word_fu": 3.0, "calc_forms": 2.5,
+          "convert_context": 1.5, "search_upload_fu": 1.5, "train_dataset_zh": 1.0}
+
+DRAW_FIRST_EN = ["draw {k} {p}", "can you make {k} {p}?", "{k} {p} please", "show me {k} {p}"]
+DRAW_FIRST_ZH = ["画{kz}个{p}", "帮我画{kz}个{p}", "来{kz}个{p}"]
+KEEP_SHAPE_EN = ["now the same but {shapes}", "same thing but as {shapes}", "same colour and count, but {shapes}",
+                 "make them {shapes} instead", "again, but {shapes} this time", "ok same but {shapes}"]
+KEEP_SHAPE_ZH = ["换成{shape}，其他不变", "一样的，但是画成{shape}", "颜色和数量不变，改成{shape}", "这次换成{shape}吧",
+                 "改画{shape}，别的都一样"]
+KEEP_COLOUR_EN = ["same again in {c}", "now make them {c}, same number", "{c} this time, keep the count",
+                  "same shapes but {c}", "can you redo those in {c}?"]
+KEEP_COLOUR_ZH = ["颜色改成{cz}，数量不变", "数量不变，颜色换成{cz}", "换成{cz}的再画一次", "同样的，改成{cz}"]
+COUNT_FORMS_EN = ["{p} x{k}", "{k}x {p}", "{p} ×{k}", "{p}, {k} of them", "{p} times {k}", "a batch of {k} {ps}"]
+ONE_FORMS_EN = ["just one {p}", "a single {p}", "only 1 {p} please", "one {p}, nothing more"]
+COUNT_FORMS_ZH = ["{p}来{kz}张", "生成{kz}张{p}的图片", "{p}，{kz}个", "画{p}，要{kz}张"]
+ONE_FORMS_ZH = ["生成一张{p}的图片", "来一张{p}", "画一个{p}就行", "只要一张{p}"]
+
+# (first message, reply, follow-up, expression) with {a} {b} {t} {k} slots; {t} is the first answer
+WORD_FU_EN = [
+    ("I run {a} times a week, {b} km each time. how far is that per week?", "That's {t} km per week.",
+     "so over a whole {k}-week year?", "{t}*{k}"),
+    ("A box holds {a} pens and I bought {b} boxes. How many pens is that?", "{t} pens in total.",
+     "split equally among {k} people, how many does each get?", "{t}/{k}"),
+    ("Tickets are {a} dollars each and we need {b} of them. What's the total?", "The total is {t} dollars.",
+     "and what if we buy {k} times as many?", "{t}*{k}"),
+    ("I save {a} a month. How much after {b} months?", "{t}.", "and if I keep that up for {k} times as long?",
+     "{t}*{k}"),
+    ("We have {b} tables with {a} chairs each. How many chairs?", "{t} chairs.",
+     "if {k} of the chairs break, how many are left?", "{t}-{k}"),
+]
+WORD_FU_ZH = [
+    ("一箱苹果有{a}个，我买了{b}箱，一共多少个？", "一共{t}个。", "平均分给{k}个人，每人几个", "{t}/{k}"),
+    ("我每天走{a}步，走了{b}天，一共多少步？", "一共{t}步。", "那{k}倍呢？", "{t}*{k}"),
+    ("一本书{a}元，买{b}本多少钱？", "一共{t}元。", "再加{k}元运费呢？", "{t}+{k}"),
+    ("每排{a}个座位，一共{b}排，总共多少座位？", "总共{t}个座位。", "已经坐了{k}个人，还剩几个座位？", "{t}-{k}"),
+]
+PERCENT_BACK_EN = ["I bought {item} for ${a} and sold it for ${b}. What percentage of the original price did I get "
+                   "back?", "paid {a} for {item}, sold it for {b} — what percent of what I paid is that?"]
+PERCENT_BACK_ZH = ["{item}买的时候{a}元，卖了{b}元，收回了原价的百分之几？", "原价{a}，现在卖{b}，是原价的百分之多少？"]
+TIP_SPLIT_EN = ["Dinner came to {bill}, we want to add a {p}% tip and split it evenly between the {k} of us. how "
+                "much does each person pay?", "bill is {bill} plus {p}% tip, split {k} ways — how much each?"]
+TIP_SPLIT_ZH = ["吃饭花了{bill}元，加{p}%的小费，{k}个人平摊，每人多少？",
+                "账单{bill}，加上{p}%服务费，{k}个人AA，每人付多少"]
+POWERS_EN = ["what's {a} to the power of {m} minus {b} to the power of {n}?", "{a}^{m} - {b}^{n} = ?",
+             "compute {a} to the {m}th power minus {b} to the {n}th"]
+POWERS_ZH = ["{a}的{m}次方减去{b}的{n}次方是多少", "{a}的{m}次方加上{b}的{n}次方等于多少",
+             "算一下{a}的{m}次幂减{b}的{n}次幂"]
+ITEMS_EN = ["a used bike", "my old phone", "a camera", "a sofa", "concert tickets"]
+ITEMS_ZH = ["二手自行车", "旧手机", "相机", "沙发"]
+
+OVEN_EN = [("My oven only shows Celsius but the recipe wants {v}°F. What should I set it to?", "F", "C"),
+           ("the recipe says bake at {v}°C but my oven is in Fahrenheit, what's that?", "C", "F"),
+           ("recipe: {v} degrees Fahrenheit. my oven uses celsius — what number do I use?", "F", "C")]
+OVEN_ZH = [("烤箱只有摄氏度，食谱写的是{v}华氏度，应该调到多少？", "F", "C"),
+           ("食谱要求{v}摄氏度，我的烤箱是华氏的，调多少？", "C", "F")]
+NEGATIVE_ZH = [("零下{v}华氏度是多少摄氏度", "F", "C"), ("零下{v}摄氏度是多少华氏度", "C", "F"),
+               ("零下{v}度（摄氏）换成华氏是多少", "C", "F")]
+NEGATIVE_EN = [("minus {v} Fahrenheit in Celsius?", "F", "C"), ("what is -{v}°C in Fahrenheit", "C", "F"),
+               ("{v} below zero Fahrenheit in C?", "F", "C")]
+VOLUME_ZH = [("{v}加仑等于多少升", "gal", "l"), ("{v}升是多少加仑", "l", "gal"), ("{v}加仑换算成升", "gal", "l")]
+
+UPLOADED_EN = [("I just uploaded my {doc}.", "Got it, your {doc} is uploaded. What would you like to know about it?"),
+               ("here's the {doc} I mentioned, just added it", "Thanks, the {doc} is in your documents now."),
+               ("uploaded the {doc} a minute ago", "I see it. Ask me anything about the {doc}.")]
+UPLOADED_ZH = [("我刚上传了{doc}。", "收到，{doc}已经上传。你想了解什么？"),
+               ("{doc}传好了", "好的，{doc}已经在你的文档里了。")]
+TRAIN_ZH = ["在 {ds} 上训练一个{m}", "用{ds}训练{m}", "拿{ds}训练个{m}", "{m}，在{ds}上训练一下"]
+DATASET_ZH = {"shapes": ["shapes", "形状数据集", "图形数据"], "digits": ["digits", "数字数据集", "手写数字"]}
+MODEL_ZH = {"vae": ["变分自编码器", "VAE"], "gan": ["生成对抗网络", "GAN"], "diffusion": ["扩散模型", "diffusion模型"]}
+
+
+class TopUp(Generator):
+    """The new kinds of cases, in the same format and prompt as the full data."""
+
+    def shape_subject(self, rng: random.Random, lang: str) -> dict:
+        while True:
+            s = self.draw_subject(rng, lang)
+            if s["kind"] == "shape" and s["colour"]:
+                return s
+
+    def gen_draw_keep_fu(self, rng: random.Random, split: str, lang: str) -> Case:
+        s, k = self.shape_subject(rng, lang), rng.randint(2, 6)
+        first_pool = DRAW_FIRST_EN if lang == "en" else DRAW_FIRST_ZH
+        first = fill(rng.choice(first_pool), k=k if rng.random() < 0.5 else EN_COUNT[k], kz=ZH_COUNT[k],
+                     p=self.shape_phrase(s, lang, plural=lang == "en"))
+        arguments = {"prompt": self.shape_phrase(s, lang, plural=lang == "en"), "n": k}
+        history = _turn(first, self.draw_reply(rng, arguments, s, lang))
+        if rng.random() < 0.55:
+            shape = rng.choice([x for x in SHAPES if x != s["shape"]])
+            s = {**s, "shape": shape, "shape_zh": rng.choice(SHAPE_ZH[shape])}
+            pool = KEEP_SHAPE_EN if lang == "en" else KEEP_SHAPE_ZH
+            message = fill(self.t(rng, split, f"keep_shape_{lang}", pool), shapes=shape + "s", shape=s["shape_zh"])
+        else:
+            colour = rng.choice([c for c in COLOURS if c != s["colour"]])
+            s = {**s, "colour": colour}
+            pool = KEEP_COLOUR_EN if lang == "en" else KEEP_COLOUR_ZH
+            message = fill(self.t(rng, split, f"keep_colour_{lang}", pool), c=colour, cz=COLOUR_ZH[colour])
+        message = en_noise(rng, message) if lang == "en" else zh_noise(rng, message)
+        new = {"prompt": self.shape_phrase(s, lang, plural=lang == "en"), "n": k}
+        return Case(message, "generate_images", new, history, lang=lang, kind="followup")
+
+    def gen_draw_count_forms(self, rng: random.Random, split: str, lang: str) -> Case:
+        s = self.draw_subject(rng, lang)
+        k = 1 if rng.random() < 0.4 else rng.randint(2, 6)
+        if lang == "en":
+            pool = ONE_FORMS_EN if k == 1 else COUNT_FORMS_EN
+            p = self.draw_prompt(s, lang)
+            ps = self.draw_prompt(s, lang, plural=True) if s["kind"] == "shape" else f"{s['d']}s"
+            message = fill(self.t(rng, split, f"count_forms_{lang}_{k == 1}", pool), p=p, ps=ps, k=k)
+            prompt = self.draw_prompt(s, lang, plural=k > 1) if s["kind"] == "shape" else p
+        else:
+            pool = ONE_FORMS_ZH if k == 1 else COUNT_FORMS_ZH
+            prompt = self.draw_prompt(s, lang)
+            message = fill(self.t(rng, split, f"count_forms_{lang}_{k == 1}", pool), p=prompt, kz=ZH_COUNT[k])
+        message = en_noise(rng, message) if lang == "en" else zh_noise(rng, message)
+        return Case(message, "generate_images", {"prompt": prompt, "n": k}, lang=lang)
+
+    def gen_calc_word_fu(self, rng: random.Random, split: str, lang: str) -> Case:
+        first, reply, follow, target = rng.choice(WORD_FU_EN if lang == "en" else WORD_FU_ZH)
+        a, b = rng.randint(3, 60), rng.randint(2, 15)
+        if "km" in first:
+            a, b = rng.randint(2, 6), round(rng.uniform(2, 15), 1)
+        t = round(a * b, 2)
+        t_text = str(int(t)) if float(t).is_integer() else str(t)
+        k = rng.choice([d for d in range(2, 13) if float(t) % d == 0] or [2]) if "/" in target else rng.randint(2, 52)
+        if "-" in target:
+            k = rng.randint(1, max(1, int(t) - 1))
+        history = _turn(fill(first, a=a, b=b), fill(reply, t=t_text))
+        message = fill(follow, k=k)
+        message = en_noise(rng, message) if lang == "en" else zh_noise(rng, message)
+        return Case(message, "calculator", {"expression": fill(target, t=t_text, k=k)}, history, lang=lang,
+                    kind="followup")
+
+    def gen_calc_forms(self, rng: random.Random, split: str, lang: str) -> Case:
+        kind = rng.choice(["back", "tip", "powers"])
+        en = lang == "en"
+        if kind == "back":
+            a = rng.randint(50, 1500)
+            b = rng.randint(10, a - 5)
+            item = rng.choice(ITEMS_EN if en else ITEMS_ZH)
+            message = fill(rng.choice(PERCENT_BACK_EN if en else PERCENT_BACK_ZH), a=a, b=b, item=item)
+            expression = f"{b}/{a}*100"
+        elif kind == "tip":
+            bill, p, k = round(rng.uniform(20, 400), 2), rng.choice([10, 12, 15, 18, 20]), rng.randint(2, 6)
+            message = fill(rng.choice(TIP_SPLIT_EN if en else TIP_SPLIT_ZH), bill=f"{bill:.2f}", p=p, k=k)
+            expression = f"{bill:.2f}*(1+{p}/100)/{k}"
+        else:
+            a, m, b, n = rng.randint(2, 9), rng.randint(2, 10), rng.randint(2, 9), rng.randint(2, 8)
+            template = rng.choice(POWERS_EN if en else POWERS_ZH)
+            message = fill(template, a=a, m=m, b=b, n=n)
+            sign = "+" if "加" in template else "-"
+            expression = f"{a}**{m}{sign}{b}**{n}"
+        message = en_noise(rng, message) if en else zh_noise(rng, message)
+        return Case(message, "calculator", {"expression": expression}, lang=lang)
+
+    def gen_convert_context(self, rng: random.Random, split: str, lang: str) -> Case:
+        kind = rng.choice(["oven", "negative", "volume"] if lang == "zh" else ["oven", "oven", "negative"])
+        if kind == "oven":
+            template, u1, u2 = rng.choice(OVEN_EN if lang == "en" else OVEN_ZH)
+            value = rng.choice([325, 350, 375, 400, 425, 450]) if u1 == "F" else rng.choice([160, 180, 200, 220])
+        elif kind == "negative":
+            template, u1, u2 = rng.choice(NEGATIVE_EN if lang == "en" else NEGATIVE_ZH)
+            value = rng.randint(1, 30)
+        else:
+            template, u1, u2 = rng.choice(VOLUME_ZH)
+            value = rng.choice([1, 2, 3, 5, 10, 20])
+        message = fill(template, v=value)
+        message = en_noise(rng, message) if lang == "en" else zh_noise(rng, message)
+        signed = -value if kind == "negative" else value
+        return Case(message, "convert_units", {"value": signed, "from_unit": u1, "to_unit": u2}, lang=lang)
+
+    def gen_search_upload_fu(self, rng: random.Random, split: str, lang: str) -> Case:
+        en = lang == "en"
+        doc = rng.choice(DOC_KINDS_EN if en else DOC_KINDS_ZH)
+        first, reply = rng.choice(UPLOADED_EN if en else UPLOADED_ZH)
+        question, query = rng.choice(DOC_QUESTIONS_EN if en else DOC_QUESTIONS_ZH)
+        message = en_noise(rng, question) if en else zh_noise(rng, question)
+        return Case(message, "search_knowledge", {"query": query}, _turn(fill(first, doc=doc), fill(reply, doc=doc)),
+                    lang=lang, kind="followup")
+
+    def gen_train_dataset_zh(self, rng: random.Random, split: str, lang: str) -> Case:
+        model, dataset = rng.choice(list(MODEL_ZH)), rng.choice(list(DATASET_ZH))
+        message = fill(rng.choice(TRAIN_ZH), ds=rng.choice(DATASET_ZH[dataset]), m=rng.choice(MODEL_ZH[model]))
+        return Case(zh_noise(rng, message), "train_image_model", {"model": model, "dataset": dataset}, lang="zh")
+
+
+def generate(convert, size: int = TOP_UP_SIZE, seed: int = SEED) -> list[Case]:  # noqa: ANN001
+    """`size` new cases (all languages: Chinese only where the kind is Chinese), no message twice."""
+    gen, rng = TopUp(convert, seed), random.Random(f"{seed}:topup")
+    cases: list[Case] = []
+    seen: set[str] = set()
+    for category, count in _allocate(size, QUOTAS).items():
+        made = 0
+        while made < count:
+            lang = "zh" if category.endswith("_zh") or rng.random() < 0.4 else "en"
+            case = getattr(gen, f"gen_{category}")(rng, "train", lang)
+            if normalize(case.key()) in seen:
+                continue
+            seen.add(normalize(case.key()))
+            case.category = category
+            cases.append(case)
+            made += 1
+    return cases
+
+
+def write(out: Path, tools: list[dict], registry_tools: dict, convert, size: int = TOP_UP_SIZE,  # noqa: ANN001
+          replay: int = TOP_UP_SIZE, seed: int = SEED) -> dict:
+    """Check the new cases, add `replay` examples of the full training file, shuffle, write; returns counts."""
+    cases = generate(convert, size, seed)
+    check(cases, registry_tools, convert)
+    rows = [case.example(tools) for case in cases]
+    full = (DATA / "tools.train.jsonl").read_text("utf-8").splitlines()
+    rng = random.Random(f"{seed}:replay")
+    rows += [json.loads(line) for line in rng.sample(full, replay)]
+    rng.shuffle(rows)
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    return {"file": str(out), "new": len(cases), "replayed": replay,
+            "per_category": dict(Counter(c.category for c in cases))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DATA / "tools.topup.jsonl")
+    parser.add_argument("--size", type=int, default=TOP_UP_SIZE, help="new examples")
+    parser.add_argument("--replay", type=int, default=TOP_UP_SIZE, help="examples replayed from tools.train.jsonl")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        tools, registry_tools = app_tools(Path(tmp))
+        report = write(args.out, tools, registry_tools, lambda a: str(registry_tools["convert_units"].invoke(a)),
+                       args.size, args.replay)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

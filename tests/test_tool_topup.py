@@ -1,0 +1,39 @@
+"""The top-up data for continued training of the tools adapter: valid calls that carry what the history says."""
+
+import json
+import re
+
+import pytest
+
+from assistant.training import tool_topup
+from assistant.training.tool_data import DATA, app_tools
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    tools, registry = app_tools(tmp_path_factory.mktemp("topup"))
+    return tools, registry, (lambda a: str(registry["convert_units"].invoke(a)))
+
+
+def test_follow_ups_keep_the_count_and_the_first_answer(app):
+    cases = tool_topup.generate(app[2], size=120)
+    assert {c.category for c in cases} == set(tool_topup.QUOTAS) and len(cases) == 120
+    keep = [c for c in cases if c.category == "draw_keep_fu"]
+    for case in keep:  # "same but stars" after "draw 4 …": still 4, the reply said so
+        said = re.findall(r"\d+", case.history[-1]["content"])
+        assert said and int(said[0]) == case.arguments["n"] >= 2, case
+    for case in (c for c in cases if c.category == "calc_word_fu"):  # "split it among 12": 168/12, not re-derived
+        first_answer = re.findall(r"\d+(?:\.\d+)?", case.history[-1]["content"])[0]
+        assert case.arguments["expression"].startswith(first_answer), case
+    negative = [c for c in cases if c.tool == "convert_units" and ("零下" in c.message or "minus" in c.message)]
+    assert negative and all(c.arguments["value"] < 0 for c in negative)
+
+
+def test_the_file_replays_the_full_training_data_one_to_one(app, tmp_path):
+    tools, registry, convert = app
+    report = tool_topup.write(tmp_path / "topup.jsonl", tools, registry, convert, size=40, replay=40)
+    rows = (tmp_path / "topup.jsonl").read_text("utf-8").splitlines()
+    full = set((DATA / "tools.train.jsonl").read_text("utf-8").splitlines())
+    replayed = [r for r in rows if json.dumps(json.loads(r), ensure_ascii=False) in full]
+    assert report["new"] == 40 and len(rows) == 80 and len(replayed) == 40
+    assert all(json.loads(r)["messages"][-1]["role"] == "assistant" for r in rows)

@@ -16,8 +16,8 @@ def app(tmp_path_factory):
 
 
 def test_follow_ups_keep_the_count_and_the_first_answer(app):
-    cases = tool_topup.generate(app[2], size=120)
-    assert {c.category for c in cases} == set(tool_topup.QUOTAS) and len(cases) == 120
+    cases = tool_topup.generate(app[2], size=160)
+    assert {c.category for c in cases} == set(tool_topup.QUOTAS) and len(cases) == 160
     keep = [c for c in cases if c.category == "draw_keep_fu"]
     for case in keep:  # "same but stars" after "draw 4 …": still 4, the reply said so
         said = re.findall(r"\d+", case.history[-1]["content"])
@@ -37,3 +37,11 @@ def test_the_file_replays_the_full_training_data_one_to_one(app, tmp_path):
     replayed = [r for r in rows if json.dumps(json.loads(r), ensure_ascii=False) in full]
     assert report["new"] == 40 and len(rows) == 80 and len(replayed) == 40
     assert all(json.loads(r)["messages"][-1]["role"] == "assistant" for r in rows)
+
+
+def test_each_new_kind_has_a_no_tool_twin_after_the_same_kind_of_history(app):
+    cases = tool_topup.generate(app[2], size=160)
+    twins = [c for c in cases if c.category.startswith("none_after")]
+    assert len(twins) >= 30 and all(c.tool == "none" and c.history and c.arguments == {} for c in twins)
+    after_words = {c.history[0]["content"] for c in twins if c.category == "none_after_word"}
+    assert any(word in first for first in after_words for word in ("pens", "箱", "km", "元"))

@@ -28,6 +28,7 @@ from assistant.training.tool_data import (
     DOC_QUESTIONS_EN,
     DOC_QUESTIONS_ZH,
     EN_COUNT,
+    NO_TOOL,
     SEED,
     SHAPE_ZH,
     SHAPES,
@@ -44,9 +45,12 @@ from assistant.training.tool_data import (
     zh_noise,
 )
 
-TOP_UP_SIZE = 120  # new examples; as many again are replayed from the full training file
+TOP_UP_SIZE = 160  # new examples (a quarter of them no-tool twins); 120 more are replayed from the full data
+REPLAY_SIZE = 120
 QUOTAS = {"draw_keep_fu": 3.0, "draw_count_forms": 2.0, "calc_word_fu": 3.0, "calc_forms": 2.5,
-          "convert_context": 1.5, "search_upload_fu": 1.5, "train_dataset_zh": 1.0}
+          "convert_context": 1.5, "search_upload_fu": 1.5, "train_dataset_zh": 1.0,
+          # the negative twin of each new kind: the same history, a message that needs no tool
+          "none_after_word": 2.5, "none_after_draw": 2.0}
 
 DRAW_FIRST_EN = ["draw {k} {p}", "can you make {k} {p}?", "{k} {p} please", "show me {k} {p}"]
 DRAW_FIRST_ZH = ["画{kz}个{p}", "帮我画{kz}个{p}", "来{kz}个{p}"]
@@ -105,6 +109,21 @@ NEGATIVE_ZH = [("零下{v}华氏度是多少摄氏度", "F", "C"), ("零下{v}�
 NEGATIVE_EN = [("minus {v} Fahrenheit in Celsius?", "F", "C"), ("what is -{v}°C in Fahrenheit", "C", "F"),
                ("{v} below zero Fahrenheit in C?", "F", "C")]
 VOLUME_ZH = [("{v}加仑等于多少升", "gal", "l"), ("{v}升是多少加仑", "l", "gal"), ("{v}加仑换算成升", "gal", "l")]
+
+# after a word problem or a conversion: questions about the answer, not new arithmetic
+NONE_AFTER_WORD_EN = ["how would I do that in my head quickly?", "can you explain how you got that?", "is that a lot?",
+                      "is that enough for a day?", "does that sound right to you?", "what about in euros?",
+                      "and that same amount in pounds sterling?", "why did you multiply there?", "ok thanks!"]
+NONE_AFTER_WORD_ZH = ["这是怎么算的？", "心算有什么快的方法吗？", "这个多吗？", "一天这么多够吗？", "那换成美元呢？",
+                      "谢谢，明白了", "为什么要乘这个数？"]
+# after a drawing or a refusal to draw: more things the models cannot draw, with a count and a colour
+UNDRAWABLE_EN = ["{k} {c} horses", "{k} {c} smiley faces", "{k} {c} hearts", "{k} {c} cats", "{k} {c} letters A",
+                 "{k} {c} hexagons", "{k} {c} flowers"]
+UNDRAWABLE_ZH = ["{kz}匹{cz}的马", "{kz}个{cz}的笑脸", "{kz}颗{cz}的爱心", "{kz}只{cz}的猫", "{kz}个{cz}的六边形"]
+UNDRAWABLE_ASK_EN = ["ok then {x}", "can you draw me {x}?", "fine, {x} instead", "how about {x}"]
+UNDRAWABLE_ASK_ZH = ["那画{x}吧", "能画{x}吗？", "那就{x}"]
+REFUSAL_EN = "Sorry, I can only draw the digits 0-9 and the shapes circle, square, triangle and star."
+REFUSAL_ZH = "抱歉，我只能画数字0-9和圆、正方形、三角形、五角星。"
 
 UPLOADED_EN = [("I just uploaded my {doc}.", "Got it, your {doc} is uploaded. What would you like to know about it?"),
                ("here's the {doc} I mentioned, just added it", "Thanks, the {doc} is in your documents now."),
@@ -231,6 +250,32 @@ class TopUp(Generator):
         return Case(zh_noise(rng, message), "train_image_model", {"model": model, "dataset": dataset}, lang="zh")
 
 
+    def gen_none_after_word(self, rng: random.Random, split: str, lang: str) -> Case:
+        first, reply, _, _ = rng.choice(WORD_FU_EN if lang == "en" else WORD_FU_ZH)
+        a, b = rng.randint(3, 60), rng.randint(2, 15)
+        history = _turn(fill(first, a=a, b=b), fill(reply, t=a * b))
+        message = rng.choice(NONE_AFTER_WORD_EN if lang == "en" else NONE_AFTER_WORD_ZH)
+        message = en_noise(rng, message) if lang == "en" else zh_noise(rng, message)
+        return Case(message, NO_TOOL, {}, history, lang=lang, kind="followup")
+
+    def gen_none_after_draw(self, rng: random.Random, split: str, lang: str) -> Case:
+        k, colour = rng.randint(2, 6), rng.choice(COLOURS)
+        en = lang == "en"
+        thing = fill(rng.choice(UNDRAWABLE_EN if en else UNDRAWABLE_ZH), k=k, c=colour, kz=ZH_COUNT[k],
+                     cz=COLOUR_ZH[colour])
+        message = fill(rng.choice(UNDRAWABLE_ASK_EN if en else UNDRAWABLE_ASK_ZH), x=thing)
+        if rng.random() < 0.5:  # after a refusal
+            asked = rng.choice(["a dog", "my cat", "a house"] if en else ["一只狗", "我的猫", "一座房子"])
+            history = _turn((f"draw {asked}" if en else f"画{asked}"), REFUSAL_EN if en else REFUSAL_ZH)
+        else:  # after a drawing it could make
+            s = self.shape_subject(rng, lang)
+            arguments = {"prompt": self.shape_phrase(s, lang, plural=en), "n": k}
+            history = _turn(fill(rng.choice(DRAW_FIRST_EN if en else DRAW_FIRST_ZH), k=k, kz=ZH_COUNT[k],
+                                 p=arguments["prompt"]), self.draw_reply(rng, arguments, s, lang))
+        message = en_noise(rng, message) if en else zh_noise(rng, message)
+        return Case(message, NO_TOOL, {}, history, lang=lang, kind="followup")
+
+
 def generate(convert, size: int = TOP_UP_SIZE, seed: int = SEED) -> list[Case]:  # noqa: ANN001
     """`size` new cases (all languages: Chinese only where the kind is Chinese), no message twice."""
     gen, rng = TopUp(convert, seed), random.Random(f"{seed}:topup")
@@ -251,7 +296,7 @@ def generate(convert, size: int = TOP_UP_SIZE, seed: int = SEED) -> list[Case]: 
 
 
 def write(out: Path, tools: list[dict], registry_tools: dict, convert, size: int = TOP_UP_SIZE,  # noqa: ANN001
-          replay: int = TOP_UP_SIZE, seed: int = SEED) -> dict:
+          replay: int = REPLAY_SIZE, seed: int = SEED) -> dict:
     """Check the new cases, add `replay` examples of the full training file, shuffle, write; returns counts."""
     cases = generate(convert, size, seed)
     check(cases, registry_tools, convert)
@@ -269,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DATA / "tools.topup.jsonl")
     parser.add_argument("--size", type=int, default=TOP_UP_SIZE, help="new examples")
-    parser.add_argument("--replay", type=int, default=TOP_UP_SIZE, help="examples replayed from tools.train.jsonl")
+    parser.add_argument("--replay", type=int, default=REPLAY_SIZE, help="examples replayed from tools.train.jsonl")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tools, registry_tools = app_tools(Path(tmp))

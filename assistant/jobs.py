@@ -18,13 +18,14 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import psutil
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from assistant.config import REPO_ROOT, Settings
 from assistant.db import OWNER_CHARS, Database, Job, get_database, utcnow
@@ -93,6 +94,42 @@ class JobsBusy(JobError):
 
 class JobCancelled(Exception):
     """Raised inside a job when the user asked to cancel it."""
+
+
+class CancelSignal:
+    """A worker's SIGTERM (the user's Cancel), raised as JobCancelled where the job's code is interruptible.
+
+    Raised in the middle of a database call, it would leave a PostgreSQL connection mid-query, and the rollback
+    that follows fails with "another command is already in progress", which replaces the JobCancelled: a cancelled
+    job would then be recorded as failed. Inside `deferred()` the signal is only noted, and raised on leaving it.
+    """
+
+    def __init__(self) -> None:
+        self.received = False
+        self._depth = 0
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, _signum: int, _frame: object) -> None:
+        self.received = True
+        if not self._depth:
+            raise JobCancelled()
+
+    @contextlib.contextmanager
+    def deferred(self, raise_after: bool = True) -> Iterator[None]:
+        """Hold the signal over a block; raise it after the block if it came (unless `raise_after` is False)."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+        if raise_after and self.received and not self._depth:
+            raise JobCancelled()
+
+
+# The worker's one handler: a process has one SIGTERM disposition.
+cancel_signal = CancelSignal()
 
 
 @dataclass
@@ -430,7 +467,7 @@ class JobContext:
         if not force and now - self._last_db_write < 0.5 and fraction < 1.0:
             return
         self._last_db_write = now
-        with self.db.session() as s:
+        with cancel_signal.deferred(), self.db.session() as s:
             row = s.get(Job, self.job_id)
             row.progress = max(0.0, min(1.0, float(fraction)))
             if message:
@@ -446,7 +483,7 @@ class JobContext:
         log_line(message)
 
     def check_cancelled(self) -> None:
-        with self.db.session() as s:
+        with cancel_signal.deferred(), self.db.session() as s:
             if s.get(Job, self.job_id).cancel_requested:
                 raise JobCancelled()
 
@@ -472,10 +509,7 @@ def run_worker(job_id: str) -> int:
         row.status, row.started_at, row.pid = "running", utcnow(), os.getpid()
         kind, config = row.kind, dict(row.config)
 
-    def _on_term(_signum, _frame):  # noqa: ANN001
-        raise JobCancelled()
-
-    signal.signal(signal.SIGTERM, _on_term)
+    cancel_signal.install()
     ctx = JobContext(job_id, settings, db)
     status, message, result = "succeeded", "done", {}
     try:
@@ -485,16 +519,32 @@ def run_worker(job_id: str) -> int:
         status, message = "cancelled", "cancelled by the user"
     except Exception as exc:  # noqa: BLE001 - every failure becomes a visible job message
         traceback.print_exc()
-        status, message = "failed", f"{type(exc).__name__}: {exc}"
-    with db.session() as s:
-        row = s.get(Job, job_id)
-        row.status, row.message, row.finished_at = status, message, utcnow()
-        row.result = json.loads(json.dumps(result, default=str))
-        if status == "succeeded":
-            row.progress = 1.0
+        if cancel_signal.received:  # the signal broke whatever ran (a DB call, a pipe): the user's cancel it is
+            status, message = "cancelled", "cancelled by the user"
+        else:
+            status, message = "failed", f"{type(exc).__name__}: {exc}"
+    with cancel_signal.deferred(raise_after=False):  # a Cancel now must not lose the outcome
+        _record_outcome(db, job_id, status, message, result)
     ctx.log(f"job {job_id} {status}: {message}")
     JobRunner(settings, db).dispatch()  # hand this slot to the next job in line
     return 0 if status == "succeeded" else 1
+
+
+def _record_outcome(db: Database, job_id: str, status: str, message: str, result: dict) -> None:
+    """Write the job's end state; once more on a fresh connection if the job left the pooled one broken."""
+    for attempt in range(2):
+        try:
+            with db.session() as s:
+                row = s.get(Job, job_id)
+                row.status, row.message, row.finished_at = status, message, utcnow()
+                row.result = json.loads(json.dumps(result, default=str))
+                if status == "succeeded":
+                    row.progress = 1.0
+            return
+        except SQLAlchemyError:
+            if attempt:
+                raise
+            db.engine.dispose()
 
 
 def sleep_job(config: dict, ctx: JobContext) -> dict:
@@ -502,6 +552,8 @@ def sleep_job(config: dict, ctx: JobContext) -> dict:
     steps = int(config.get("steps", 10))
     for step in range(steps):
         time.sleep(float(config.get("interval", 0.1)))
+        if config.get("check_every_step"):  # a job that mostly talks to the DB: a Cancel lands inside a query
+            ctx.check_cancelled()
         ctx.metric(step, loss=1.0 / (step + 1))
         ctx.progress((step + 1) / steps, f"step {step + 1}/{steps}")
     if config.get("fail"):

@@ -2,12 +2,13 @@
 
 import os
 import re
+import signal
 import time
 
 import pytest
 
 from assistant.config import Settings
-from assistant.jobs import JobError, JobRunner
+from assistant.jobs import CancelSignal, JobCancelled, JobError, JobRunner
 
 
 @pytest.fixture()
@@ -38,9 +39,36 @@ def test_same_lock_key_is_refused_while_running_and_cancel_works(runner):
     time.sleep(1.0)
     runner.cancel(job_id)
     info = runner.wait(job_id, timeout=30)
-    assert info.status == "cancelled"
+    assert info.status == "cancelled", (info.message, runner.log_tail(job_id))
     # the lock is free again
     runner.wait(runner.start("sleep", {"steps": 1, "interval": 0.01}, lock_key="adapter:x"), timeout=60)
+
+
+def test_a_cancel_that_arrives_during_a_database_call_is_raised_after_it():
+    """SIGTERM inside a query would break a PostgreSQL connection and be recorded as a failure (CI stop 26)."""
+    signals, previous = CancelSignal(), signal.getsignal(signal.SIGTERM)
+    signals.install()
+    finished_the_call = False
+    try:
+        with pytest.raises(JobCancelled), signals.deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)  # Python runs the handler here, between bytecodes
+            finished_the_call = True
+        assert finished_the_call and signals.received
+        with pytest.raises(JobCancelled):  # outside a database call it stops the job at once
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_job_that_mostly_queries_the_database_is_recorded_cancelled(runner):
+    for attempt in range(4):  # the signal lands at a different point of the query loop each time
+        job_id = runner.start("sleep", {"steps": 10**5, "interval": 0.0, "check_every_step": True})
+        time.sleep(1.5 + 0.05 * attempt)
+        runner.cancel(job_id)
+        info = runner.wait(job_id, timeout=30)
+        assert info.status == "cancelled", (attempt, info.message, runner.log_tail(job_id))
 
 
 def test_another_users_busy_job_is_named_without_its_id(runner):

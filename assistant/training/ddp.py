@@ -185,7 +185,7 @@ def _exit_with_the_launcher() -> None:
 def rank_main(job_id: str) -> int:
     """Entry point of each rank under `accelerate launch`: run the job's function; rank 0 reports and saves."""
     from assistant.db import Job, get_database
-    from assistant.jobs import JobCancelled, JobContext, _resolve
+    from assistant.jobs import JobCancelled, JobContext, _resolve, cancel_signal
     from assistant.storage import atomic_write_json
 
     rank, world = rank_and_world()
@@ -195,10 +195,7 @@ def rank_main(job_id: str) -> int:
         row = s.get(Job, job_id)
         kind, config = row.kind, dict(row.config)
 
-    def _on_term(_signum, _frame):  # noqa: ANN001 - unwinds, so a half-written adapter folder is removed
-        raise JobCancelled()
-
-    signal.signal(signal.SIGTERM, _on_term)
+    cancel_signal.install()  # raises JobCancelled, which unwinds, so a half-written adapter folder is removed
     _exit_with_the_launcher()
     ctx = JobContext(job_id, settings, db) if rank == 0 else RankContext(job_id, settings, rank)
     log_line(f"rank {rank}/{world} (pid {os.getpid()}) starts the {kind} job {job_id}")

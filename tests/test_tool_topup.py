@@ -2,6 +2,7 @@
 
 import json
 import re
+from collections import Counter
 
 import pytest
 
@@ -31,12 +32,15 @@ def test_follow_ups_keep_the_count_and_the_first_answer(app):
 
 def test_the_file_replays_the_full_training_data_one_to_one(app, tmp_path):
     tools, registry, convert = app
-    report = tool_topup.write(tmp_path / "topup.jsonl", tools, registry, convert, size=40, replay=40)
+    report = tool_topup.write(tmp_path / "topup.jsonl", tools, registry, convert, size=40, replay=50)
     rows = (tmp_path / "topup.jsonl").read_text("utf-8").splitlines()
     full = set((DATA / "tools.train.jsonl").read_text("utf-8").splitlines())
-    replayed = [r for r in rows if json.dumps(json.loads(r), ensure_ascii=False) in full]
-    assert report["new"] == 40 and len(rows) == 80 and len(replayed) == 40
+    replayed = [json.loads(r) for r in rows if json.dumps(json.loads(r), ensure_ascii=False) in full]
+    assert report["new"] == 40 and len(rows) == 90 and len(replayed) == 50
     assert all(json.loads(r)["messages"][-1]["role"] == "assistant" for r in rows)
+    # the replay leans on no-tool follow-ups (rare in the full data: 9 %), as REPLAY_MIX says
+    strata = Counter(tool_topup.replay_stratum(row) for row in replayed)
+    assert strata == {"none_after_history": 18, "none": 18, "tool": 14}
 
 
 def test_each_new_kind_has_a_no_tool_twin_after_the_same_kind_of_history(app):

@@ -190,16 +190,7 @@ class ChatEngine:
             yield from self._finish(request, result, started, replaced_id, {})
             return
 
-        # 2) retrieval
-        context = ""
-        if knowledge_mode != "off":
-            yield TurnUpdate(result, status="searching the knowledge base…")
-            hits = self.services.knowledge_hits(message, always=knowledge_mode == "always", owner=request.owner)
-            if hits:
-                result.sources = [h.to_dict() for h in hits]
-                context = self.services.format_sources(hits)
-
-        # 3) tools chosen by the model
+        # 2) tools chosen by the model
         tool_notes: list[str] = []
         if tools_on:
             yield TurnUpdate(result, status="choosing tools…")
@@ -233,6 +224,15 @@ class ChatEngine:
                 )
                 yield from self._finish(request, result, started, replaced_id, params.__dict__)
                 return
+
+        # 3) retrieval, only for a reply the model writes: a drawing or a proposed job cites no sources
+        context = ""
+        if knowledge_mode != "off":
+            yield TurnUpdate(result, status="searching the knowledge base…")
+            hits = self.services.knowledge_hits(message, always=knowledge_mode == "always", owner=request.owner)
+            if hits:
+                result.sources = [h.to_dict() for h in hits]
+                context = self.services.format_sources(hits)
 
         # 4) generation
         extra = (KNOWLEDGE_RULES + "\n\nSources:\n" + context) if context else ""

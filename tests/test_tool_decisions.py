@@ -49,6 +49,19 @@ def test_a_drawing_request_runs_the_image_tool_and_a_follow_up_draws_again(servi
     assert "circle" in again.tool_calls[0]["arguments"]["prompt"]
 
 
+def test_a_drawing_cites_no_sources_even_when_retrieval_is_always_on(services):
+    """Retrieval serves a reply the model writes; the tenth session's browser try showed "Sources (2)" under images."""
+    from assistant.chat import TurnRequest
+
+    services.knowledge.add_upload("circles.md", b"# Circles\n\nA red circle is drawn with a compass; it has no corners.")
+    message = "please draw three red circles"
+    assert services.knowledge_hits(message, always=True, owner="local")  # the upload would be cited
+    result = services.chat.run(TurnRequest(owner="local", message=message, knowledge_mode="always",
+                                           tools_enabled=True, params={"temperature": 0.0, "max_new_tokens": 32}))
+    assert [c["name"] for c in result.tool_calls] == ["generate_images"] and result.images
+    assert result.sources == []
+
+
 @pytest.mark.parametrize("message", [
     "Can you draw a conclusion from these facts: sales rose, costs fell.",
     "My flight is at 10:30-11:45, what should I pack?",

@@ -17,8 +17,8 @@ def app(tmp_path_factory):
 
 
 def test_follow_ups_keep_the_count_and_the_first_answer(app):
-    cases = tool_topup.generate(app[2], size=160)
-    assert {c.category for c in cases} == set(tool_topup.QUOTAS) and len(cases) == 160
+    cases = tool_topup.generate(app[2], size=400)  # enough that each kind's rarer forms (零下, minus) occur
+    assert {c.category for c in cases} == set(tool_topup.QUOTAS) and len(cases) == 400
     keep = [c for c in cases if c.category == "draw_keep_fu"]
     for case in keep:  # "same but stars" after "draw 4 …": still 4, the reply said so
         said = re.findall(r"\d+", case.history[-1]["content"])

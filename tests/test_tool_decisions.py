@@ -53,7 +53,7 @@ def test_a_drawing_cites_no_sources_even_when_retrieval_is_always_on(services):
     """Retrieval serves a reply the model writes; the tenth session's browser try showed "Sources (2)" under images."""
     from assistant.chat import TurnRequest
 
-    services.knowledge.add_upload("circles.md", b"# Circles\n\nA red circle is drawn with a compass; it has no corners.")
+    services.knowledge.add_upload("circles.md", b"# Circles\n\nA red circle is drawn with a compass; no corners.")
     message = "please draw three red circles"
     assert services.knowledge_hits(message, always=True, owner="local")  # the upload would be cited
     result = services.chat.run(TurnRequest(owner="local", message=message, knowledge_mode="always",

@@ -108,3 +108,55 @@ def test_the_gate_runs_end_to_end_and_refuses_without_a_reward_model(services, s
     assert json.loads(cached[0].read_text())[:3] == [e["current"] for e in result["examples"]]
     with pytest.raises(GateRefused, match="no reward model"):
         promote(services, "rlhf-new")
+
+
+def test_reward_and_kl_share_the_base_forward_and_match_separate_passes(settings):
+    """Per held-out row: the base's pass over the conversation gives the candidate's reward and the base side of
+    the KL; the scores equal those of separate passes, with three backbone forwards per row instead of four."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from assistant.training.forward import backbone, token_logprobs
+    from assistant.training.gate import torch_scores
+    from assistant.training.reward import RewardModel
+
+    folder = settings.adapters_dir / "cand"
+    base = AutoModelForCausalLM.from_pretrained(settings.model)
+    lora = get_peft_model(base, LoraConfig(task_type="CAUSAL_LM", r=2, target_modules=["q_proj", "v_proj"]))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, weight in lora.named_parameters():
+            if "lora_B" in name:
+                weight.normal_(0, 0.5)  # a candidate that differs from the base
+    folder.mkdir(parents=True)
+    save_adapter(lora, folder, AdapterCard(name="cand", base_model=settings.model, method="rlhf-dpo"))
+    hidden = base.config.hidden_size
+    heads = settings.data_dir / "reward_models" / "r"
+    heads.mkdir(parents=True)
+    torch.save({"weight": torch.randn(hidden), "bias": torch.tensor(0.1), "mean": torch.zeros(hidden),
+                "std": torch.ones(hidden)}, heads / "head.pt")
+    (heads / "card.json").write_text(json.dumps({"name": "r", "base_model": settings.model, "max_length": 384}))
+
+    tokenizer = AutoTokenizer.from_pretrained(settings.model)
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(settings.model), str(folder)).eval()
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name two colours."}]
+    rows = [{"messages": messages, "candidate": "- red\n- blue", "current": "Red and blue."}]
+    calls = []
+    hook = backbone(model).register_forward_hook(lambda *_: calls.append(1))
+    torch_scores(settings, "cand", rows, model, tokenizer)
+    hook.remove()
+    assert len(calls) == 3
+
+    reward = RewardModel.load(settings)
+    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    sequence = torch.tensor([prompt_ids + tokenizer("- red\n- blue", add_special_tokens=False)["input_ids"]])
+    with torch.no_grad():
+        with model.disable_adapter():
+            expected_rewards = reward.score(model, tokenizer, messages, ["- red\n- blue", "Red and blue."])
+            logp_base = token_logprobs(model, sequence, len(prompt_ids))
+        ratio = logp_base - token_logprobs(model, sequence, len(prompt_ids))
+    assert rows[0]["reward_candidate"] == pytest.approx(expected_rewards[0], abs=1e-4)
+    assert rows[0]["reward_current"] == pytest.approx(expected_rewards[1], abs=1e-4)
+    assert rows[0]["kl_to_base"] == pytest.approx(round(float((torch.exp(ratio) - 1 - ratio).mean()), 4), abs=2e-4)
+    assert rows[0]["kl_to_base"] > 0

@@ -5,8 +5,9 @@ import torch
 from safetensors.torch import load_file
 
 from assistant.chat import TurnRequest
+from assistant.training.forward import token_logprobs
 from assistant.training.reward import RewardConfig, train_reward
-from assistant.training.rlhf import RLHFConfig, token_logprobs, train_rlhf
+from assistant.training.rlhf import RLHFConfig, train_rlhf
 
 
 def cast_votes(services, n=6):
@@ -37,6 +38,7 @@ def test_trl_methods_change_the_lora_weights(services, settings, method):
     assert card["method"] == f"rlhf-{method}" and card["metrics"]["votes_used"] >= 2
     assert lora_b_norm(folder) > 0  # LoRA B starts at zero: any change is the training
     services.adapters.check_compatible(f"t-{method}")
+    assert not (folder / "ref").exists()  # trl's frozen reference copy is not part of the adapter
 
 
 def test_too_few_votes_says_how_many_are_needed(services, settings):

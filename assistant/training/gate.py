@@ -185,8 +185,8 @@ def torch_scores(settings: Settings, candidate: str, rows: list[dict], model=Non
     """
     from peft import PeftModel
 
-    from assistant.training.reward import RewardModel
-    from assistant.training.rlhf import token_logprobs
+    from assistant.training.forward import last_hidden_state, logprobs_from_hidden, token_logprobs
+    from assistant.training.reward import RewardModel, conversation_text, feature_ids, pooled
 
     try:
         reward_model = RewardModel.load(settings)
@@ -204,20 +204,30 @@ def torch_scores(settings: Settings, candidate: str, rows: list[dict], model=Non
             text = tokenizer.apply_chat_template(row["messages"], tokenize=False, add_generation_prompt=True)
             prompt_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
             reply_ids = tokenizer(row["candidate"], add_special_tokens=False)["input_ids"]
+            sequence = torch.tensor([prompt_ids + reply_ids], device=model.device)
+            with model.disable_adapter():
+                base_hidden = None
+                if reward_model is not None:
+                    # the reward reads the base's states over the whole conversation; when its tokens start with
+                    # prompt + reply (they do unless the template or truncation splits them differently), the same
+                    # pass gives the base's log-probs for the KL: one forward of the base per row instead of two
+                    conversation = feature_ids(model, tokenizer, conversation_text(
+                        tokenizer, row["messages"], row["candidate"]), reward_model.max_length)
+                    hidden = last_hidden_state(model, input_ids=conversation)
+                    row["reward_candidate"] = float(reward_model.score_features(pooled(hidden)[None])[0])
+                    row["reward_current"] = reward_model.score(model, tokenizer, row["messages"], [row["current"]])[0]
+                    if conversation[:, :sequence.shape[1]].equal(sequence):
+                        base_hidden = hidden
+                if reply_ids:
+                    logp_base = (token_logprobs(model, sequence, len(prompt_ids)) if base_hidden is None else
+                                 logprobs_from_hidden(model, base_hidden, sequence, len(prompt_ids)))
             if reply_ids:
-                sequence = torch.tensor([prompt_ids + reply_ids], device=model.device)
                 logp_new = token_logprobs(model, sequence, len(prompt_ids))
-                with model.disable_adapter():
-                    logp_base = token_logprobs(model, sequence, len(prompt_ids))
                 # k3 estimator (Schulman): E[exp(r) - 1 - r], r = log p_base - log p_new, over the candidate's own
                 # tokens; never negative, unlike the plain mean of log-ratios on a handful of replies
                 ratio = logp_base - logp_new
                 row["kl_to_base"] = round(float((torch.exp(ratio) - 1 - ratio).mean()), 4)
                 kls.append(row["kl_to_base"])
-            if reward_model is not None:
-                with model.disable_adapter():
-                    row["reward_candidate"], row["reward_current"] = reward_model.score(
-                        model, tokenizer, row["messages"], [row["candidate"], row["current"]])
     out = {"kl_to_base": round(sum(kls) / len(kls), 4) if kls else 0.0}
     if reward_model is None:
         out["reward_error"] = reward_error

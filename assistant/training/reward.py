@@ -17,6 +17,7 @@ import torch
 
 from assistant.config import Settings
 from assistant.storage import atomic_dir, check_name
+from assistant.training.forward import last_hidden_state
 
 
 @dataclass
@@ -40,11 +41,20 @@ def features(model, tokenizer, texts: list[str], max_length: int = 384) -> torch
     """Mean-pooled last hidden state per text (the frozen base model: adapters are disabled by the caller)."""
     out = []
     for text in texts:
-        ids = tokenizer(text, return_tensors="pt", add_special_tokens=False, truncation=True,
-                        max_length=max_length).to(model.device)
-        hidden = model(**ids, output_hidden_states=True).hidden_states[-1][0]
-        out.append(hidden.float().mean(dim=0).cpu())
+        hidden = last_hidden_state(model, input_ids=feature_ids(model, tokenizer, text, max_length))
+        out.append(pooled(hidden))
     return torch.stack(out)
+
+
+def feature_ids(model, tokenizer, text: str, max_length: int) -> torch.Tensor:  # noqa: ANN001
+    """The token ids (1 x n, on the model's device) whose hidden states make a text's features."""
+    return tokenizer(text, return_tensors="pt", add_special_tokens=False, truncation=True,
+                     max_length=max_length)["input_ids"].to(model.device)
+
+
+def pooled(hidden: torch.Tensor) -> torch.Tensor:
+    """A text's features from its last hidden states (1 x n x d): their mean."""
+    return hidden[0].float().mean(dim=0).cpu()
 
 
 class RewardModel:
@@ -57,9 +67,13 @@ class RewardModel:
     def score_features(self, feats: torch.Tensor) -> torch.Tensor:
         return ((feats - self.mean) / self.std) @ self.weight + self.bias
 
+    @property
+    def max_length(self) -> int:
+        return self.card.get("max_length", 384)
+
     def score(self, model, tokenizer, prompt: list[dict], replies: list[str]) -> list[float]:  # noqa: ANN001
         texts = [conversation_text(tokenizer, prompt, r) for r in replies]
-        return self.score_features(features(model, tokenizer, texts, self.card.get("max_length", 384))).tolist()
+        return self.score_features(features(model, tokenizer, texts, self.max_length)).tolist()
 
     @classmethod
     def load(cls, settings: Settings, name: str = "latest") -> RewardModel:

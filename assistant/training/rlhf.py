@@ -24,6 +24,7 @@ from assistant.config import Settings
 from assistant.jobs import log_line
 from assistant.storage import atomic_dir, check_name
 from assistant.training import ddp
+from assistant.training.forward import token_logprobs, trl_scores_completions_only
 
 METHODS = ("auto", "dpo", "kto", "ppo")
 # Per-method defaults for `steps` and `beta` (0 in the config). DPO at 30 steps and beta 0.1 moved the `short` user
@@ -61,13 +62,6 @@ class RLHFConfig:
         if self.name:
             check_name(self.name, "adapter name")
         return self
-
-
-def token_logprobs(model, sequences: torch.Tensor, prompt_length: int) -> torch.Tensor:  # noqa: ANN001
-    """Log-probabilities of the generated tokens only (positions prompt_length..end) under `model`."""
-    logits = model(input_ids=sequences).logits[:, :-1].float()
-    logp = torch.log_softmax(logits, dim=-1).gather(-1, sequences[:, 1:].unsqueeze(-1)).squeeze(-1)
-    return logp[:, prompt_length - 1:]
 
 
 def _policy(settings: Settings, config: RLHFConfig, registry: AdapterRegistry):  # noqa: ANN202
@@ -124,18 +118,23 @@ def _trl_train(method: str, model, tokenizer, rows: list[dict], config: RLHFConf
                   gradient_checkpointing=False)
     dataset = Dataset.from_list(rows)
     callback = _Report(progress, metric, config.steps, curve)
-    if method == "kto":
-        from trl import KTOConfig, KTOTrainer
+    with trl_scores_completions_only():
+        if method == "kto":
+            from trl import KTOConfig, KTOTrainer
 
-        trainer = KTOTrainer(model=model, ref_model=None, args=KTOConfig(**common, **kto_weights(rows)),
-                             train_dataset=dataset,
-                             processing_class=tokenizer, callbacks=[callback])
-    else:
-        from trl import DPOConfig, DPOTrainer
+            trainer = KTOTrainer(model=model, ref_model=None, args=KTOConfig(**common, **kto_weights(rows)),
+                                 train_dataset=dataset, processing_class=tokenizer, callbacks=[callback])
+        else:
+            from trl import DPOConfig, DPOTrainer
 
-        trainer = DPOTrainer(model=model, ref_model=None, args=DPOConfig(**common), train_dataset=dataset,
-                             processing_class=tokenizer, callbacks=[callback])
-    output = trainer.train()
+            # 20 steps of 4 pairs revisit each of the ~35 pairs 200 votes hold twice or more: the reference
+            # (the adapter switched off) is scored once per pair before training instead of at every visit
+            progress(0.08, f"scoring {len(rows)} pairs with the reference model")
+            trainer = DPOTrainer(model=model, ref_model=None,
+                                 args=DPOConfig(**common, precompute_ref_log_probs=True,
+                                                precompute_ref_batch_size=config.batch_size),
+                                 train_dataset=dataset, processing_class=tokenizer, callbacks=[callback])
+        output = trainer.train()
     return float(output.training_loss)
 
 
@@ -242,6 +241,8 @@ def train_rlhf(config: RLHFConfig, settings: Settings, progress=None, metric=Non
         prompts = [r["prompt"] for r in rows]
         train_loss = _reinforce(model, tokenizer, prompts, reward_model, config, progress, metric, curve)
     train_seconds = time.perf_counter() - started
+    if "ref" in getattr(model, "peft_config", {}):
+        model.delete_adapter("ref")  # trl's frozen copy of the starting adapter (its DPO reference): not ours to save
     rank, world = ddp.rank_and_world()
     if world > 1:  # trl's Trainer ran DDP; rank 0 alone writes the adapter and runs the gate
         log_line(f"rank {rank}/{world}: trained, LoRA weights sha256 {ddp.lora_digest(model)}")

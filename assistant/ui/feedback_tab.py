@@ -152,7 +152,10 @@ def build_feedback_tab(services, access: Access | None = None) -> None:  # noqa:
                 "tolerance), and by its KL to the base. Promotion is refused when the gate fails or compared "
                 "with another default; an admin can force it, and that is recorded.")
     with gr.Row():
-        candidate = gr.Dropdown([n for n in services.adapters.names() if n.startswith("rlhf-")], label="candidate")
+        # nothing preselected: Gradio shows the first choice as chosen by default, yet fires no `change` for it, so
+        # the gate's report stayed empty under a candidate that looked selected (the thirteenth session's try)
+        candidate = gr.Dropdown([n for n in services.adapters.names() if n.startswith("rlhf-")], value=None,
+                                label="candidate", info="pick one to see its gate report")
         gate_button = gr.Button("Run the gate")
         force = gr.Checkbox(label="force (admin: promote despite the gate)", value=False)
         promote = gr.Button("Promote", variant="primary")

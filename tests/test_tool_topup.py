@@ -49,3 +49,19 @@ def test_each_new_kind_has_a_no_tool_twin_after_the_same_kind_of_history(app):
     assert len(twins) >= 30 and all(c.tool == "none" and c.history and c.arguments == {} for c in twins)
     after_words = {c.history[0]["content"] for c in twins if c.category == "none_after_word"}
     assert any(word in first for first in after_words for word in ("pens", "箱", "km", "元"))
+
+
+def test_the_drawable_twin_asks_in_the_same_forms_and_draws_what_it_names(app):
+    """Candidate 5's kind: "how about 4 blue squares" after a refusal or a drawing draws 4 blue squares, so the
+    subject decides between a drawing and a refusal, not the form of the request."""
+    cases = tool_topup.generate(app[2], size=185)
+    drawable = [c for c in cases if c.category == "draw_same_form"]
+    refused = [c for c in cases if c.category == "none_after_draw"]
+    assert len(drawable) >= 20 and len(refused) >= 20
+    for case in drawable:
+        assert case.tool == "generate_images" and case.history and case.arguments["prompt"] in case.message
+        count = re.findall(r"\d+", case.message)
+        assert (count and int(count[0]) == case.arguments["n"]) or case.lang == "zh", case
+    def form(message):  # noqa: ANN001, ANN202 - the words around the subject
+        return re.sub(r"\d+.*|[一二三四五六七八九两][个匹颗只].*", "", message.lower()).strip(" ,，")
+    assert {form(c.message) for c in drawable} & {form(c.message) for c in refused}

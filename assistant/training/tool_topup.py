@@ -45,7 +45,7 @@ from assistant.training.tool_data import (
     zh_noise,
 )
 
-TOP_UP_SIZE = 160  # new examples (a third of them no-tool twins); REPLAY_SIZE more are replayed from the full data
+TOP_UP_SIZE = 185  # new examples (29 % of them no-tool twins); REPLAY_SIZE more are replayed from the full data
 REPLAY_SIZE = 140
 # What the replay draws from the full data, as shares. Two top-ups that replayed at random (half no-tool, few of
 # them after a history) raised false calls on follow-ups that need no tool (docs/bench_tools.md, eleventh
@@ -54,7 +54,9 @@ REPLAY_MIX = {"none_after_history": 0.36, "none": 0.36, "tool": 0.28}
 QUOTAS = {"draw_keep_fu": 3.0, "draw_count_forms": 2.0, "calc_word_fu": 3.0, "calc_forms": 2.5,
           "convert_context": 1.5, "search_upload_fu": 1.5, "train_dataset_zh": 1.0,
           # the negative twin of each new kind: the same history, a message that needs no tool
-          "none_after_word": 4.0, "none_after_draw": 3.5}
+          "none_after_word": 4.0, "none_after_draw": 3.5,
+          # the drawable twin of none_after_draw: the same forms with a subject the tool draws
+          "draw_same_form": 3.5}
 
 DRAW_FIRST_EN = ["draw {k} {p}", "can you make {k} {p}?", "{k} {p} please", "show me {k} {p}"]
 DRAW_FIRST_ZH = ["画{kz}个{p}", "帮我画{kz}个{p}", "来{kz}个{p}"]
@@ -262,20 +264,36 @@ class TopUp(Generator):
         message = en_noise(rng, message) if lang == "en" else zh_noise(rng, message)
         return Case(message, NO_TOOL, {}, history, lang=lang, kind="followup")
 
+    def gen_draw_same_form(self, rng: random.Random, split: str, lang: str) -> Case:
+        """The drawable twin of `none_after_draw`: the same messages and histories with a subject the tool draws,
+        so that the subject decides, not the form of the request."""
+        k, en = rng.randint(2, 6), lang == "en"
+        s = self.shape_subject(rng, lang)
+        phrase = self.shape_phrase(s, lang, plural=en)
+        thing = f"{k} {phrase}" if en else f"{ZH_COUNT[k]}个{phrase}"
+        message = fill(rng.choice(UNDRAWABLE_ASK_EN if en else UNDRAWABLE_ASK_ZH), x=thing)
+        history = self.after_refusal_or_drawing(rng, lang, k)
+        message = en_noise(rng, message) if en else zh_noise(rng, message)
+        return Case(message, "generate_images", {"prompt": phrase, "n": k}, history, lang=lang, kind="followup")
+
+    def after_refusal_or_drawing(self, rng: random.Random, lang: str, k: int) -> list[dict]:
+        """A history of a refused drawing or of a drawing of k shapes, half and half."""
+        en = lang == "en"
+        if rng.random() < 0.5:
+            asked = rng.choice(["a dog", "my cat", "a house"] if en else ["一只狗", "我的猫", "一座房子"])
+            return _turn((f"draw {asked}" if en else f"画{asked}"), REFUSAL_EN if en else REFUSAL_ZH)
+        s = self.shape_subject(rng, lang)
+        arguments = {"prompt": self.shape_phrase(s, lang, plural=en), "n": k}
+        return _turn(fill(rng.choice(DRAW_FIRST_EN if en else DRAW_FIRST_ZH), k=k, kz=ZH_COUNT[k],
+                          p=arguments["prompt"]), self.draw_reply(rng, arguments, s, lang))
+
     def gen_none_after_draw(self, rng: random.Random, split: str, lang: str) -> Case:
         k, colour = rng.randint(2, 6), rng.choice(COLOURS)
         en = lang == "en"
         thing = fill(rng.choice(UNDRAWABLE_EN if en else UNDRAWABLE_ZH), k=k, c=colour, kz=ZH_COUNT[k],
                      cz=COLOUR_ZH[colour])
         message = fill(rng.choice(UNDRAWABLE_ASK_EN if en else UNDRAWABLE_ASK_ZH), x=thing)
-        if rng.random() < 0.5:  # after a refusal
-            asked = rng.choice(["a dog", "my cat", "a house"] if en else ["一只狗", "我的猫", "一座房子"])
-            history = _turn((f"draw {asked}" if en else f"画{asked}"), REFUSAL_EN if en else REFUSAL_ZH)
-        else:  # after a drawing it could make
-            s = self.shape_subject(rng, lang)
-            arguments = {"prompt": self.shape_phrase(s, lang, plural=en), "n": k}
-            history = _turn(fill(rng.choice(DRAW_FIRST_EN if en else DRAW_FIRST_ZH), k=k, kz=ZH_COUNT[k],
-                                 p=arguments["prompt"]), self.draw_reply(rng, arguments, s, lang))
+        history = self.after_refusal_or_drawing(rng, lang, k)
         message = en_noise(rng, message) if en else zh_noise(rng, message)
         return Case(message, NO_TOOL, {}, history, lang=lang, kind="followup")
 

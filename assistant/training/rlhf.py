@@ -127,8 +127,8 @@ def _trl_train(method: str, model, tokenizer, rows: list[dict], config: RLHFConf
         else:
             from trl import DPOConfig, DPOTrainer
 
-            # 20 steps of 4 pairs revisit each of the ~35 pairs 200 votes hold twice or more: the reference
-            # (the adapter switched off) is scored once per pair before training instead of at every visit
+            # 20 steps of 4 pairs revisit each pair several times (200 simulated votes held 12 pairs: ~7 visits
+            # each), so the reference (the starting adapter, or none) is scored once per pair before training
             progress(0.08, f"scoring {len(rows)} pairs with the reference model")
             trainer = DPOTrainer(model=model, ref_model=None,
                                  args=DPOConfig(**common, precompute_ref_log_probs=True,

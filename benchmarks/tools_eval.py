@@ -1,6 +1,6 @@
 """How well the model decides tool calls: the same `ToolService.decide` the chat uses, per mode.
 
-    python benchmarks/tools_eval.py [--split dev|test|test2|test3|test4|test5|test6|old]
+    python benchmarks/tools_eval.py [--split dev|test|test2|…|test7|old]
         [--modes base,adapter,adapter+grammar] [--limit N]
 
 Modes: `base` = the model alone (no `tools` adapter, no grammar: its free text is read as a decision);
@@ -14,7 +14,9 @@ test2 README's conventions alone, after test2's errors had been read (README_too
 fourth, written the same way from the test3 README after test3's errors had informed the training data
 (README_tool_decisions_test4.md); `test5` a fifth, written the same way from the test4 README while test4's texts
 were still unread (README_tool_decisions_test5.md); `test6` a sixth, written the same way from the test5 README
-after test5 had been spent on choosing between candidates (README_tool_decisions_test6.md); `old` is the earlier
+after test5 had been spent on choosing between candidates (README_tool_decisions_test6.md); `test7` a seventh,
+written the same way from the test6 README after test6's errors had shaped top-up candidate 6
+(README_tool_decisions_test7.md); `old` is the earlier
 54-prompt set, kept as a regression check only. Tune on dev, report test. Per-row results go to
 /tmp/tools_eval_<split>_<mode>.jsonl.
 """
@@ -187,8 +189,8 @@ def evaluate_mode(services, rows: list[dict], mode: str, split: str) -> dict:  #
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--split", default="dev",
-                        choices=["dev", "test", "test2", "test3", "test4", "test5", "test6", "old"])
+    splits = sorted(p.stem.removeprefix("tool_decisions_") for p in DATA.glob("tool_decisions_*.jsonl"))
+    parser.add_argument("--split", default="dev", choices=[*splits, "old"])
     parser.add_argument("--modes", default="base,adapter,adapter+grammar")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="0: the free cores (app default)")

@@ -38,9 +38,9 @@ def test_the_file_replays_the_full_training_data_one_to_one(app, tmp_path):
     replayed = [json.loads(r) for r in rows if json.dumps(json.loads(r), ensure_ascii=False) in full]
     assert report["new"] == 40 and len(rows) == 90 and len(replayed) == 50
     assert all(json.loads(r)["messages"][-1]["role"] == "assistant" for r in rows)
-    # the replay leans on no-tool follow-ups (rare in the full data: 9 %), as REPLAY_MIX says
+    # the replay leans on no-tool follow-ups (rare in the full data: 9 %) and keeps the client tools, as REPLAY_MIX says
     strata = Counter(tool_topup.replay_stratum(row) for row in replayed)
-    assert strata == {"none_after_history": 18, "none": 18, "tool": 14}
+    assert strata == {"client": 10, "none_after_history": 15, "none": 14, "tool": 11}
 
 
 def test_each_new_kind_has_a_no_tool_twin_after_the_same_kind_of_history(app):
@@ -54,7 +54,7 @@ def test_each_new_kind_has_a_no_tool_twin_after_the_same_kind_of_history(app):
 def test_the_drawable_twin_asks_in_the_same_forms_and_draws_what_it_names(app):
     """Candidate 5's kind: "how about 4 blue squares" after a refusal or a drawing draws 4 blue squares, so the
     subject decides between a drawing and a refusal, not the form of the request."""
-    cases = tool_topup.generate(app[2], size=185)
+    cases = tool_topup.generate(app[2], size=230)
     drawable = [c for c in cases if c.category == "draw_same_form"]
     refused = [c for c in cases if c.category == "none_after_draw"]
     assert len(drawable) >= 20 and len(refused) >= 20
@@ -65,3 +65,41 @@ def test_the_drawable_twin_asks_in_the_same_forms_and_draws_what_it_names(app):
     def form(message):  # noqa: ANN001, ANN202 - the words around the subject
         return re.sub(r"\d+.*|[一二三四五六七八九两][个匹颗只].*", "", message.lower()).strip(" ,，")
     assert {form(c.message) for c in drawable} & {form(c.message) for c in refused}
+
+
+def test_coloured_digits_and_counts_in_words_reach_the_call(app):
+    """Candidate 6's kinds: "half a dozen green 7s" -> prompt "green digit 7", n 6; the colour of a digit is kept
+    in the prompt (the image tool names it back), and a count in words is the number it means."""
+    cases = tool_topup.generate(app[2], size=400)
+    meaning = {**{w: k for k, ws in tool_topup.COUNT_WORDS_EN.items() for w in ws},
+               **{w: k for k, ws in tool_topup.COUNT_WORDS_ZH.items() for w in ws}}
+    coloured = [c for c in cases if c.category == "draw_colour_digit"]
+    assert len(coloured) >= 30
+    for case in coloured:
+        prompt = case.arguments["prompt"]
+        colour = next(c for c in ("red", "green", "blue", "yellow") if c in prompt or
+                      tool_topup.COLOUR_ZH[c] in prompt)
+        assert colour in case.message.lower() or tool_topup.COLOUR_ZH[colour] in case.message, case
+        assert re.search(r"digit \d$|的数字\d$", prompt), case
+    idioms = [c for c in cases if c.category in ("draw_colour_digit", "draw_count_words")
+              and any(w in c.message.lower() for w in ("a pair of", "half a dozen", "a dozen", "半打", "一打", "一对"))]
+    assert len(idioms) >= 5
+    for case in idioms:
+        said = next(w for w in sorted(meaning, key=len, reverse=True) if w in case.message.lower())
+        assert case.arguments["n"] == meaning[said], case
+
+
+def test_relative_counts_follow_the_last_drawing(app):
+    """"double that number" after 3 drawings is 6; "half as many" after 4 is 2; "same but 5s" keeps colour and n."""
+    cases = [c for c in tool_topup.generate(app[2], size=400) if c.category == "draw_relative_fu"]
+    factors = {"double": 2, "twice": 2, "翻倍": 2, "加倍": 2, "两倍": 2, "half": 0.5, "减半": 0.5, "three times": 3,
+               "三倍": 3}
+    seen = set()
+    for case in cases:
+        before = int(re.findall(r"\d+", case.history[-1]["content"])[0])
+        factor = next((f for w, f in factors.items() if w in case.message.lower()), 1)
+        seen.add(factor)
+        assert case.arguments["n"] == int(before * factor), case
+    assert seen == {0.5, 1, 2, 3}
+    none = [c for c in tool_topup.generate(app[2], size=400) if c.category == "none_count_words"]
+    assert none and all(c.tool == "none" and c.arguments == {} for c in none)

@@ -6,7 +6,8 @@ key arguments the adapter gets wrong, mixed one to one with examples replayed fr
 decisions it already makes well are rehearsed, not forgotten.
 
 The kinds below were chosen from the argument errors on held-out sets dev, test, test3 and test4 (whose texts had
-been read); test5 was not read and is the set that reports the result.
+been read; test5 reported candidates 1-4), and candidate 6's from test6's (test7 reported it). No top-up is shipped
+yet: each gained key arguments on our tools and lost some on a /v1 client's tools (docs/bench_tools.md).
 """
 
 from __future__ import annotations
@@ -27,17 +28,23 @@ from assistant.training.tool_data import (
     DOC_KINDS_ZH,
     DOC_QUESTIONS_EN,
     DOC_QUESTIONS_ZH,
+    DRAW_EN,
+    DRAW_ZH,
     EN_COUNT,
+    EN_DIGIT,
+    EN_DIGIT_PLURAL,
     NO_TOOL,
     SEED,
     SHAPE_ZH,
     SHAPES,
     ZH_COUNT,
+    ZH_DIGIT,
     Case,
     Generator,
     _allocate,
     _turn,
     app_tools,
+    article,
     check,
     en_noise,
     fill,
@@ -45,18 +52,24 @@ from assistant.training.tool_data import (
     zh_noise,
 )
 
-TOP_UP_SIZE = 185  # new examples (29 % of them no-tool twins); REPLAY_SIZE more are replayed from the full data
-REPLAY_SIZE = 140
+TOP_UP_SIZE = 230  # new examples (31 % of them no-tool twins); REPLAY_SIZE more are replayed from the full data
+REPLAY_SIZE = 170
 # What the replay draws from the full data, as shares. Two top-ups that replayed at random (half no-tool, few of
 # them after a history) raised false calls on follow-ups that need no tool (docs/bench_tools.md, eleventh
 # session), so the replay leans on those; with the twins, about half of the file is no-tool, as in the full data.
-REPLAY_MIX = {"none_after_history": 0.36, "none": 0.36, "tool": 0.28}
-QUOTAS = {"draw_keep_fu": 3.0, "draw_count_forms": 2.0, "calc_word_fu": 3.0, "calc_forms": 2.5,
-          "convert_context": 1.5, "search_upload_fu": 1.5, "train_dataset_zh": 1.0,
+# Candidate 5 lost 6 points of key arguments on the client tools (whose rows are 18 % of the full data and were
+# replayed only by chance), so they have a share of their own.
+REPLAY_MIX = {"client": 0.2, "none_after_history": 0.3, "none": 0.28, "tool": 0.22}
+QUOTAS = {"draw_keep_fu": 2.5, "draw_count_forms": 1.5, "calc_word_fu": 2.5, "calc_forms": 2.0,
+          "convert_context": 1.5, "search_upload_fu": 1.0, "train_dataset_zh": 1.0,
           # the negative twin of each new kind: the same history, a message that needs no tool
-          "none_after_word": 4.0, "none_after_draw": 3.5,
+          "none_after_word": 3.0, "none_after_draw": 3.0,
           # the drawable twin of none_after_draw: the same forms with a subject the tool draws
-          "draw_same_form": 3.5}
+          "draw_same_form": 3.0,
+          # candidate 6, from the shipped adapter's drawing errors on test6: a colour asked for a digit is dropped
+          # ("a blue 3" -> "digit 3"), counts said in words ("half a dozen", "a pair of") or relative to the last
+          # drawing ("double that") are lost; and their no-tool twin, the same words in requests for no drawing
+          "draw_colour_digit": 3.0, "draw_count_words": 2.5, "draw_relative_fu": 2.5, "none_count_words": 2.0}
 
 DRAW_FIRST_EN = ["draw {k} {p}", "can you make {k} {p}?", "{k} {p} please", "show me {k} {p}"]
 DRAW_FIRST_ZH = ["画{kz}个{p}", "帮我画{kz}个{p}", "来{kz}个{p}"]
@@ -128,6 +141,35 @@ UNDRAWABLE_EN = ["{k} {c} horses", "{k} {c} smiley faces", "{k} {c} hearts", "{k
 UNDRAWABLE_ZH = ["{kz}匹{cz}的马", "{kz}个{cz}的笑脸", "{kz}颗{cz}的爱心", "{kz}只{cz}的猫", "{kz}个{cz}的六边形"]
 UNDRAWABLE_ASK_EN = ["ok then {x}", "can you draw me {x}?", "fine, {x} instead", "how about {x}"]
 UNDRAWABLE_ASK_ZH = ["那画{x}吧", "能画{x}吗？", "那就{x}"]
+# counts said as words; each means exactly one number
+COUNT_WORDS_EN = {2: ["a pair of", "a couple of", "two"], 3: ["a trio of", "three"], 6: ["half a dozen", "six"],
+                  12: ["a dozen", "twelve"]}
+COUNT_WORDS_ZH = {2: ["一对", "两个", "俩"], 6: ["半打", "六个"], 12: ["一打", "十二个"]}
+# a colour said after the subject
+COLOUR_AFTER_EN = ["{x}, {c} ones", "{x}, in {c}", "{x}, {c} if possible", "{x} - make them {c}", "{x}. {c} please",
+                   "{x}, coloured {c}", "{x} in {c}"]
+COLOUR_AFTER_ZH = ["{x}，要{cz}的", "{x}，颜色用{cz}", "{x}，{cz}的", "{x}，涂成{cz}"]
+# a count relative to the last drawing: (template, factor)
+RELATIVE_EN = [("double that number", 2), ("twice as many please", 2), ("can I get double that?", 2),
+               ("now twice as many", 2), ("half as many this time", 0.5), ("same again but half as many", 0.5),
+               ("three times as many", 3)]
+RELATIVE_ZH = [("数量翻倍", 2), ("再来，数量加倍", 2), ("这次要两倍的数量", 2), ("数量减半再画一次", 0.5),
+               ("数量变成三倍", 3)]
+RELATIVE_COLOUR_EN = [" in {c} this time", ", and make them {c}", ", {c} now"]
+RELATIVE_COLOUR_ZH = ["，这次用{cz}", "，颜色换成{cz}"]
+DIGIT_CHANGE_EN = ["another set, digit {d} this time, everything else the same", "same again but with {d}s",
+                   "now the number {dw}, same colour and count", "ok now do {d}s the same way"]
+DIGIT_CHANGE_ZH = ["再来一组，换成数字{d}，其他不变", "一样的，但是换成{d}", "颜色数量不变，改成数字{d}"]
+# the no-tool twin: the same count words, colours and digits in requests for no drawing
+NONE_COUNT_EN = ["is {idiom} {c} roses too many for a first date?", "I have {idiom} eggs left, what can I bake?",
+                 "my lucky number is {d} and my favourite colour is {c}. any fun facts about {d}?",
+                 "what goes well with {idiom} {c} tulips in a vase?",
+                 "is it true {c} cars get more speeding tickets?", "why is {d} considered unlucky in some places?",
+                 "what should I pack for {idiom} days of hiking?"]
+NONE_COUNT_ZH = ["买{idiom}{cz}的玫瑰送人合适吗？", "家里还剩{idiom}鸡蛋，能做什么甜点？",
+                 "我的幸运数字是{d}，幸运色是{cz}，有什么说法吗？", "为什么有人觉得数字{d}不吉利？",
+                 "{cz}的衣服配什么颜色的裤子好看？"]
+
 REFUSAL_EN = "Sorry, I can only draw the digits 0-9 and the shapes circle, square, triangle and star."
 REFUSAL_ZH = "抱歉，我只能画数字0-9和圆、正方形、三角形、五角星。"
 
@@ -297,6 +339,143 @@ class TopUp(Generator):
         message = en_noise(rng, message) if en else zh_noise(rng, message)
         return Case(message, NO_TOOL, {}, history, lang=lang, kind="followup")
 
+    # --- candidate 6: coloured digits, counts in words, counts relative to the last drawing ---------------------
+    @staticmethod
+    def count_words(rng: random.Random, lang: str) -> tuple[int, str]:
+        """(n, how it is said): a digit, a number word or an idiom such as "half a dozen" / 半打."""
+        if rng.random() < 0.45:
+            k = rng.choice(list(COUNT_WORDS_EN if lang == "en" else COUNT_WORDS_ZH))
+            return k, rng.choice((COUNT_WORDS_EN if lang == "en" else COUNT_WORDS_ZH)[k])
+        k = rng.randint(2, 8)
+        if lang == "en":
+            return k, str(k) if rng.random() < 0.5 else EN_COUNT[k]
+        return k, rng.choice([f"{ZH_COUNT[k]}个", f"{k}个", f"{ZH_COUNT[k]}张"])
+
+    @staticmethod
+    def colour_digit_prompt(d: int, colour: str, lang: str) -> str:
+        """The tool's prompt for a coloured digit: the colour stays in it (the tool names it back if the digit
+        model cannot colour), so the call carries what was asked."""
+        return f"{colour} digit {d}" if lang == "en" else f"{COLOUR_ZH[colour]}的数字{d}"
+
+    def gen_draw_colour_digit(self, rng: random.Random, split: str, lang: str) -> Case:
+        d, colour = rng.randrange(10), rng.choice(COLOURS)
+        r, arguments = rng.random(), {"prompt": self.colour_digit_prompt(d, colour, lang)}
+        if lang == "en":
+            dw = EN_DIGIT[d]
+            if r < 0.4:
+                subject = rng.choice([f"{article(colour)} {colour} {d}", f"the digit {d} in {colour}",
+                                      f"the number {dw} in {colour}", f"{article(str(d))} {d} in {colour}",
+                                      f"a {colour} number {d}", f"a handwritten {d} in {colour}"])
+            elif r < 0.55:
+                arguments["n"] = 1
+                subject = rng.choice([f"one {colour} {d}", f"just one {colour} {d}", f"a single {d} in {colour}",
+                                      f"one image of the digit {dw} in {colour}"])
+            else:
+                k, said = self.count_words(rng, lang)
+                arguments["n"] = k
+                subject = rng.choice([f"{said} {colour} {d}s", f"{said} {colour} {EN_DIGIT_PLURAL[d]}",
+                                      f"the number {d} in {colour}, {said} copies".replace("a pair of copies",
+                                                                                            "a pair"),
+                                      f"{said} {d}s in {colour}"])
+            message = fill(en_noise(rng, self.t(rng, split, "draw_en", DRAW_EN)), s=subject)
+        else:
+            cz = COLOUR_ZH[colour]
+            if r < 0.4:
+                subject = rng.choice([f"{cz}的数字{d}", f"一个{cz}的{d}", f"{cz}的{d}", f"一个{cz}的数字{ZH_DIGIT[d]}"])
+            elif r < 0.55:
+                arguments["n"] = 1
+                subject = rng.choice([f"一张{cz}的数字{d}就行", f"只要一张{cz}的{d}", f"就一个{cz}的数字{d}"])
+            else:
+                k, said = self.count_words(rng, lang)
+                arguments["n"] = k
+                subject = rng.choice([f"{said}{cz}的数字{d}", f"{said}{cz}的{d}"])
+            message = fill(zh_noise(rng, self.t(rng, split, "draw_zh", DRAW_ZH)), s=subject)
+        return Case(message, "generate_images", arguments, lang=lang)
+
+    def gen_draw_count_words(self, rng: random.Random, split: str, lang: str) -> Case:
+        """Counts said as words, and a colour said after the subject ("some squares, red ones")."""
+        s, en = self.draw_subject(rng, lang), lang == "en"
+        k, said = self.count_words(rng, lang) if rng.random() < 0.75 else (None, "")
+        colour_after = rng.random() < 0.6
+        if s["kind"] == "digit":
+            colour = rng.choice(COLOURS) if colour_after else None
+            prompt = self.colour_digit_prompt(s["d"], colour, lang) if colour else self.draw_prompt(s, lang)
+            if en:
+                x = f"{said} {s['d']}s" if k else rng.choice([f"some {s['d']}s", f"the number {s['d']}"])
+            else:
+                x = f"{said}数字{s['d']}" if k else f"数字{s['d']}"
+        else:
+            colour = s["colour"] or rng.choice(COLOURS)
+            plain = {**s, "colour": None} if colour_after else s
+            full = {**s, "colour": colour} if colour_after else s
+            prompt = self.shape_phrase(full, lang, plural=en and k != 1)
+            if en:
+                x = f"{said} {self.shape_phrase(plain, lang, plural=True)}" if k else \
+                    f"some {self.shape_phrase(plain, lang, plural=True)}"
+            else:
+                x = f"{said}{self.shape_phrase(plain, lang)}" if k else self.shape_phrase(plain, lang)
+            colour = colour if colour_after else None
+        if colour:
+            pool = COLOUR_AFTER_EN if en else COLOUR_AFTER_ZH
+            subject = fill(rng.choice(pool), x=x, c=colour, cz=COLOUR_ZH[colour])
+        else:
+            subject = x
+        template = self.t(rng, split, f"draw_{lang}", DRAW_EN if en else DRAW_ZH)
+        message = fill(en_noise(rng, template) if en else zh_noise(rng, template), s=subject)
+        arguments = {"prompt": prompt, **({"n": k} if k else {})}
+        return Case(message, "generate_images", arguments, lang=lang)
+
+    def gen_draw_relative_fu(self, rng: random.Random, split: str, lang: str) -> Case:
+        """After a drawing of k things: "double that number" (2k), "half as many" (k/2), perhaps in a new colour;
+        or, after coloured digits, another digit with the colour and the count kept."""
+        en = lang == "en"
+        k = rng.choice([2, 3, 4, 6])
+        if rng.random() < 0.5:
+            d, colour = rng.randrange(10), rng.choice(COLOURS)
+            said = (f"{k} {colour} {d}s" if rng.random() < 0.5 else f"{EN_COUNT[k]} {colour} {d}s") if en \
+                else f"{ZH_COUNT[k]}个{COLOUR_ZH[colour]}的数字{d}"
+            first = fill(rng.choice(["draw {p}", "can you make {p}?", "{p} please", "show me {p}"] if en
+                                    else ["画{p}", "帮我画{p}", "来{p}"]), p=said)
+            reply = (f"Here are {k} images of the digit {d} in {colour}." if en
+                     else f"这是{k}张{COLOUR_ZH[colour]}的数字{d}。")
+            make = lambda d_, c_: self.colour_digit_prompt(d_, c_, lang)  # noqa: E731
+            subject = (d, colour)
+        else:
+            s = self.shape_subject(rng, lang)
+            said = self.shape_phrase(s, lang, plural=en)
+            first = fill(rng.choice(DRAW_FIRST_EN if en else DRAW_FIRST_ZH), k=k if rng.random() < 0.5
+                         else EN_COUNT[k], kz=ZH_COUNT[k], p=said)
+            reply = self.draw_reply(rng, {"prompt": said, "n": k}, s, lang)
+            make = lambda shape_, c_: self.shape_phrase({**s, "shape": shape_, "colour": c_}, lang, plural=en)  # noqa: E731
+            subject = (s["shape"], s["colour"])
+        history = _turn(first, reply)
+        if isinstance(subject[0], int) and rng.random() < 0.35:  # another digit, colour and count kept
+            d = rng.choice([x for x in range(10) if x != subject[0]])
+            message = fill(rng.choice(DIGIT_CHANGE_EN if en else DIGIT_CHANGE_ZH), d=d, dw=EN_DIGIT[d])
+            arguments = {"prompt": make(d, subject[1]), "n": k}
+        else:
+            template, factor = rng.choice([t for t in (RELATIVE_EN if en else RELATIVE_ZH)
+                                           if t[1] != 0.5 or k % 2 == 0])
+            colour = subject[1]
+            if rng.random() < 0.4:
+                colour = rng.choice([c for c in COLOURS if c != subject[1]])
+                template += fill(rng.choice(RELATIVE_COLOUR_EN if en else RELATIVE_COLOUR_ZH), c=colour,
+                                 cz=COLOUR_ZH[colour])
+            message = template
+            arguments = {"prompt": make(subject[0], colour), "n": int(k * factor)}
+        message = en_noise(rng, message) if en else zh_noise(rng, message)
+        return Case(message, "generate_images", arguments, history, lang=lang, kind="followup")
+
+    def gen_none_count_words(self, rng: random.Random, split: str, lang: str) -> Case:
+        en = lang == "en"
+        words = COUNT_WORDS_EN if en else COUNT_WORDS_ZH
+        idiom = rng.choice(words[rng.choice(list(words))])
+        colour, d = rng.choice(COLOURS), rng.randrange(10)
+        message = fill(rng.choice(NONE_COUNT_EN if en else NONE_COUNT_ZH), idiom=idiom, c=colour,
+                       cz=COLOUR_ZH[colour], d=d)
+        message = en_noise(rng, message) if en else zh_noise(rng, message)
+        return Case(message, NO_TOOL, {}, lang=lang)
+
 
 def generate(convert, size: int = TOP_UP_SIZE, seed: int = SEED) -> list[Case]:  # noqa: ANN001
     """`size` new cases (all languages: Chinese only where the kind is Chinese), no message twice."""
@@ -320,6 +499,8 @@ def generate(convert, size: int = TOP_UP_SIZE, seed: int = SEED) -> list[Case]: 
 def replay_stratum(row: dict) -> str:
     """Which REPLAY_MIX share a row of the full training file belongs to."""
     messages = row["messages"]
+    if not messages[0]["content"].startswith("Tools:"):  # the client tools (an OpenAI client's own list)
+        return "client"
     if json.loads(messages[-1]["content"])["tool"] != NO_TOOL:
         return "tool"
     return "none_after_history" if len(messages) > 3 else "none"  # system, user, assistant: no history

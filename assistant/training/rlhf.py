@@ -25,6 +25,7 @@ from assistant.jobs import log_line
 from assistant.storage import atomic_dir, check_name
 from assistant.training import ddp
 from assistant.training.forward import token_logprobs, trl_scores_completions_only
+from assistant.training.trl_setup import no_cache_keys
 
 METHODS = ("auto", "dpo", "kto", "ppo")
 # Per-method defaults for `steps` and `beta` (0 in the config). DPO at 30 steps and beta 0.1 moved the `short` user
@@ -118,7 +119,7 @@ def _trl_train(method: str, model, tokenizer, rows: list[dict], config: RLHFConf
                   gradient_checkpointing=False)
     dataset = Dataset.from_list(rows)
     callback = _Report(progress, metric, config.steps, curve)
-    with trl_scores_completions_only():
+    with trl_scores_completions_only(), no_cache_keys():
         if method == "kto":
             from trl import KTOConfig, KTOTrainer
 

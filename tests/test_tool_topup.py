@@ -44,7 +44,7 @@ def test_the_file_replays_the_full_training_data_one_to_one(app, tmp_path):
 
 
 def test_each_new_kind_has_a_no_tool_twin_after_the_same_kind_of_history(app):
-    cases = tool_topup.generate(app[2], size=160)
+    cases = tool_topup.generate(app[2], size=tool_topup.TOP_UP_SIZE)
     twins = [c for c in cases if c.category.startswith("none_after")]
     assert len(twins) >= 30 and all(c.tool == "none" and c.history and c.arguments == {} for c in twins)
     after_words = {c.history[0]["content"] for c in twins if c.category == "none_after_word"}
@@ -54,7 +54,7 @@ def test_each_new_kind_has_a_no_tool_twin_after_the_same_kind_of_history(app):
 def test_the_drawable_twin_asks_in_the_same_forms_and_draws_what_it_names(app):
     """Candidate 5's kind: "how about 4 blue squares" after a refusal or a drawing draws 4 blue squares, so the
     subject decides between a drawing and a refusal, not the form of the request."""
-    cases = tool_topup.generate(app[2], size=230)
+    cases = tool_topup.generate(app[2], size=tool_topup.TOP_UP_SIZE)
     drawable = [c for c in cases if c.category == "draw_same_form"]
     refused = [c for c in cases if c.category == "none_after_draw"]
     assert len(drawable) >= 20 and len(refused) >= 20

@@ -52,8 +52,8 @@ from assistant.training.tool_data import (
     zh_noise,
 )
 
-TOP_UP_SIZE = 230  # new examples (31 % of them no-tool twins); REPLAY_SIZE more are replayed from the full data
-REPLAY_SIZE = 170
+TOP_UP_SIZE = 275  # new examples (a quarter no-tool twins); REPLAY_SIZE more are replayed from the full data
+REPLAY_SIZE = 150
 # What the replay draws from the full data, as shares. Two top-ups that replayed at random (half no-tool, few of
 # them after a history) raised false calls on follow-ups that need no tool (docs/bench_tools.md, eleventh
 # session), so the replay leans on those; with the twins, about half of the file is no-tool, as in the full data.
@@ -69,7 +69,10 @@ QUOTAS = {"draw_keep_fu": 2.5, "draw_count_forms": 1.5, "calc_word_fu": 2.5, "ca
           # candidate 6, from the shipped adapter's drawing errors on test6: a colour asked for a digit is dropped
           # ("a blue 3" -> "digit 3"), counts said in words ("half a dozen", "a pair of") or relative to the last
           # drawing ("double that") are lost; and their no-tool twin, the same words in requests for no drawing
-          "draw_colour_digit": 3.0, "draw_count_words": 2.5, "draw_relative_fu": 2.5, "none_count_words": 2.0}
+          "draw_colour_digit": 3.0, "draw_count_words": 2.5, "draw_relative_fu": 2.5, "none_count_words": 2.0,
+          # candidate 7: candidates 5 and 6 lost client-tool calls and arguments although the replay kept client rows,
+          # so the top-up brings new ones (the full data's generator, fresh draws) in about the full data's shares
+          "client_call": 3.0, "client_near": 1.0, "client_general": 1.0, "client_followup": 1.0}
 
 DRAW_FIRST_EN = ["draw {k} {p}", "can you make {k} {p}?", "{k} {p} please", "show me {k} {p}"]
 DRAW_FIRST_ZH = ["画{kz}个{p}", "帮我画{kz}个{p}", "来{kz}个{p}"]

@@ -343,7 +343,9 @@ def test_a_coloured_digit_is_drawn_as_that_digit_and_the_colour_named_back() -> 
     from assistant.imaging.prompting import guess_dataset
 
     assert guess_dataset("blue digit 3") == guess_dataset("蓝色数字3") == "digits"
-    assert guess_dataset("3 blue circles") == guess_dataset("blue") == "shapes"
+    assert guess_dataset("3 blue circles") == guess_dataset("blue") == guess_dataset("三个蓝色的圆") == "shapes"
+    # a numeral with a colour and no shape is the digit (a browser try drew four blue shapes for "blue 3")
+    assert guess_dataset("blue 3") == guess_dataset("蓝色的3") == guess_dataset("a red 7s") == "digits"
     comp = parse_composition("blue digit 3", DIGITS)
     assert comp.per_image() == [{"digit": 3}] and comp.unknown == ["blue"]
 

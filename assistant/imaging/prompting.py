@@ -152,11 +152,17 @@ def guess_dataset(prompt: str | int | None) -> str:
     text = str(prompt).lower()
     if re.search(r"\bdigits?\b|数字", text):  # "blue digit 3": a digit; the colour is named back as unknown
         return "digits"
-    shape_words = [w for key in ("circle", "square", "triangle", "star", "red", "green", "blue", "yellow")
-                   for w in SYNONYMS[key]]
-    if any((re.search(rf"\b{w}\b", text) if w.isascii() else w in text) for w in shape_words):
+
+    def names(keys: tuple[str, ...]) -> bool:
+        words = [w for key in keys for w in SYNONYMS[key]]
+        return any((re.search(rf"\b{w}\b", text) if w.isascii() else w in text) for w in words)
+
+    if names(("circle", "square", "triangle", "star")):
         return "shapes"
-    return "digits"
+    # a numeral and no shape: the numeral is what to draw ("blue 3", "蓝色的3"), not a count of blue shapes
+    if re.search(r"(?<![0-9])[0-9](?![0-9])", text):
+        return "digits"
+    return "shapes" if names(("red", "green", "blue", "yellow")) else "digits"
 
 
 # --- compositional prompts ---------------------------------------------------------------------------------------

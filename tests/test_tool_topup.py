@@ -70,7 +70,7 @@ def test_the_drawable_twin_asks_in_the_same_forms_and_draws_what_it_names(app):
 def test_coloured_digits_and_counts_in_words_reach_the_call(app):
     """Candidate 6's kinds: "half a dozen green 7s" -> prompt "green digit 7", n 6; the colour of a digit is kept
     in the prompt (the image tool names it back), and a count in words is the number it means."""
-    cases = tool_topup.generate(app[2], size=400)
+    cases = tool_topup.generate(app[2], size=500)  # enough that the idioms occur 5+ times beside candidate 8's kinds
     meaning = {**{w: k for k, ws in tool_topup.COUNT_WORDS_EN.items() for w in ws},
                **{w: k for k, ws in tool_topup.COUNT_WORDS_ZH.items() for w in ws}}
     coloured = [c for c in cases if c.category == "draw_colour_digit"]

@@ -111,6 +111,43 @@ def test_gan_learns_the_conditioning(tiny_digits: ImageDataset, tmp_path: Path) 
     assert len(card["loss_history"]) == 8 and cond.shape == (64, 10)
 
 
+def test_gan_step_draws_the_batch_once_and_updates_both_nets() -> None:
+    """G runs forward once per step (D's step reads its images detached, G's step reuses them), both nets move, and
+    G's update equals the one from a fresh forward of the same noise (the reuse changes no gradient)."""
+    spec = {"dataset": "shapes", "channels": 3, "size": 32, "attributes": SHAPES}
+    torch.manual_seed(0)
+    model = gan.build(spec)
+    twin = gan.build(spec)
+    twin.load_state_dict(model.state_dict())
+    x = torch.rand(8, 3, 32, 32)
+    cond = one_hot(torch.zeros(8, 3, dtype=torch.long), SHAPES)
+    amp = engine.Amp(torch.device("cpu"), "float32")
+    calls = []
+    model.generator.register_forward_hook(lambda *_: calls.append(1))
+    g_before = [p.detach().clone() for p in model.generator.parameters()]
+    d_before = [p.detach().clone() for p in model.discriminator.parameters()]
+    torch.manual_seed(1)
+    gan.train_step(model, x, cond, gan.make_optimizers(model, gan.DEFAULTS), amp)
+    assert len(calls) == 1
+    assert all(not torch.equal(a, p) for a, p in zip(g_before, model.generator.parameters(), strict=True))
+    assert any(not torch.equal(a, p) for a, p in zip(d_before, model.discriminator.parameters(), strict=True))
+    # the reference: D's step as in the code, then G's step from a second forward of the same noise
+    torch.manual_seed(1)
+    z = torch.randn(8, twin.latent)
+    opts = gan.make_optimizers(twin, gan.DEFAULTS)
+    with torch.no_grad():
+        fake = twin.generator(z, cond)
+    real_logit, real_attr = twin.discriminator(x * 2 - 1, cond)
+    fake_logit, _ = twin.discriminator(fake, cond)
+    d_loss = gan.discriminator_loss(real_logit, fake_logit) + gan.attribute_loss(real_attr, cond, twin.blocks)
+    amp.step(d_loss, opts["discriminator"])
+    twin.discriminator.requires_grad_(False)
+    fake_logit, fake_attr = twin.discriminator(twin.generator(z, cond), cond)
+    amp.step(gan.generator_loss(fake_logit) + gan.attribute_loss(fake_attr, cond, twin.blocks), opts["generator"])
+    for ours, ref in zip(model.generator.parameters(), twin.generator.parameters(), strict=True):
+        assert torch.allclose(ours, ref, atol=1e-6)
+
+
 def test_sampling_shapes_and_ranges() -> None:
     spec_d = {"dataset": "digits", "channels": 1, "size": 16, "attributes": DIGITS}
     spec_s = {"dataset": "shapes", "channels": 3, "size": 32, "attributes": SHAPES}

@@ -135,9 +135,10 @@ class AdapterRegistry:
         return [c.name for c in self.list() if not c.error and not self.fits(c)]
 
     def answer_names(self) -> list[str]:
-        """Adapters that write answers for the serving model: all that fit it but the one reserved for the tool
-        decision (ASSISTANT_TOOLS_ADAPTER)."""
-        return [n for n in self.fitting_names() if n != self.settings.tools_adapter]
+        """Adapters that write answers for the serving model: all that fit it but those reserved for the tool
+        decisions (ASSISTANT_TOOLS_ADAPTER, ASSISTANT_CLIENT_TOOLS_ADAPTER)."""
+        reserved = {self.settings.tools_adapter, self.settings.client_tools_adapter}
+        return [n for n in self.fitting_names() if n not in reserved]
 
     def get(self, name: str) -> AdapterCard:
         """The adapter's card, after checking the folder is complete and made for this base model."""

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     max_new_tokens_cap: int = 2048
     max_tool_calls: int = Field(3, ge=1, le=8, description="tool calls the model may chain in one turn")
     tools_adapter: str = Field("tools", description="adapter used for the tool decision only; empty = none")
+    client_tools_adapter: str = Field(
+        "tools-client", description="adapter for the decision over a /v1 client's own tools (their full schemas in the "
+        "prompt); empty or missing = the tools adapter")
     tools_by_default: bool = Field(True, description="new conversations let the model call tools")
     tool_grammar: bool = Field(True, description="decode tool decisions under a JSON-schema grammar")
     tool_none_bias: float = Field(

@@ -70,9 +70,13 @@ def same_value(expected: object, actual: object) -> bool:
 
 def evaluate(api, engine, rows: list[dict], adapter: str, split: str) -> dict:  # noqa: ANN001
     settings = api.services.settings
+    # "tools": the decision adapters as the app ships them (`tools-client` for a client's tools, else `tools`)
     settings.tools_adapter = "tools" if adapter == "tools" else ""
-    if adapter == "tools" and api.services.tools.decision_adapter() is None:
+    settings.client_tools_adapter = "tools-client" if adapter == "tools" else ""
+    used = api.services.tools.decision_adapter(client=True)
+    if adapter == "tools" and used is None:
         raise SystemExit("the `tools` adapter is missing: run `make adapters` (or build_adapters tools) first")
+    print(f"decision adapter for the client's tools: {used or 'none'}", flush=True)
     out = []
     for row in rows:
         started = time.perf_counter()

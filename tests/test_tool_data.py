@@ -187,6 +187,10 @@ def test_build_adapters_reads_the_generated_files():
     from assistant.training.build_adapters import DATA, SHIPPED
 
     assert "tools" in SHIPPED and SHIPPED["tools"].get("behaviour_prompts") == 0
+    # `tools` continues `tools-client`, so the client's adapter is built first, on the full data
+    assert list(SHIPPED).index("tools-client") < list(SHIPPED).index("tools")
+    assert SHIPPED["tools"]["init_adapter"] == "tools-client" and (DATA / SHIPPED["tools"]["data"]).is_file()
+    assert SHIPPED["tools-client"]["data"] == "tools.train.jsonl"
     assert Path(DATA) == tool_data.DATA
 
 

@@ -35,9 +35,22 @@ def _turn(services, message: str, history_from: str | None = None):  # noqa: ANN
                                          params={"temperature": 0.0, "max_new_tokens": 32}))
 
 
-def test_the_tools_adapter_is_shipped_and_used_for_the_decision_only(services):
-    assert "tools" in services.adapters.names()
+def test_the_tools_adapters_are_shipped_and_used_for_the_decision_only(services, monkeypatch):
+    assert {"tools", "tools-client"} <= set(services.adapters.names())
     assert services.tools.decision_adapter() == "tools"
+    assert services.tools.decision_adapter(client=True) == "tools-client"
+    assert not {"tools", "tools-client"} & set(services.adapters.answer_names())
+    # the two differ: `tools` is `tools-client` trained further on the top-up
+    from safetensors.torch import load_file
+
+    ours, client = (load_file(services.adapters.folder(name) / "adapter_model.safetensors")
+                    for name in ("tools", "tools-client"))
+    assert ours.keys() == client.keys() and any(not ours[k].equal(client[k]) for k in ours)
+    # a client's tools fall back to `tools` when `tools-client` is missing, and to none when both are
+    monkeypatch.setattr(services.settings, "client_tools_adapter", "no-such-adapter")
+    assert services.tools.decision_adapter(client=True) == "tools"
+    monkeypatch.setattr(services.settings, "tools_adapter", "")
+    assert services.tools.decision_adapter(client=True) is None and services.tools.decision_adapter() is None
 
 
 def test_a_drawing_request_runs_the_image_tool_and_a_follow_up_draws_again(services):

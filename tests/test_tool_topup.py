@@ -103,3 +103,12 @@ def test_relative_counts_follow_the_last_drawing(app):
     assert seen == {0.5, 1, 2, 3}
     none = [c for c in tool_topup.generate(app[2], size=400) if c.category == "none_count_words"]
     assert none and all(c.tool == "none" and c.arguments == {} for c in none)
+
+
+def test_the_shipped_top_up_is_what_the_generator_writes(app, tmp_path):
+    """`tools` is trained on the committed file (build_adapters); regenerating it must give the same bytes."""
+    tools, registry, convert = app
+    tool_topup.write(tmp_path / "topup.jsonl", tools, registry, convert)
+    shipped = DATA / "tools.topup.jsonl"
+    assert (tmp_path / "topup.jsonl").read_bytes() == shipped.read_bytes(), (
+        f"{shipped.name} is stale: rerun `python -m assistant.training.tool_topup`")

@@ -240,6 +240,9 @@ def test_the_grammar_admits_only_installed_adapters_and_image_models(services, s
     assert admits({"name": "concise"}) and not admits({"name": "../../etc"})
     assert admits({"prompt": "a 7", "model": "gan-digits"}, "generate_images")
     assert not admits({"prompt": "a 7", "model": "ssl-digits"}, "generate_images")  # not a generator
+    # a family is what users say ("with the gan"); the tool resolves it to the prompt's dataset
+    assert admits({"prompt": "a 7", "model": "gan"}, "generate_images")
+    assert not admits({"prompt": "a 7", "model": "ssl"}, "generate_images")
     assert not admits({"prompt": "a 7", "model": "dall-e"}, "generate_images")
 
 

@@ -571,7 +571,7 @@ class ApiService:
         required = choice == "required" or forced is not None
         messages = decision_messages(allowed, history, message, steps)
         prompt, _ = engine.build_prompt(messages, TOOL_DECISION_TOKENS)
-        adapter_for_decision = self.services.tools.decision_adapter() or adapter
+        adapter_for_decision = self.services.tools.decision_adapter(client=True) or adapter
         params = GenerationParams(temperature=0.0, max_new_tokens=TOOL_DECISION_TOKENS, repetition_penalty=1.0)
         text = ""
         for schema in (client_decision_schema(allowed, required), _reduced(decision_schema(allowed), required)):

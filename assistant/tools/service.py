@@ -145,19 +145,27 @@ class ToolService:
         except Exception:  # noqa: BLE001 - images are optional; the tool validates its model anyway
             generative = []
         if generative:
-            choices["generate_images"] = {"model": ["auto", *generative]}
+            # a family ("gan") is what users say and what the tool resolves (`resolve_model_name`: gan-<dataset of
+            # the prompt>); without it the grammar forced "with the gan model" into "auto" or a wrong dataset
+            families = sorted({name.split("-")[0] for name in generative if "-" in name})
+            choices["generate_images"] = {"model": ["auto", *families, *generative]}
         return choices
 
-    def decision_adapter(self) -> str | None:
-        """The shipped `tools` adapter when present and usable; the decision step alone runs under it."""
-        name = self.settings.tools_adapter
-        if not name:
-            return None
-        try:
-            self.services.adapters.check_compatible(name)
-        except ValueError:
-            return None
-        return name
+    def decision_adapter(self, client: bool = False) -> str | None:
+        """The adapter the decision step alone runs under: `tools` for the app's own tools (a compact prompt);
+        for a /v1 client's tools (their full schemas in the prompt) `tools-client` when present, else `tools`.
+
+        Two adapters because one served both prompts badly: each top-up that taught `tools` our key arguments
+        cost the client's tools 4-6 points (docs/bench_tools.md, sixteenth session)."""
+        names = [self.settings.client_tools_adapter, self.settings.tools_adapter] if client else [
+            self.settings.tools_adapter]
+        for name in filter(None, names):
+            try:
+                self.services.adapters.check_compatible(name)
+            except ValueError:
+                continue
+            return name
+        return None
 
     def decide(
         self, message: str, history: list[dict], engine, steps: list[tuple[dict, str]] | None = None  # noqa: ANN001

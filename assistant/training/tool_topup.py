@@ -6,8 +6,10 @@ key arguments the adapter gets wrong, mixed one to one with examples replayed fr
 decisions it already makes well are rehearsed, not forgotten.
 
 The kinds below were chosen from the argument errors on held-out sets dev, test, test3 and test4 (whose texts had
-been read; test5 reported candidates 1-4), and candidate 6's from test6's (test7 reported it). No top-up is shipped
-yet: each gained key arguments on our tools and lost some on a /v1 client's tools (docs/bench_tools.md).
+been read; test5 reported candidates 1-4), and candidate 6's from test6's (test7 reported it). Each top-up gained
+key arguments on our tools and lost some on a /v1 client's tools, so the one shipped (candidate 8, this file's
+QUOTAS; `tools.topup.jsonl`) trains `tools` from `tools-client`, which a client's tools keep
+(`assistant/training/build_adapters.py`, docs/bench_tools.md).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from assistant.storage import atomic_write_text
 from assistant.training.tool_data import (
     COLOUR_ZH,
     COLOURS,
@@ -531,7 +534,7 @@ def write(out: Path, tools: list[dict], registry_tools: dict, convert, size: int
     rng = random.Random(f"{seed}:replay")
     rows += replay_rows(replay, rng)
     rng.shuffle(rows)
-    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     return {"file": str(out), "new": len(cases), "replayed": replay,
             "per_category": dict(Counter(c.category for c in cases))}
 

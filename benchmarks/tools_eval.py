@@ -1,6 +1,6 @@
 """How well the model decides tool calls: the same `ToolService.decide` the chat uses, per mode.
 
-    python benchmarks/tools_eval.py [--split dev|test|test2|…|test7|old]
+    python benchmarks/tools_eval.py [--split dev|test|test2|…|test9|old]
         [--modes base,adapter,adapter+grammar] [--limit N]
 
 Modes: `base` = the model alone (no `tools` adapter, no grammar: its free text is read as a decision);
@@ -16,7 +16,9 @@ fourth, written the same way from the test3 README after test3's errors had info
 were still unread (README_tool_decisions_test5.md); `test6` a sixth, written the same way from the test5 README
 after test5 had been spent on choosing between candidates (README_tool_decisions_test6.md); `test7` a seventh,
 written the same way from the test6 README after test6's errors had shaped top-up candidate 6
-(README_tool_decisions_test7.md); `old` is the earlier
+(README_tool_decisions_test7.md); `test8` and `test9` the same way from the test7 and test8 READMEs (test9's
+drawing rows check a model family the user names, `model`: "gan" is met by gan-digits or gan-shapes); `old` is the
+earlier
 54-prompt set, kept as a regression check only. Tune on dev, report test. Per-row results go to
 /tmp/tools_eval_<split>_<mode>.jsonl.
 """

@@ -17,7 +17,7 @@ def app(tmp_path_factory):
 
 
 def test_follow_ups_keep_the_count_and_the_first_answer(app):
-    cases = tool_topup.generate(app[2], size=400)  # enough that each kind's rarer forms (零下, minus) occur
+    cases = tool_topup.generate(app[2], size=400, size_9=0)  # enough that each kind's rarer forms (零下, minus) occur
     assert {c.category for c in cases} == set(tool_topup.QUOTAS) and len(cases) == 400
     keep = [c for c in cases if c.category == "draw_keep_fu"]
     for case in keep:  # "same but stars" after "draw 4 …": still 4, the reply said so
@@ -103,6 +103,48 @@ def test_relative_counts_follow_the_last_drawing(app):
     assert seen == {0.5, 1, 2, 3}
     none = [c for c in tool_topup.generate(app[2], size=400) if c.category == "none_count_words"]
     assert none and all(c.tool == "none" and c.arguments == {} for c in none)
+
+
+def test_candidate_9_kinds_carry_the_named_model_the_discount_and_both_training_changes(app):
+    """"… with the GAN" -> model gan; "打八五折" -> × 0.85; "on digits and double the epochs" after a run of 20 on
+    shapes -> digits, 40; and candidate 8's cases come out unchanged before them."""
+    from assistant.tools.calculator import evaluate
+
+    before = tool_topup.generate(app[2], size=tool_topup.TOP_UP_SIZE, size_9=0)
+    cases = tool_topup.generate(app[2], size=tool_topup.TOP_UP_SIZE, size_9=120)
+    assert [c.key() for c in cases[:len(before)]] == [c.key() for c in before] and len(cases) == len(before) + 120
+    named = {"gan": ("gan", "生成对抗网络"), "vae": ("vae", "变分自编码器"), "diffusion": ("diffusion", "扩散模型")}
+    drawn = [c for c in cases if c.category in ("draw_named_model", "draw_named_model_fu")]
+    assert len(drawn) >= 25 and {c.arguments["model"].split("-")[0] for c in drawn} == set(named)
+    for case in drawn:
+        family, _, dataset = case.arguments["model"].partition("-")
+        assert any(word in case.message.lower() for word in named[family]), case
+        if dataset:  # a checkpoint's own name fits the subject
+            assert (dataset == "digits") == bool(re.search(r"digit|数字|\d", case.arguments["prompt"])), case
+        if case.history:  # "same again but with the GAN": what was drawn, as many
+            assert str(case.arguments["n"]) in case.history[0]["content"] or case.lang == "zh", case
+    zhe = {"八五折": 0.85, "九五折": 0.95, "七五折": 0.75, "九折": 0.9, "八折": 0.8, "六折": 0.6, "85折": 0.85,
+           "7折": 0.7}
+    discounts = [c for c in cases if c.category == "calc_discount"]
+    assert len(discounts) >= 10
+    for case in discounts:
+        if case.lang == "zh":
+            price = float(re.search(r"(\d+)(?:元|块|，)", case.message)[1])
+            multiplier = next(m for word, m in zhe.items() if word in case.message)
+        else:
+            off = int(re.search(r"(\d+)(?:%| percent)", case.message)[1])
+            price = float(next(n for n in re.findall(r"\d+", case.message) if int(n) != off))
+            multiplier = 1 - off / 100
+        assert abs(evaluate(case.arguments["expression"]) - price * multiplier) < 1e-6, case
+    trained = [c for c in cases if c.category == "train_two_changes_fu"]
+    assert len(trained) >= 10
+    for case in trained:
+        first = re.search(r"Started training (\w+) on (\w+) for (\d+) epochs", case.history[-1]["content"])
+        factor = 0.5 if any(w in case.message for w in ("half", "减半")) else 3 if "three" in case.message else 2
+        assert case.arguments == {"model": first[1], "dataset": "shapes" if first[2] == "digits" else "digits",
+                                  "epochs": int(int(first[3]) * factor)}, case
+    assert all(c.tool == "none" for c in cases if c.category in ("none_named_model", "none_discount",
+                                                                  "none_after_train"))
 
 
 def test_the_shipped_top_up_is_what_the_generator_writes(app, tmp_path):

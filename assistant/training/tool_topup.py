@@ -47,6 +47,7 @@ from assistant.training.tool_data import (
     _allocate,
     _turn,
     app_tools,
+    append_before_punctuation,
     article,
     check,
     en_noise,
@@ -79,6 +80,16 @@ QUOTAS = {"draw_keep_fu": 2.5, "draw_count_forms": 1.5, "calc_word_fu": 2.5, "ca
           # client no-tool share being 33 % against the full data's 46 %: near misses and unlisted tools restore it
           "client_call": 3.0, "client_near": 2.0, "client_unlisted": 1.5, "client_general": 1.0,
           "client_followup": 1.0}
+
+# Candidate 9, from candidate 8's errors on test8 and a browser try ("draw three green triangles with the gan model"
+# drew with the default model): a model family named in a drawing (the grammar admits families since), discounts
+# (打八五折, "15% off"), a follow-up that divides or discounts the last answer, a training follow-up that changes two
+# things ("on digits and double the epochs"), 一打/半打 counts; and the no-tool twins. Generated after QUOTAS with
+# the same random stream, so candidate 8's cases come out unchanged.
+TOP_UP_9_SIZE = 0  # candidate 9 was made with 120 (and --replay 200); 0 until it is shipped
+QUOTAS_9 = {"draw_named_model": 3.0, "draw_named_model_fu": 1.5, "none_named_model": 2.0, "calc_discount": 2.0,
+            "none_discount": 1.0, "calc_answer_fu": 2.0, "train_two_changes_fu": 2.0, "none_after_train": 1.0,
+            "draw_dozen_zh": 1.5}
 
 DRAW_FIRST_EN = ["draw {k} {p}", "can you make {k} {p}?", "{k} {p} please", "show me {k} {p}"]
 DRAW_FIRST_ZH = ["画{kz}个{p}", "帮我画{kz}个{p}", "来{kz}个{p}"]
@@ -178,6 +189,54 @@ NONE_COUNT_EN = ["is {idiom} {c} roses too many for a first date?", "I have {idi
 NONE_COUNT_ZH = ["买{idiom}{cz}的玫瑰送人合适吗？", "家里还剩{idiom}鸡蛋，能做什么甜点？",
                  "我的幸运数字是{d}，幸运色是{cz}，有什么说法吗？", "为什么有人觉得数字{d}不吉利？",
                  "{cz}的衣服配什么颜色的裤子好看？"]
+
+# a model family as users name it: (how it is said, the `model` argument)
+FAMILY_EN = {"gan": ["the GAN", "GAN", "the gan model", "a GAN"], "vae": ["the VAE", "VAE", "the vae model"],
+             "diffusion": ["the diffusion model", "diffusion", "the diffusion one"]}
+FAMILY_ZH = {"gan": ["GAN", "生成对抗网络", "GAN模型"], "vae": ["VAE", "变分自编码器", "VAE模型"],
+             "diffusion": ["扩散模型", "diffusion模型", "diffusion"]}
+WITH_MODEL_EN = [" with {f}", " using {f}", ", use {f}", " via {f}", " - {f} please", " (with {f})"]
+WITH_MODEL_ZH = ["，用{f}", "，模型用{f}", "，用{f}来画", "（{f}）"]
+REDO_MODEL_EN = ["same again but with {f}", "redo that with {f}", "can you try {f} for those?",
+                 "now use {f}, same thing",
+                 "same drawing, {f} this time"]
+REDO_MODEL_ZH = ["换成{f}再画一次", "用{f}重新画", "同样的，改用{f}", "这次用{f}画"]
+ABOUT_MODEL_EN = ["is {f} better than {g} for drawing digits?", "how does {f} actually draw a circle?",
+                  "why do the pictures from {f} look blurry?", "what's the difference between {f} and {g}?",
+                  "which is faster to train, {f} or {g}?", "explain {f} to me like I'm five"]
+ABOUT_MODEL_ZH = ["{f}和{g}哪个画得更好？", "{f}是怎么画出图片的？", "为什么{f}画的图有点模糊？",
+                  "{f}和{g}有什么区别？",
+                  "{f}的原理能简单讲讲吗"]
+# discounts: (how it is said in Chinese, the multiplier)
+ZHE = [("八五折", "0.85"), ("九折", "0.9"), ("七五折", "0.75"), ("八折", "0.8"), ("六折", "0.6"), ("九五折", "0.95"),
+       ("85折", "0.85"), ("7折", "0.7")]
+DISCOUNT_ZH = ["{item}原价{a}元，打{z}后多少钱？", "标价{a}，{z}，实际要付多少", "{a}元的{item}打{z}是多少钱",
+               "这件{item}{a}块，现在{z}，算一下价格"]
+DISCOUNT_EN = ["{item} costs ${a} and it's {p}% off. what do I pay?", "{p}% off a ${a} {item}, how much is that?",
+               "price is {a}, minus {p} percent discount - final price?", "what's {a} with a {p}% discount?"]
+NONE_DISCOUNT_EN = ["is {p}% off a good deal for a used {item}?", "when do {item} sales usually happen?",
+                    "should I wait for a {p}% discount or buy now?"]
+NONE_DISCOUNT_ZH = ["{z}的{item}值得买吗？", "一般什么时候{item}打折最多？", "打{z}算便宜吗"]
+ITEMS_DISCOUNT_EN = ["jacket", "laptop", "bike", "pair of shoes", "lamp"]
+ITEMS_DISCOUNT_ZH = ["外套", "电脑", "鞋", "台灯", "书包"]
+# after an answer t: divide it, or take a share off it: (template, expression)
+ANSWER_FU_EN = [("now split that across {k} months", "{t}/{k}"),
+                ("spread over {k} weeks, how much per week?", "{t}/{k}"),
+                ("and minus {p}% of that?", "{t}*(1-{p}/100)"), ("what if I take {p}% off that?", "{t}*(1-{p}/100)"),
+                ("divide that by {k}", "{t}/{k}")]
+ANSWER_FU_ZH = [("平均到{k}个月呢", "{t}/{k}"), ("分{k}期，每期多少", "{t}/{k}"), ("那再减去{p}%呢", "{t}*(1-{p}/100)"),
+                ("再打个{z}呢", "{t}*{m}")]
+# a training follow-up that changes the dataset and scales the epochs: (template, factor)
+TRAIN_TWO_EN = [("do that again but on the {d} dataset and double the epochs", 2),
+                ("same model on {d}, with twice the epochs", 2), ("now {d}, and half as many epochs", 0.5),
+                ("run it again on {d} with three times the epochs", 3)]
+TRAIN_TWO_ZH = [("换成{d}数据，轮数翻倍", 2), ("再训练一次，用{d}数据集，轮数减半", 0.5),
+                ("在{d}上再来一次，轮数加倍", 2)]
+AFTER_TRAIN_EN = ["how long will that take?", "what does an epoch mean here?", "will it tell me when it's done?",
+                  "is more epochs always better?", "can I keep chatting while it trains?"]
+AFTER_TRAIN_ZH = ["这个要训练多久？", "训练完会提醒我吗？", "轮数越多越好吗？", "训练的时候我还能聊天吗？"]
+DOZEN_ZH = ["帮我生成{said}{cz}的{shape}", "来{said}{cz}的{shape}", "给我画{said}{shape}，{cz}的",
+            "生成{said}{shape}，要{cz}"]
 
 REFUSAL_EN = "Sorry, I can only draw the digits 0-9 and the shapes circle, square, triangle and star."
 REFUSAL_ZH = "抱歉，我只能画数字0-9和圆、正方形、三角形、五角星。"
@@ -485,13 +544,136 @@ class TopUp(Generator):
         message = en_noise(rng, message) if en else zh_noise(rng, message)
         return Case(message, NO_TOOL, {}, lang=lang)
 
+    # --- candidate 9 -----------------------------------------------------------------------------------------
+    @staticmethod
+    def family(rng: random.Random, lang: str) -> tuple[str, str]:
+        """(model argument, how the user says it)."""
+        model = rng.choice(["gan", "gan", "vae", "diffusion", "diffusion"])
+        return model, rng.choice((FAMILY_EN if lang == "en" else FAMILY_ZH)[model])
 
-def generate(convert, size: int = TOP_UP_SIZE, seed: int = SEED) -> list[Case]:  # noqa: ANN001
-    """`size` new cases (all languages: Chinese only where the kind is Chinese), no message twice."""
+    def gen_draw_named_model(self, rng: random.Random, split: str, lang: str) -> Case:
+        while True:
+            message, arguments, s = self.draw_request(rng, split, lang)
+            if "model" not in arguments and "seed" not in arguments:
+                break
+        model, said = self.family(rng, lang)
+        if rng.random() < 0.2:  # the checkpoint's own name
+            model = said = f"{model}-{'digits' if s['kind'] == 'digit' else 'shapes'}"
+        extra = fill(rng.choice(WITH_MODEL_EN if lang == "en" else WITH_MODEL_ZH), f=said)
+        return Case(append_before_punctuation(message, extra), "generate_images", {**arguments, "model": model},
+                    lang=lang)
+
+    def gen_draw_named_model_fu(self, rng: random.Random, split: str, lang: str) -> Case:
+        en, k = lang == "en", rng.randint(2, 6)
+        s = self.shape_subject(rng, lang) if rng.random() < 0.6 else None
+        if s is None:
+            d = rng.randrange(10)
+            said, prompt = (f"{k} {d}s", f"digit {d}") if en else (f"{ZH_COUNT[k]}个数字{d}", f"数字{d}")
+            reply = f"Here are {k} images of the digit {d}." if en else f"这是{k}张数字{d}。"
+        else:
+            said = prompt = self.shape_phrase(s, lang, plural=en)
+            reply = self.draw_reply(rng, {"prompt": prompt, "n": k}, s, lang)
+            said = f"{k} {said}" if en else f"{ZH_COUNT[k]}个{said}"
+        first = fill(rng.choice(["draw {p}", "can you make {p}?", "{p} please"] if en else ["画{p}", "帮我画{p}"]),
+                     p=said)
+        model, name = self.family(rng, lang)
+        message = fill(rng.choice(REDO_MODEL_EN if en else REDO_MODEL_ZH), f=name)
+        message = en_noise(rng, message) if en else zh_noise(rng, message)
+        return Case(message, "generate_images", {"prompt": prompt, "n": k, "model": model}, _turn(first, reply),
+                    lang=lang, kind="followup")
+
+    def gen_none_named_model(self, rng: random.Random, split: str, lang: str) -> Case:
+        en = lang == "en"
+        (f, *_), (g, *_) = rng.sample([FAMILY_EN[m] if en else FAMILY_ZH[m] for m in FAMILY_EN], 2)
+        message = fill(rng.choice(ABOUT_MODEL_EN if en else ABOUT_MODEL_ZH), f=f, g=g)
+        history: list[dict] = []
+        if rng.random() < 0.4:  # right after a drawing: still a question, not a request
+            s = self.shape_subject(rng, lang)
+            arguments = {"prompt": self.shape_phrase(s, lang, plural=en), "n": 3}
+            history = _turn(fill(rng.choice(DRAW_FIRST_EN if en else DRAW_FIRST_ZH), k=3, kz=ZH_COUNT[3],
+                                 p=arguments["prompt"]), self.draw_reply(rng, arguments, s, lang))
+        message = en_noise(rng, message) if en else zh_noise(rng, message)
+        return Case(message, NO_TOOL, {}, history, lang=lang, kind="followup" if history else "single")
+
+    def gen_calc_discount(self, rng: random.Random, split: str, lang: str) -> Case:
+        a = rng.choice([rng.randint(20, 900), rng.randint(2, 90) * 10])
+        if lang == "en":
+            p = rng.choice([10, 15, 20, 25, 30, 35, 40])
+            message = fill(rng.choice(DISCOUNT_EN), a=a, p=p, item=rng.choice(ITEMS_DISCOUNT_EN))
+            expression = f"{a}*(1-{p}/100)"
+        else:
+            z, m = rng.choice(ZHE)
+            message = fill(rng.choice(DISCOUNT_ZH), a=a, z=z, item=rng.choice(ITEMS_DISCOUNT_ZH))
+            expression = f"{a}*{m}"
+        message = en_noise(rng, message) if lang == "en" else zh_noise(rng, message)
+        return Case(message, "calculator", {"expression": expression}, lang=lang)
+
+    def gen_none_discount(self, rng: random.Random, split: str, lang: str) -> Case:
+        en = lang == "en"
+        message = fill(rng.choice(NONE_DISCOUNT_EN if en else NONE_DISCOUNT_ZH), p=rng.choice([10, 20, 30]),
+                       z=rng.choice(ZHE)[0], item=rng.choice(ITEMS_DISCOUNT_EN if en else ITEMS_DISCOUNT_ZH))
+        message = en_noise(rng, message) if en else zh_noise(rng, message)
+        return Case(message, NO_TOOL, {}, lang=lang)
+
+    def gen_calc_answer_fu(self, rng: random.Random, split: str, lang: str) -> Case:
+        first, reply, _, _ = rng.choice(WORD_FU_EN if lang == "en" else WORD_FU_ZH)
+        a, b = rng.randint(3, 60), rng.randint(2, 15)
+        if "km" in first:
+            a, b = rng.randint(2, 6), rng.randint(2, 15)
+        t = a * b
+        template, target = rng.choice(ANSWER_FU_EN if lang == "en" else ANSWER_FU_ZH)
+        k, p = rng.choice([d for d in range(2, 13) if t % d == 0] or [2]), rng.choice([5, 10, 15, 20, 25])
+        z, m = rng.choice(ZHE)
+        message = fill(template, k=k, p=p, z=z)
+        message = en_noise(rng, message) if lang == "en" else zh_noise(rng, message)
+        return Case(message, "calculator", {"expression": fill(target, t=t, k=k, p=p, m=m)},
+                    _turn(fill(first, a=a, b=b), fill(reply, t=t)), lang=lang, kind="followup")
+
+    def train_history(self, rng: random.Random, split: str, lang: str) -> tuple[list[dict], dict]:
+        """A training request that was started, with its arguments (dataset and epochs always set)."""
+        first, arguments = self.train_request(rng, split, lang, model=rng.choice(["vae", "gan", "diffusion"]))
+        arguments = {"model": arguments["model"], "dataset": arguments.get("dataset", "digits"),
+                     "epochs": arguments.get("epochs") or rng.choice([10, 20, 30, 40])}
+        reply = (f"Started training {arguments['model']} on {arguments['dataset']} for {arguments['epochs']} epochs "
+                 f"(job {rng.randrange(16**6):06x}); follow it in the Images tab.")
+        return _turn(first, reply), arguments
+
+    def gen_train_two_changes_fu(self, rng: random.Random, split: str, lang: str) -> Case:
+        history, arguments = self.train_history(rng, split, lang)
+        template, factor = rng.choice([t for t in (TRAIN_TWO_EN if lang == "en" else TRAIN_TWO_ZH)
+                                       if t[1] != 0.5 or arguments["epochs"] % 2 == 0])
+        dataset = "shapes" if arguments["dataset"] == "digits" else "digits"
+        shown = dataset if lang == "en" else rng.choice([dataset, {"digits": "数字", "shapes": "形状"}[dataset]])
+        message = fill(template, d=shown)
+        message = en_noise(rng, message) if lang == "en" else zh_noise(rng, message)
+        new = {"model": arguments["model"], "dataset": dataset, "epochs": int(arguments["epochs"] * factor)}
+        return Case(message, "train_image_model", new, history, lang=lang, kind="followup")
+
+    def gen_none_after_train(self, rng: random.Random, split: str, lang: str) -> Case:
+        history, _ = self.train_history(rng, split, lang)
+        message = rng.choice(AFTER_TRAIN_EN if lang == "en" else AFTER_TRAIN_ZH)
+        message = en_noise(rng, message) if lang == "en" else zh_noise(rng, message)
+        return Case(message, NO_TOOL, {}, history, lang=lang, kind="followup")
+
+    def gen_draw_dozen_zh(self, rng: random.Random, split: str, lang: str) -> Case:
+        k = rng.choice([12, 6, 2, 12])
+        said = rng.choice(COUNT_WORDS_ZH[k])
+        s = self.shape_subject(rng, "zh")
+        colour = s["colour"]
+        plain = {**s, "colour": None}
+        message = fill(rng.choice(DOZEN_ZH), said=said, cz=COLOUR_ZH[colour], shape=self.shape_phrase(plain, "zh"))
+        return Case(zh_noise(rng, message), "generate_images", {"prompt": self.shape_phrase(s, "zh"), "n": k},
+                    lang="zh")
+
+
+def generate(convert, size: int = TOP_UP_SIZE, seed: int = SEED, size_9: int = TOP_UP_9_SIZE) -> list[Case]:  # noqa: ANN001
+    """`size` new cases of QUOTAS, then `size_9` of QUOTAS_9 (all languages: Chinese only where the kind is
+    Chinese), no message twice."""
     gen, rng = TopUp(convert, seed), random.Random(f"{seed}:topup")
     cases: list[Case] = []
     seen: set[str] = set()
-    for category, count in _allocate(size, QUOTAS).items():
+    allocation = {**_allocate(size, QUOTAS), **(_allocate(size_9, QUOTAS_9) if size_9 else {})}
+    for category, count in allocation.items():
         made = 0
         while made < count:
             lang = "zh" if category.endswith("_zh") or rng.random() < 0.4 else "en"
@@ -526,9 +708,9 @@ def replay_rows(count: int, rng: random.Random) -> list[dict]:
 
 
 def write(out: Path, tools: list[dict], registry_tools: dict, convert, size: int = TOP_UP_SIZE,  # noqa: ANN001
-          replay: int = REPLAY_SIZE, seed: int = SEED) -> dict:
+          replay: int = REPLAY_SIZE, seed: int = SEED, size_9: int = TOP_UP_9_SIZE) -> dict:
     """Check the new cases, add `replay` examples of the full training file, shuffle, write; returns counts."""
-    cases = generate(convert, size, seed)
+    cases = generate(convert, size, seed, size_9)
     check(cases, registry_tools, convert)
     rows = [case.example(tools) for case in cases]
     rng = random.Random(f"{seed}:replay")
@@ -544,11 +726,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DATA / "tools.topup.jsonl")
     parser.add_argument("--size", type=int, default=TOP_UP_SIZE, help="new examples")
     parser.add_argument("--replay", type=int, default=REPLAY_SIZE, help="examples replayed from tools.train.jsonl")
+    parser.add_argument("--size-9", type=int, default=TOP_UP_9_SIZE, help="new examples of candidate 9's kinds")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tools, registry_tools = app_tools(Path(tmp))
         report = write(args.out, tools, registry_tools, lambda a: str(registry_tools["convert_units"].invoke(a)),
-                       args.size, args.replay)
+                       args.size, args.replay, size_9=args.size_9)
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0
 

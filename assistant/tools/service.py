@@ -145,8 +145,9 @@ class ToolService:
         except Exception:  # noqa: BLE001 - images are optional; the tool validates its model anyway
             generative = []
         if generative:
-            # a family ("gan") is what users say and what the tool resolves (`resolve_model_name`: gan-<dataset of
-            # the prompt>); without it the grammar forced "with the gan model" into "auto" or a wrong dataset
+            # a family ("vae") is what users say, what the training data writes and what the tool resolves
+            # (`resolve_model_name`: vae-<the prompt's dataset>); without it a call naming one had to become a
+            # checkpoint name or "auto"
             families = sorted({name.split("-")[0] for name in generative if "-" in name})
             choices["generate_images"] = {"model": ["auto", *families, *generative]}
         return choices

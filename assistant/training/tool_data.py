@@ -1740,6 +1740,12 @@ class Generator:
         message = en_noise(rng, message) if lang == "en" else zh_noise(rng, message)
         return Case(message, "convert_units", new, history, lang=lang, kind="followup")
 
+    @staticmethod
+    def started_training(rng: random.Random, arguments: dict) -> str:
+        """The chat's reply once a training job has started (the tool's defaults where an argument is missing)."""
+        return (f"Started training {arguments['model']} on {arguments.get('dataset', 'digits')} for "
+                f"{arguments.get('epochs', 20)} epochs (job {rng.randrange(16**6):06x}); follow it in the Images tab.")
+
     def gen_train_fu(self, rng: random.Random, split: str, lang: str) -> Case:
         first, arguments = self.train_request(rng, "train" if rng.random() < 0.5 else split, lang)
         pending = rng.random() < 0.5
@@ -1748,9 +1754,7 @@ class Generator:
             reply = (f"I can run `train_image_model({shown})` for this. It changes something, so it runs only when "
                      "you confirm.")
         else:
-            reply = (f"Started training {arguments['model']} on {arguments.get('dataset', 'digits')} for "
-                     f"{arguments.get('epochs', 20)} epochs (job {rng.randrange(16**6):06x}); follow it in the "
-                     "Images tab.")
+            reply = self.started_training(rng, arguments)
         history = _turn(first, reply)
         mode = rng.choice(["model", "data", "epochs"] + ["yes"] * pending)
         new = dict(arguments)

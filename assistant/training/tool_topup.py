@@ -636,8 +636,7 @@ class TopUp(Generator):
         first, arguments = self.train_request(rng, split, lang, model=rng.choice(["vae", "gan", "diffusion"]))
         arguments = {"model": arguments["model"], "dataset": arguments.get("dataset", "digits"),
                      "epochs": arguments.get("epochs") or rng.choice([10, 20, 30, 40])}
-        reply = (f"Started training {arguments['model']} on {arguments['dataset']} for {arguments['epochs']} epochs "
-                 f"(job {rng.randrange(16**6):06x}); follow it in the Images tab.")
+        reply = self.started_training(rng, arguments)
         return _turn(first, reply), arguments
 
     def gen_train_two_changes_fu(self, rng: random.Random, split: str, lang: str) -> Case:

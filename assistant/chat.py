@@ -159,6 +159,8 @@ class ChatEngine:
         history = [
             {"role": m["role"], "content": m["content"]} for m in conv.messages if m["role"] in ("user", "assistant")
         ]
+        answer_notes = {i: note for i, m in enumerate(m for m in conv.messages if m["role"] in ("user", "assistant"))
+                        if (note := tool_reply_note(m))}
         user_message_id = replaced_id = None
         if request.regenerate:
             last_user = next(m for m in reversed(conv.messages) if m["role"] == "user")
@@ -170,6 +172,9 @@ class ChatEngine:
                 replaced_id = last_reply["id"]
                 history = history[:-1]
             history = history[:-1]
+        # The answering model reads a tool's own reply as a note of what was done (the decision step, trained on
+        # the replies as the chat shows them, reads them as they are).
+        answer_history = [{**m, "content": answer_notes.get(i, m["content"])} for i, m in enumerate(history)]
         engine = self.services.llm
         result = TurnResult(
             model=engine.name,
@@ -241,7 +246,7 @@ class ChatEngine:
         base_prompt = request.system_prompt or conv.generation.get("system_prompt") or self.settings.system_prompt
         messages = [
             {"role": "system", "content": system_prompt(base_prompt, mode, extra)},
-            *history,
+            *answer_history,
             {"role": "user", "content": message},
         ]
         prefix = assistant_prefix(mode)
@@ -368,6 +373,19 @@ class ChatEngine:
         for update in self.turn(request):  # noqa: B007 - only the final update matters
             pass
         return update.result
+
+
+def tool_reply_note(message: dict) -> str:
+    """What the answering model reads for a reply that a tool wrote itself (a drawing, a started job), else "".
+
+    The reply is meant for the person: "…; seed 7 (image i has seed 7+i: pass like=<that seed> …)". A small model
+    given that as its own earlier turn copies the seed and `like=` hints into unrelated answers, so it reads only
+    what was done, marked as a tool's result.
+    """
+    calls = (message.get("meta") or {}).get("tool_calls") or []
+    if message.get("role") != "assistant" or not calls or not all(c.get("summary") for c in calls):
+        return ""
+    return "\n".join(f"[{c.get('name')} result: {c['summary'].split('; seed ')[0].strip()}]" for c in calls)
 
 
 def _paths_markdown(paths: list, total: int, running: bool) -> str:

@@ -136,3 +136,17 @@ def test_unknown_adapter_is_a_clear_error(services):
         ask(services, "hi", adapter="nope")
     with pytest.raises(AdapterError, match="invalid"):
         ask(services, "hi", adapter="../../etc")
+
+
+def test_the_answering_model_reads_a_drawing_as_a_note_without_the_seed_hints(services):
+    """The chat shows a drawing's seed and `like=` hint to the person; the model answering the next message reads
+    only what was drawn, so it cannot copy those hints into an unrelated answer (seen in a browser try)."""
+    drawn = ask(services, "/draw 7")
+    shown = services.conversations.get("alice", drawn.conversation_id).messages[-1]["content"]
+    assert "like=" in shown and drawn.images
+    result = ask(services, "What is a good name for a dog?", tools_enabled=False,
+                 conversation_id=drawn.conversation_id)
+    given = result.model_input["messages"]
+    assert [m["role"] for m in given] == ["system", "user", "assistant", "user"]
+    assert given[2]["content"].startswith("[generate_images result: ") and "image(s) from" in given[2]["content"]
+    assert "like=" not in given[2]["content"] and "seed" not in given[2]["content"]

@@ -147,6 +147,36 @@ def test_candidate_9_kinds_carry_the_named_model_the_discount_and_both_training_
                                                                   "none_after_train"))
 
 
+def test_candidate_10_kinds_leave_currencies_and_animals_to_text_and_pick_an_adapter_by_what_it_does(app):
+    """A currency, even right after pounds -> kg, and "画一只红色的猫" need no tool; "the chinese one" after a list
+    switches to zh-tutor; the mixed-up unit pairs convert what was said. Candidate 9's cases come out unchanged."""
+    before = tool_topup.generate(app[2], size=tool_topup.TOP_UP_SIZE, size_9=120)
+    cases = tool_topup.generate(app[2], size=tool_topup.TOP_UP_SIZE, size_9=120, size_10=60)
+    assert [c.key() for c in cases[:len(before)]] == [c.key() for c in before] and len(cases) == len(before) + 60
+    new = cases[len(before):]
+    assert {c.category for c in new} == set(tool_topup.QUOTAS_10)
+    currencies = ("USD", "EUR", "GBP", "RMB", "dollar", "euro", "pound", "yen", "franc", "美元", "欧元", "英镑", "港币", "日元")
+    for case in (c for c in new if c.category.startswith("none_currency")):
+        assert case.tool == "none" and case.arguments == {} and any(w in case.message for w in currencies), case
+        if case.category == "none_currency_fu":  # right after a unit conversion that the tool answered
+            assert " = " in case.history[-1]["content"], case
+    animals = ("cat", "dog", "horse", "bird", "flower", "car", "猫", "狗", "马", "鸟", "花", "车")
+    assert all(c.tool == "none" and any(a in c.message for a in animals)
+               for c in new if c.category == "none_undrawable_colour")
+    units = {"gal": ("gal", "加仑"), "l": ("l", "L", "升"), "ml": ("ml", "mL", "millilit", "毫升"),
+             "cup": ("cup", "杯"), "in": ("inch", "英寸"), "ft": ("f", "英尺"), "m": ("m", "米"), "oz": ("o", "盎司"),
+             "g": ("g", "克"), "lb": ("lb", "pound", "磅"), "kg": ("k", "公斤", "千克")}
+    for case in (c for c in new if c.category == "convert_pairs"):
+        a = case.arguments
+        assert (a["from_unit"], a["to_unit"]) in tool_topup.MIXED_PAIRS and f"{a['value']:g}" in case.message, case
+        assert any(w in case.message for w in units[a["to_unit"]]), case
+    picked = [c for c in new if c.category == "switch_describe_fu"]
+    assert picked and all(c.history and "concise" in c.history[-1]["content"] for c in picked)
+    for case in picked:
+        chinese = any(w in case.message.lower() for w in ("chinese", "tutor", "中文"))
+        assert case.arguments == {"name": "zh-tutor" if chinese else "concise"}, case
+
+
 def test_the_shipped_top_up_is_what_the_generator_writes(app, tmp_path):
     """`tools` is trained on the committed file (build_adapters); regenerating it must give the same bytes."""
     tools, registry, convert = app

@@ -24,8 +24,11 @@ from pathlib import Path
 
 from assistant.storage import atomic_write_text
 from assistant.training.tool_data import (
+    ADAPTERS,
     COLOUR_ZH,
     COLOURS,
+    CONVERT_EN,
+    CONVERT_ZH,
     DATA,
     DOC_KINDS_EN,
     DOC_KINDS_ZH,
@@ -92,6 +95,14 @@ TOP_UP_9_SIZE = 0
 QUOTAS_9 = {"draw_named_model": 3.0, "draw_named_model_fu": 1.5, "none_named_model": 2.0, "calc_discount": 2.0,
             "none_discount": 1.0, "calc_answer_fu": 2.0, "train_two_changes_fu": 2.0, "none_after_train": 1.0,
             "draw_dozen_zh": 1.5}
+
+# Candidate 10, from candidate 9's new errors on test4 and dev (read): currencies converted with convert_units
+# ("Convert 200 euros to US dollars", "now 50 pounds sterling to dollars" after pounds -> kg), a coloured animal
+# drawn (画一只红色的猫), gallons/litres/millilitres confused, and "the chinese one" after a list taken as another
+# list. Generated after QUOTAS_9 with the same random stream. 0 keeps the shipped file candidate 8's.
+TOP_UP_10_SIZE = 0
+QUOTAS_10 = {"none_currency": 2.0, "none_currency_fu": 1.5, "none_undrawable_colour": 1.5, "convert_pairs": 1.5,
+             "switch_describe_fu": 1.0}
 
 DRAW_FIRST_EN = ["draw {k} {p}", "can you make {k} {p}?", "{k} {p} please", "show me {k} {p}"]
 DRAW_FIRST_ZH = ["画{kz}个{p}", "帮我画{kz}个{p}", "来{kz}个{p}"]
@@ -239,6 +250,33 @@ AFTER_TRAIN_EN = ["how long will that take?", "what does an epoch mean here?", "
 AFTER_TRAIN_ZH = ["这个要训练多久？", "训练完会提醒我吗？", "轮数越多越好吗？", "训练的时候我还能聊天吗？"]
 DOZEN_ZH = ["帮我生成{said}{cz}的{shape}", "来{said}{cz}的{shape}", "给我画{said}{shape}，{cz}的",
             "生成{said}{shape}，要{cz}"]
+
+# currencies: convert_units knows none, so these are answered in text (rates cannot be looked up offline)
+CURRENCY_EN = ["convert {money} {cur1} to {cur2} please", "how many {cur2} would I get for {money} {cur1}?",
+               "{money} {cur1} in {cur2}", "change {money} {cur1} into {cur2} for me",
+               "what's {money} {cur1} worth in {cur2} right now?", "exchange {money} {cur1} to {cur2}"]
+CURRENCY_ZH = ["帮我把{money}{zh_cur1}换成{zh_cur2}", "{money}{zh_cur1}等于多少{zh_cur2}？",
+               "{money}{zh_cur1}兑换{zh_cur2}是多少", "我有{money}{zh_cur1}，能换多少{zh_cur2}",
+               "{zh_cur1}{money}块换算成{zh_cur2}"]
+CURRENCY_FU_EN = ["now {money} pounds sterling to dollars", "and {money} euros in US dollars?",
+                  "ok and {money} dollars to yen?", "what about {money} GBP in euros", "now do {money} USD to RMB"]
+CURRENCY_FU_ZH = ["那{money}英镑换成美元呢？", "再算一下{money}美元等于多少人民币", "那{money}欧元呢，换成日元",
+                  "{money}港币能换多少人民币？"]
+# an animal or object in a colour: the image models draw digits and four shapes only
+UNDRAWABLE_ONE_EN = ["draw a {c} cat", "draw me a {c} dog", "can you draw a {c} horse?", "make a picture of a {c} bird",
+                     "draw {k} {c} cats", "generate a {c} flower", "paint a {c} car for me"]
+UNDRAWABLE_ONE_ZH = ["画一只{cz}的猫", "画一只{cz}的狗", "帮我画一匹{cz}的马", "画{kz}只{cz}的小鸟", "生成一朵{cz}的花",
+                     "给我画一辆{cz}的车"]
+# unit pairs whose names it mixed up (gallons and grams, litres and millilitres, inches and feet)
+MIXED_PAIRS = [("gal", "l"), ("l", "gal"), ("ml", "gal"), ("gal", "ml"), ("ml", "l"), ("l", "ml"), ("ml", "cup"),
+               ("gal", "cup"), ("in", "m"), ("in", "ft"), ("ft", "in"), ("oz", "g"), ("g", "oz"), ("lb", "kg")]
+# an adapter named by what it does, after a list
+DESCRIBE_EN = {"zh-tutor": ["the chinese one", "the one that answers in Chinese", "the tutor one pls",
+                            "the chinese tutor", "let's do the chinese adapter"],
+               "concise": ["the short-answer one", "the concise one", "the one with short answers please",
+                           "the brief one", "go with the concise adapter"]}
+DESCRIBE_ZH = {"zh-tutor": ["中文那个", "用中文辅导那个", "就用那个中文的吧", "中文的那个适配器"],
+               "concise": ["简洁那个", "回答短的那个", "就用简洁的吧", "简短回答那个"]}
 
 REFUSAL_EN = "Sorry, I can only draw the digits 0-9 and the shapes circle, square, triangle and star."
 REFUSAL_ZH = "抱歉，我只能画数字0-9和圆、正方形、三角形、五角星。"
@@ -666,14 +704,57 @@ class TopUp(Generator):
         return Case(zh_noise(rng, message), "generate_images", {"prompt": self.shape_phrase(s, "zh"), "n": k},
                     lang="zh")
 
+    # --- candidate 10: currencies, coloured animals, mixed-up units, an adapter named by what it does ------------
+    def gen_none_currency(self, rng: random.Random, split: str, lang: str) -> Case:
+        en = lang == "en"
+        message = self.fill_slots(rng, rng.choice(CURRENCY_EN if en else CURRENCY_ZH))
+        message = en_noise(rng, message) if en else zh_noise(rng, message)
+        return Case(message, NO_TOOL, {}, lang=lang)
 
-def generate(convert, size: int = TOP_UP_SIZE, seed: int = SEED, size_9: int = TOP_UP_9_SIZE) -> list[Case]:  # noqa: ANN001
-    """`size` new cases of QUOTAS, then `size_9` of QUOTAS_9 (all languages: Chinese only where the kind is
-    Chinese), no message twice."""
+    def gen_none_currency_fu(self, rng: random.Random, split: str, lang: str) -> Case:
+        """A currency right after a unit conversion (often pounds of weight): still no tool."""
+        en = lang == "en"
+        first, arguments = self.convert_request(rng, "train", lang)
+        history = _turn(first, self.convert(arguments))
+        message = self.fill_slots(rng, rng.choice(CURRENCY_FU_EN if en else CURRENCY_FU_ZH))
+        message = en_noise(rng, message) if en else zh_noise(rng, message)
+        return Case(message, NO_TOOL, {}, history, lang=lang, kind="followup")
+
+    def gen_none_undrawable_colour(self, rng: random.Random, split: str, lang: str) -> Case:
+        en, k, colour = lang == "en", rng.randint(2, 5), rng.choice(COLOURS)
+        message = fill(rng.choice(UNDRAWABLE_ONE_EN if en else UNDRAWABLE_ONE_ZH), c=colour, cz=COLOUR_ZH[colour],
+                       k=k, kz=ZH_COUNT[k])
+        message = en_noise(rng, message) if en else zh_noise(rng, message)
+        return Case(message, NO_TOOL, {}, lang=lang)
+
+    def gen_convert_pairs(self, rng: random.Random, split: str, lang: str) -> Case:
+        u1, u2 = rng.choice(MIXED_PAIRS)
+        value = self.unit_value(rng, u1)
+        template = self.t(rng, "train", f"convert_{lang}", CONVERT_EN if lang == "en" else CONVERT_ZH)
+        text = en_noise(rng, template) if lang == "en" else zh_noise(rng, template)
+        message = fill(text.replace("{v} {u1}", "{q}").replace("{v}{u1}", "{q}"),
+                       q=self.quantity(rng, value, u1, lang), u2=self.unit_text(rng, u2, lang))
+        arguments = {"value": int(value) if float(value).is_integer() else value, "from_unit": u1, "to_unit": u2}
+        return Case(message, "convert_units", arguments, lang=lang)
+
+    def gen_switch_describe_fu(self, rng: random.Random, split: str, lang: str) -> Case:
+        """After the adapters were listed, "the chinese one" picks an adapter by what it does."""
+        listed = self.gen_switch_ordinal(rng, split, lang)
+        name = rng.choice(ADAPTERS)
+        message = rng.choice((DESCRIBE_EN if lang == "en" else DESCRIBE_ZH)[name])
+        message = en_noise(rng, message) if lang == "en" else zh_noise(rng, message)
+        return Case(message, "switch_adapter", {"name": name}, listed.history, lang=lang, kind="followup")
+
+
+def generate(convert, size: int = TOP_UP_SIZE, seed: int = SEED, size_9: int = TOP_UP_9_SIZE,  # noqa: ANN001
+             size_10: int = TOP_UP_10_SIZE) -> list[Case]:
+    """`size` new cases of QUOTAS, then `size_9` of QUOTAS_9 and `size_10` of QUOTAS_10 (all languages: Chinese
+    only where the kind is Chinese), no message twice."""
     gen, rng = TopUp(convert, seed), random.Random(f"{seed}:topup")
     cases: list[Case] = []
     seen: set[str] = set()
-    allocation = {**_allocate(size, QUOTAS), **(_allocate(size_9, QUOTAS_9) if size_9 else {})}
+    allocation = {**_allocate(size, QUOTAS), **(_allocate(size_9, QUOTAS_9) if size_9 else {}),
+                  **(_allocate(size_10, QUOTAS_10) if size_10 else {})}
     for category, count in allocation.items():
         made = 0
         while made < count:
@@ -709,9 +790,10 @@ def replay_rows(count: int, rng: random.Random) -> list[dict]:
 
 
 def write(out: Path, tools: list[dict], registry_tools: dict, convert, size: int = TOP_UP_SIZE,  # noqa: ANN001
-          replay: int = REPLAY_SIZE, seed: int = SEED, size_9: int = TOP_UP_9_SIZE) -> dict:
+          replay: int = REPLAY_SIZE, seed: int = SEED, size_9: int = TOP_UP_9_SIZE,
+          size_10: int = TOP_UP_10_SIZE) -> dict:
     """Check the new cases, add `replay` examples of the full training file, shuffle, write; returns counts."""
-    cases = generate(convert, size, seed, size_9)
+    cases = generate(convert, size, seed, size_9, size_10)
     check(cases, registry_tools, convert)
     rows = [case.example(tools) for case in cases]
     rng = random.Random(f"{seed}:replay")
@@ -728,11 +810,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=TOP_UP_SIZE, help="new examples")
     parser.add_argument("--replay", type=int, default=REPLAY_SIZE, help="examples replayed from tools.train.jsonl")
     parser.add_argument("--size-9", type=int, default=TOP_UP_9_SIZE, help="new examples of candidate 9's kinds")
+    parser.add_argument("--size-10", type=int, default=TOP_UP_10_SIZE, help="new examples of candidate 10's kinds")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tools, registry_tools = app_tools(Path(tmp))
         report = write(args.out, tools, registry_tools, lambda a: str(registry_tools["convert_units"].invoke(a)),
-                       args.size, args.replay, size_9=args.size_9)
+                       args.size, args.replay, size_9=args.size_9, size_10=args.size_10)
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0
 

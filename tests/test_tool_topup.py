@@ -155,7 +155,8 @@ def test_candidate_10_kinds_leave_currencies_and_animals_to_text_and_pick_an_ada
     assert [c.key() for c in cases[:len(before)]] == [c.key() for c in before] and len(cases) == len(before) + 60
     new = cases[len(before):]
     assert {c.category for c in new} == set(tool_topup.QUOTAS_10)
-    currencies = ("USD", "EUR", "GBP", "RMB", "dollar", "euro", "pound", "yen", "franc", "美元", "欧元", "英镑", "港币", "日元")
+    currencies = ("USD", "EUR", "GBP", "RMB", "dollar", "euro", "pound", "yen", "franc",
+                  "美元", "欧元", "英镑", "港币", "日元")
     for case in (c for c in new if c.category.startswith("none_currency")):
         assert case.tool == "none" and case.arguments == {} and any(w in case.message for w in currencies), case
         if case.category == "none_currency_fu":  # right after a unit conversion that the tool answered

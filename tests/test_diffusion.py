@@ -346,6 +346,10 @@ def test_a_coloured_digit_is_drawn_as_that_digit_and_the_colour_named_back() -> 
     assert guess_dataset("3 blue circles") == guess_dataset("blue") == guess_dataset("三个蓝色的圆") == "shapes"
     # a numeral with a colour and no shape is the digit (a browser try drew four blue shapes for "blue 3")
     assert guess_dataset("blue 3") == guess_dataset("蓝色的3") == guess_dataset("a red 7s") == "digits"
+    # and so is a digit said as a plural word (test10: the model's "blue nines" drew blue shapes); "ones" is a pronoun
+    assert guess_dataset("blue nines") == guess_dataset("two red sevens") == "digits"
+    assert guess_dataset("three red ones") == guess_dataset("two blue stars and three nines") == "shapes"
+    assert parse_composition("blue nines", DIGITS).per_image() == [{"digit": 9}]
     comp = parse_composition("blue digit 3", DIGITS)
     assert comp.per_image() == [{"digit": 3}] and comp.unknown == ["blue"]
 

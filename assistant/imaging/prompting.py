@@ -159,8 +159,11 @@ def guess_dataset(prompt: str | int | None) -> str:
 
     if names(("circle", "square", "triangle", "star")):
         return "shapes"
-    # a numeral and no shape: the numeral is what to draw ("blue 3", "蓝色的3"), not a count of blue shapes
+    # a numeral and no shape: the numeral is what to draw ("blue 3", "蓝色的3"), not a count of blue shapes; so is a
+    # digit said as a plural word ("blue nines", "two red sevens"), but not "ones" ("three red ones")
     if re.search(r"(?<![0-9])[0-9](?![0-9])", text):
+        return "digits"
+    if any(re.search(rf"\b{word}\b", text) for word in PLURAL_DIGITS if word != "ones"):
         return "digits"
     return "shapes" if names(("red", "green", "blue", "yellow")) else "digits"
 

@@ -178,6 +178,25 @@ def test_candidate_10_kinds_leave_currencies_and_animals_to_text_and_pick_an_ada
         assert case.arguments == {"name": "zh-tutor" if chinese else "concise"}, case
 
 
+def test_candidate_11_names_the_family_first_and_replays_the_shipped_top_up(app, tmp_path):
+    """"use the GAN to draw 4 yellow circles" / "用VAE画…" -> model gan / vae; the replay is the shipped file's."""
+    tools, registry, convert = app
+    report = tool_topup.write_candidate_11(tmp_path / "c11.jsonl", tools, registry, convert, size=40, replay=30)
+    rows = [json.loads(r) for r in (tmp_path / "c11.jsonl").read_text("utf-8").splitlines()]
+    shipped = {json.dumps(json.loads(r), ensure_ascii=False)
+               for r in (DATA / "tools.topup.jsonl").read_text("utf-8").splitlines()}
+    assert report["new"] == 40 and len(rows) == 70
+    assert sum(json.dumps(r, ensure_ascii=False) in shipped for r in rows) == 30
+    said = {"gan": ("gan", "生成对抗网络"), "vae": ("vae", "变分自编码器"), "diffusion": ("diffusion", "扩散模型")}
+    first = [r for r in rows if json.dumps(r, ensure_ascii=False) not in shipped
+             and json.loads(r["messages"][-1]["content"])["tool"] == "generate_images" and len(r["messages"]) == 3]
+    assert len(first) >= 15
+    for row in first:
+        message, call = row["messages"][1]["content"].lower(), json.loads(row["messages"][-1]["content"])
+        family = call["arguments"]["model"].split("-")[0]
+        assert any(word in message for word in said[family]), row
+
+
 def test_the_shipped_top_up_is_what_the_generator_writes(app, tmp_path):
     """`tools` is trained on the committed file (build_adapters); regenerating it must give the same bytes."""
     tools, registry, convert = app

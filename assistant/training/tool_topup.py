@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import tempfile
 from collections import Counter
@@ -103,6 +104,16 @@ QUOTAS_9 = {"draw_named_model": 3.0, "draw_named_model_fu": 1.5, "none_named_mod
 TOP_UP_10_SIZE = 0
 QUOTAS_10 = {"none_currency": 2.0, "none_currency_fu": 1.5, "none_undrawable_colour": 1.5, "convert_pairs": 1.5,
              "switch_describe_fu": 1.0}
+
+# Candidate 11, from the shipped adapter's drawings on test9 and test10 (read): it never set `model` when the family
+# came first ("Use the GAN to draw 4 yellow circles", "用 VAE 画五个红色的数字 3", "could the vae draw me …"), and
+# candidate 9's cases only ever named it at the end. Continued from the shipped `tools`, on these and a replay of
+# its own top-up file. 0 keeps the shipped file candidate 8's.
+TOP_UP_11_SIZE = 0
+QUOTAS_11 = {"draw_model_first": 3.0, "draw_named_model": 1.0, "draw_named_model_fu": 1.5, "none_named_model": 1.5}
+MODEL_FIRST_EN = ["use {f} to {m}", "using {f}, {m}", "with {f}: {m}", "have {f} {m}", "could {f} {m}?",
+                  "can {f} {m}?", "{m} from {f}", "{m}, all from {f}", "get {f} to {m}"]
+MODEL_FIRST_ZH = ["用{f}{m}", "请用{f}{m}", "{f}帮我{m}", "让{f}{m}", "拿{f}{m}", "用{f}来{m}"]
 
 DRAW_FIRST_EN = ["draw {k} {p}", "can you make {k} {p}?", "{k} {p} please", "show me {k} {p}"]
 DRAW_FIRST_ZH = ["画{kz}个{p}", "帮我画{kz}个{p}", "来{kz}个{p}"]
@@ -603,6 +614,26 @@ class TopUp(Generator):
         return Case(append_before_punctuation(message, extra), "generate_images", {**arguments, "model": model},
                     lang=lang)
 
+    def gen_draw_model_first(self, rng: random.Random, split: str, lang: str) -> Case:
+        """The model family said before the drawing ("use the GAN to draw …", "用VAE画…")."""
+        en = lang == "en"
+        while True:
+            message, arguments, s = self.draw_request(rng, split, lang)
+            bare = message.strip().rstrip("?？.。!！")
+            verb = re.match(r"(draw|make|generate|sketch|create|render|paint)\b", bare, re.I) if en \
+                else re.match(r"(画|生成|来|做)", bare)
+            if verb and "model" not in arguments and "seed" not in arguments:
+                break
+        model, said = self.family(rng, lang)
+        if rng.random() < 0.15:  # the checkpoint's own name
+            model = said = f"{model}-{'digits' if s['kind'] == 'digit' else 'shapes'}"
+        template = rng.choice(MODEL_FIRST_EN if en else MODEL_FIRST_ZH)
+        if en and not template.startswith("{m}"):
+            bare = bare[0].lower() + bare[1:]
+        message = fill(template, f=said, m=bare)
+        message = en_noise(rng, message) if en else zh_noise(rng, message)
+        return Case(message, "generate_images", {**arguments, "model": model}, lang=lang)
+
     def gen_draw_named_model_fu(self, rng: random.Random, split: str, lang: str) -> Case:
         en, k = lang == "en", rng.randint(2, 6)
         s = self.shape_subject(rng, lang) if rng.random() < 0.6 else None
@@ -769,6 +800,30 @@ def generate(convert, size: int = TOP_UP_SIZE, seed: int = SEED, size_9: int = T
     return cases
 
 
+def write_candidate_11(out: Path, tools: list[dict], registry_tools: dict, convert, size: int,  # noqa: ANN001
+                       replay: int, seed: int = SEED) -> dict:
+    """Candidate 11's file: `size` cases of QUOTAS_11 and `replay` rows of the shipped top-up file (what `tools`
+    was last trained on, so continuing from it rehearses its own data), shuffled."""
+    gen, rng = TopUp(convert, seed), random.Random(f"{seed}:topup11")
+    cases: list[Case] = []
+    seen: set[str] = set()
+    for category, count in _allocate(size, QUOTAS_11).items():
+        while sum(c.category == category for c in cases) < count:
+            case = getattr(gen, f"gen_{category}")(rng, "train", "zh" if rng.random() < 0.4 else "en")
+            if normalize(case.key()) not in seen:
+                seen.add(normalize(case.key()))
+                case.category = category
+                cases.append(case)
+    check(cases, registry_tools, convert)
+    rows = [case.example(tools) for case in cases]
+    shipped = (DATA / "tools.topup.jsonl").read_text("utf-8").splitlines()
+    rows += [json.loads(line) for line in random.Random(f"{seed}:replay11").sample(shipped, replay)]
+    rng.shuffle(rows)
+    atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return {"file": str(out), "new": len(cases), "replayed": replay,
+            "per_category": dict(Counter(c.category for c in cases))}
+
+
 def replay_stratum(row: dict) -> str:
     """Which REPLAY_MIX share a row of the full training file belongs to."""
     messages = row["messages"]
@@ -811,9 +866,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replay", type=int, default=REPLAY_SIZE, help="examples replayed from tools.train.jsonl")
     parser.add_argument("--size-9", type=int, default=TOP_UP_9_SIZE, help="new examples of candidate 9's kinds")
     parser.add_argument("--size-10", type=int, default=TOP_UP_10_SIZE, help="new examples of candidate 10's kinds")
+    parser.add_argument("--candidate-11", type=int, default=TOP_UP_11_SIZE, metavar="SIZE",
+                        help="write candidate 11's file instead: SIZE cases of QUOTAS_11 + --replay shipped rows")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tools, registry_tools = app_tools(Path(tmp))
+        if args.candidate_11:
+            report = write_candidate_11(args.out, tools, registry_tools,
+                                        lambda a: str(registry_tools["convert_units"].invoke(a)),
+                                        args.candidate_11, args.replay)
+            print(json.dumps(report, ensure_ascii=False, indent=2))
+            return 0
         report = write(args.out, tools, registry_tools, lambda a: str(registry_tools["convert_units"].invoke(a)),
                        args.size, args.replay, size_9=args.size_9, size_10=args.size_10)
     print(json.dumps(report, ensure_ascii=False, indent=2))

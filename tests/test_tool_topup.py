@@ -197,6 +197,19 @@ def test_candidate_11_names_the_family_first_and_replays_the_shipped_top_up(app,
         assert any(word in message for word in said[family]), row
 
 
+def test_candidate_12_adds_questions_about_models_and_other_software_as_no_tool(app, tmp_path):
+    """"VAE 生成的图为什么总是比较模糊？" and "PS 里怎么画一条虚线？" are questions: no tool, in candidate 12's file."""
+    tools, registry, convert = app
+    report = tool_topup.write_candidate_11(tmp_path / "c12.jsonl", tools, registry, convert, size=60, replay=0,
+                                           quotas=tool_topup.QUOTAS_12)
+    assert report["per_category"]["none_model_question"] >= 8 and report["per_category"]["none_draw_software"] >= 8
+    rows = [json.loads(r) for r in (tmp_path / "c12.jsonl").read_text("utf-8").splitlines()]
+    software = [r for r in rows if any(sw in r["messages"][1]["content"] for sw in tool_topup.SOFTWARE_EN +
+                                       tool_topup.SOFTWARE_ZH) and re.search("draw|画", r["messages"][1]["content"])]
+    assert len(software) >= 8
+    assert all(json.loads(r["messages"][-1]["content"]) == {"tool": "none"} for r in software)
+
+
 def test_the_shipped_top_up_is_what_the_generator_writes(app, tmp_path):
     """`tools` is trained on the committed file (build_adapters); regenerating it must give the same bytes."""
     tools, registry, convert = app

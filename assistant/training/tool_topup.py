@@ -117,6 +117,24 @@ QUOTAS_11 = {"draw_model_first": 3.0, "draw_named_model": 1.0, "draw_named_model
 MODEL_FIRST_EN = ["use {f} to {m}", "using {f}, {m}", "with {f}: {m}", "have {f} {m}", "could {f} {m}?",
                   "can {f} {m}?", "{m} from {f}", "{m}, all from {f}", "get {f} to {m}"]
 MODEL_FIRST_ZH = ["用{f}{m}", "请用{f}{m}", "{f}帮我{m}", "让{f}{m}", "拿{f}{m}", "用{f}来{m}"]
+# Candidate 12: candidate 11's kinds plus the no-tool questions it drew for (test4, test11: "VAE 生成的图为什么总是
+# 比较模糊？", "PS 里怎么画一条虚线？"): questions about a model family's pictures, and drawing in other software.
+QUOTAS_12 = {**QUOTAS_11, "none_model_question": 2.0, "none_draw_software": 2.0}
+MODEL_QUESTION_EN = ["why do images from {f} always look {adj}?", "can {f} generate high-resolution pictures?",
+                     "how much data does {f} need to draw digits well?", "does {f} need a GPU to draw?",
+                     "what resolution are the pictures {f} makes?", "can {f} draw faces like in the papers?",
+                     "why are the circles {f} draws a bit {adj}?"]
+MODEL_QUESTION_ZH = ["{f}生成的图为什么总是{adj_zh}？", "{f}能生成高清图片吗？", "训练{f}画数字需要多少数据？",
+                     "{f}画图一定要用GPU吗？", "{f}生成的图片分辨率是多少？", "为什么{f}画的圆有点{adj_zh}？"]
+ADJ = [("blurry", "模糊"), ("noisy", "有噪点"), ("washed out", "发灰"), ("similar to each other", "千篇一律")]
+SOFTWARE_EN = ["Photoshop", "PS", "Excel", "PowerPoint", "Word", "Procreate", "Figma", "GIMP", "Visio", "Paint"]
+SOFTWARE_ZH = ["PS", "Photoshop", "Excel", "PPT", "Word", "Procreate", "Figma", "CAD", "画图工具", "美图秀秀"]
+DRAW_SOFTWARE_EN = ["how do I draw a dashed line in {sw}?", "how do you draw a perfect circle in {sw}?",
+                    "what's the shortcut to draw a straight line in {sw}?", "can {sw} draw arrows between boxes?",
+                    "how do I draw a star shape in {sw}?", "how to draw a red triangle in {sw}",
+                    "is there a way to draw a chart with 3 colours in {sw}?"]
+DRAW_SOFTWARE_ZH = ["{sw}里怎么画一条虚线？", "{sw}怎么画一个正圆？", "在{sw}里画直线有快捷键吗？",
+                    "{sw}里怎么画五角星？", "用{sw}画三角形怎么填成红色？", "{sw}能画箭头吗？"]
 
 DRAW_FIRST_EN = ["draw {k} {p}", "can you make {k} {p}?", "{k} {p} please", "show me {k} {p}"]
 DRAW_FIRST_ZH = ["画{kz}个{p}", "帮我画{kz}个{p}", "来{kz}个{p}"]
@@ -637,6 +655,23 @@ class TopUp(Generator):
         message = en_noise(rng, message) if en else zh_noise(rng, message)
         return Case(message, "generate_images", {**arguments, "model": model}, lang=lang)
 
+    def gen_none_model_question(self, rng: random.Random, split: str, lang: str) -> Case:
+        """A question about a model family's pictures, not a request for one."""
+        en = lang == "en"
+        _, said = self.family(rng, lang)
+        adj, adj_zh = rng.choice(ADJ)
+        message = fill(rng.choice(MODEL_QUESTION_EN if en else MODEL_QUESTION_ZH), f=said, adj=adj, adj_zh=adj_zh)
+        message = en_noise(rng, message) if en else zh_noise(rng, message)
+        return Case(message, NO_TOOL, {}, lang=lang)
+
+    def gen_none_draw_software(self, rng: random.Random, split: str, lang: str) -> Case:
+        """How to draw something in other software: a how-to question, even when it names a shape and a colour."""
+        en = lang == "en"
+        message = fill(rng.choice(DRAW_SOFTWARE_EN if en else DRAW_SOFTWARE_ZH),
+                       sw=rng.choice(SOFTWARE_EN if en else SOFTWARE_ZH))
+        message = en_noise(rng, message) if en else zh_noise(rng, message)
+        return Case(message, NO_TOOL, {}, lang=lang)
+
     def gen_draw_named_model_fu(self, rng: random.Random, split: str, lang: str) -> Case:
         en, k = lang == "en", rng.randint(2, 6)
         s = self.shape_subject(rng, lang) if rng.random() < 0.6 else None
@@ -804,13 +839,13 @@ def generate(convert, size: int = TOP_UP_SIZE, seed: int = SEED, size_9: int = T
 
 
 def write_candidate_11(out: Path, tools: list[dict], registry_tools: dict, convert, size: int,  # noqa: ANN001
-                       replay: int, seed: int = SEED) -> dict:
-    """Candidate 11's file: `size` cases of QUOTAS_11 and `replay` rows of the shipped top-up file (what `tools`
-    was last trained on, so continuing from it rehearses its own data), shuffled."""
+                       replay: int, seed: int = SEED, quotas: dict[str, float] | None = None) -> dict:
+    """Candidate 11's file: `size` cases of QUOTAS_11 (candidate 12: `quotas`=QUOTAS_12) and `replay` rows of the
+    shipped top-up file (what `tools` was last trained on, so continuing from it rehearses its own data), shuffled."""
     gen, rng = TopUp(convert, seed), random.Random(f"{seed}:topup11")
     cases: list[Case] = []
     seen: set[str] = set()
-    for category, count in _allocate(size, QUOTAS_11).items():
+    for category, count in _allocate(size, quotas or QUOTAS_11).items():
         while sum(c.category == category for c in cases) < count:
             case = getattr(gen, f"gen_{category}")(rng, "train", "zh" if rng.random() < 0.4 else "en")
             if normalize(case.key()) not in seen:
@@ -871,13 +906,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-10", type=int, default=TOP_UP_10_SIZE, help="new examples of candidate 10's kinds")
     parser.add_argument("--candidate-11", type=int, default=TOP_UP_11_SIZE, metavar="SIZE",
                         help="write candidate 11's file instead: SIZE cases of QUOTAS_11 + --replay shipped rows")
+    parser.add_argument("--candidate-12", action="store_true", help="with --candidate-11: QUOTAS_12 instead")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tools, registry_tools = app_tools(Path(tmp))
         if args.candidate_11:
             report = write_candidate_11(args.out, tools, registry_tools,
                                         lambda a: str(registry_tools["convert_units"].invoke(a)),
-                                        args.candidate_11, args.replay)
+                                        args.candidate_11, args.replay,
+                                        quotas=QUOTAS_12 if args.candidate_12 else None)
             print(json.dumps(report, ensure_ascii=False, indent=2))
             return 0
         report = write(args.out, tools, registry_tools, lambda a: str(registry_tools["convert_units"].invoke(a)),

@@ -181,7 +181,7 @@ def test_candidate_10_kinds_leave_currencies_and_animals_to_text_and_pick_an_ada
 def test_candidate_11_names_the_family_first_and_replays_the_shipped_top_up(app, tmp_path):
     """"use the GAN to draw 4 yellow circles" / "用VAE画…" -> model gan / vae; the replay is the shipped file's."""
     tools, registry, convert = app
-    report = tool_topup.write_candidate_11(tmp_path / "c11.jsonl", tools, registry, convert, size=40, replay=30)
+    report = tool_topup.write_named(tmp_path / "c11.jsonl", tools, registry, convert, size=40, replay=30)
     rows = [json.loads(r) for r in (tmp_path / "c11.jsonl").read_text("utf-8").splitlines()]
     shipped = {json.dumps(json.loads(r), ensure_ascii=False)
                for r in (DATA / "tools.topup.jsonl").read_text("utf-8").splitlines()}
@@ -200,7 +200,7 @@ def test_candidate_11_names_the_family_first_and_replays_the_shipped_top_up(app,
 def test_candidate_12_adds_questions_about_models_and_other_software_as_no_tool(app, tmp_path):
     """"VAE 生成的图为什么总是比较模糊？" and "PS 里怎么画一条虚线？" are questions: no tool, in candidate 12's file."""
     tools, registry, convert = app
-    report = tool_topup.write_candidate_11(tmp_path / "c12.jsonl", tools, registry, convert, size=60, replay=0,
+    report = tool_topup.write_named(tmp_path / "c12.jsonl", tools, registry, convert, size=60, replay=0,
                                            quotas=tool_topup.QUOTAS_12)
     assert report["per_category"]["none_model_question"] >= 8 and report["per_category"]["none_draw_software"] >= 8
     rows = [json.loads(r) for r in (tmp_path / "c12.jsonl").read_text("utf-8").splitlines()]
@@ -217,3 +217,29 @@ def test_the_shipped_top_up_is_what_the_generator_writes(app, tmp_path):
     shipped = DATA / "tools.topup.jsonl"
     assert (tmp_path / "topup.jsonl").read_bytes() == shipped.read_bytes(), (
         f"{shipped.name} is stale: rerun `python -m assistant.training.tool_topup`")
+
+
+def test_the_second_stage_rehearses_kinds_the_top_up_never_had(app, tmp_path):
+    """Candidate 14's file replays tools.train.jsonl too (the time, adapter lists), so stage 2 keeps those calls."""
+    tools, registry, convert = app
+    report = tool_topup.write_named(tmp_path / "named.jsonl", tools, registry, convert, size=20, replay=10,
+                                    quotas=tool_topup.QUOTAS_12, replay_full=50)
+    rows = [json.loads(r) for r in (tmp_path / "named.jsonl").read_text("utf-8").splitlines()]
+    full = {json.dumps(json.loads(r), ensure_ascii=False)
+            for r in (DATA / "tools.train.jsonl").read_text("utf-8").splitlines()}
+    replayed = [r for r in rows if json.dumps(r, ensure_ascii=False) in full]
+    assert report["replayed"] == 60 and len(rows) == 80 and len(replayed) >= 50
+    assert not any(tool_topup.replay_stratum(r) == "client" for r in replayed)  # a client's tools keep tools-client
+    called = Counter(json.loads(r["messages"][-1]["content"])["tool"] for r in replayed)
+    assert called["none"] <= 35 and len(called) >= 4, called  # 40 % tool rows, of several tools
+
+
+def test_the_shipped_second_stage_is_what_the_generator_writes(app, tmp_path):
+    """`tools` stage 2 trains on the committed tools.named.jsonl; regenerating it must give the same bytes."""
+    tools, registry, convert = app
+    tool_topup.write_named(tmp_path / "named.jsonl", tools, registry, convert, tool_topup.NAMED_SIZE,
+                           tool_topup.NAMED_REPLAY, quotas=tool_topup.QUOTAS_12,
+                           replay_full=tool_topup.NAMED_REPLAY_FULL)
+    shipped = tool_topup.NAMED_FILE
+    assert (tmp_path / "named.jsonl").read_bytes() == shipped.read_bytes(), (
+        f"{shipped.name} is stale: rerun `python -m assistant.training.tool_topup --named`")

@@ -5,8 +5,9 @@ zh-tutor — answers in Chinese that explain step by step, then "答案：" or "
 tools-client — the decision over a /v1 client's own tools as JSON (`{"tool": "none"}` or a call); its data comes
            from `python -m assistant.training.tool_data`, which renders the app's own decision prompts (ours and
            a client's).
-tools    — the decision over the app's own tools: `tools-client` continued on the top-up of
-           `python -m assistant.training.tool_topup` (the key arguments it missed, half replayed examples).
+tools    — the decision over the app's own tools, in two stages: `tools-client` continued on the top-up of
+           `python -m assistant.training.tool_topup` (the key arguments it missed, half replayed examples), then
+           on `tool_topup --named` (drawings that name a model family, questions about models; 60 % replayed).
 """
 
 from __future__ import annotations
@@ -39,23 +40,35 @@ SHIPPED = {
     # One pass over the top-up (445 examples) at a lower rate, continued from `tools-client`: the app's own tools
     # gained 6-13 points of key arguments on every held-out set, a client's tools lost 4, so a client's tools keep
     # `tools-client` (docs/bench_tools.md, fifteenth and sixteenth sessions)
+    # `then`: a second stage continued from the first (candidate 14): 98 steps, one pass over its 390 rows
     "tools": dict(description="Decides calls of the app's own tools as JSON (used only for the tool-decision step): "
-                  "`tools-client` continued on a top-up of the key arguments it missed",
-                  data="tools.topup.jsonl", eval_data="tools.eval.jsonl", init_adapter="tools-client", max_steps=111,
-                  learning_rate=3e-4, max_length=256, behaviour_prompts=0),
+                  "`tools-client` continued on a top-up of the key arguments it missed, then on drawings that name a "
+                  "model family", data="tools.topup.jsonl", eval_data="tools.eval.jsonl", init_adapter="tools-client",
+                  max_steps=111, learning_rate=3e-4, max_length=256, behaviour_prompts=0,
+                  then=dict(data="tools.named.jsonl", max_steps=98, learning_rate=2e-4)),
 }
 
 
-def build(name: str, settings: Settings) -> dict:
+def stages(name: str) -> list[dict]:
+    """The SFT options of each training stage of `name`: one, or two where `then` continues the first."""
     options = {"behaviour_prompts": 8, "data": f"{name}.train.jsonl", "eval_data": f"{name}.eval.jsonl",
                **SHIPPED[name]}
-    options["data"], options["eval_data"] = str(DATA / options["data"]), str(DATA / options["eval_data"])
-    config = SFTConfig(name=name, rank=8, alpha=16, batch_size=4, seed=0, overwrite=True, **options)
+    then = options.pop("then", None)
+    return [options, {**options, "init_adapter": name, **then}] if then else [options]
 
-    def progress(fraction: float, message: str = "") -> None:
-        print(f"[{name}] {fraction:5.1%} {message}", flush=True)
 
-    return train_sft(config, settings, progress=progress)
+def build(name: str, settings: Settings) -> dict:
+    """Train every stage of `name` into `settings.adapters_dir`; returns the last stage's card."""
+    card: dict = {}
+    for number, options in enumerate(stages(name), 1):
+        options = {**options, "data": str(DATA / options["data"]), "eval_data": str(DATA / options["eval_data"])}
+        config = SFTConfig(name=name, rank=8, alpha=16, batch_size=4, seed=0, overwrite=True, **options)
+
+        def progress(fraction: float, message: str = "", stage: int = number) -> None:
+            print(f"[{name} stage {stage}] {fraction:5.1%} {message}", flush=True)
+
+        card = train_sft(config, settings, progress=progress)
+    return card
 
 
 def main(names: list[str]) -> int:

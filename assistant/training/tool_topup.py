@@ -120,6 +120,15 @@ MODEL_FIRST_ZH = ["用{f}{m}", "请用{f}{m}", "{f}帮我{m}", "让{f}{m}", "拿
 # Candidate 12: candidate 11's kinds plus the no-tool questions it drew for (test4, test11: "VAE 生成的图为什么总是
 # 比较模糊？", "PS 里怎么画一条虚线？"): questions about a model family's pictures, and drawing in other software.
 QUOTAS_12 = {**QUOTAS_11, "none_model_question": 2.0, "none_draw_software": 2.0}
+# Candidates 13 and 14: candidate 12's kinds, as a second stage of `tools` continued from the first. Candidate 13
+# replayed 170 rows of the top-up and lost tool calls of kinds the top-up never had (the time, a list of adapters, a
+# notes search: dev, test9); candidate 14, shipped (build_adapters), replays 120 of the top-up and 120 of the full
+# file, tool-heavy. `python -m assistant.training.tool_topup --named` writes NAMED_FILE.
+NAMED_SIZE = 150
+NAMED_REPLAY = 120
+NAMED_REPLAY_FULL = 120
+NAMED_FILE = DATA / "tools.named.jsonl"
+REPLAY_FULL_MIX = {"none_after_history": 0.3, "none": 0.3, "tool": 0.4}
 MODEL_QUESTION_EN = ["why do images from {f} always look {adj}?", "can {f} generate high-resolution pictures?",
                      "how much data does {f} need to draw digits well?", "does {f} need a GPU to draw?",
                      "what resolution are the pictures {f} makes?", "can {f} draw faces like in the papers?",
@@ -838,10 +847,11 @@ def generate(convert, size: int = TOP_UP_SIZE, seed: int = SEED, size_9: int = T
     return cases
 
 
-def write_candidate_11(out: Path, tools: list[dict], registry_tools: dict, convert, size: int,  # noqa: ANN001
-                       replay: int, seed: int = SEED, quotas: dict[str, float] | None = None) -> dict:
-    """Candidate 11's file: `size` cases of QUOTAS_11 (candidate 12: `quotas`=QUOTAS_12) and `replay` rows of the
-    shipped top-up file (what `tools` was last trained on, so continuing from it rehearses its own data), shuffled."""
+def write_named(out: Path, tools: list[dict], registry_tools: dict, convert, size: int,  # noqa: ANN001
+                replay: int, seed: int = SEED, quotas: dict[str, float] | None = None, replay_full: int = 0) -> dict:
+    """The second stage's file (candidate 11's kinds; candidates 12-14: `quotas`=QUOTAS_12): `size` new cases,
+    `replay` rows of the top-up file (what the first stage trained on, so continuing rehearses its data) and
+    `replay_full` rows of tools.train.jsonl per REPLAY_FULL_MIX (the kinds the top-up never had), shuffled."""
     gen, rng = TopUp(convert, seed), random.Random(f"{seed}:topup11")
     cases: list[Case] = []
     seen: set[str] = set()
@@ -856,9 +866,10 @@ def write_candidate_11(out: Path, tools: list[dict], registry_tools: dict, conve
     rows = [case.example(tools) for case in cases]
     shipped = (DATA / "tools.topup.jsonl").read_text("utf-8").splitlines()
     rows += [json.loads(line) for line in random.Random(f"{seed}:replay11").sample(shipped, replay)]
+    rows += replay_rows(replay_full, random.Random(f"{seed}:replay14"), REPLAY_FULL_MIX) if replay_full else []
     rng.shuffle(rows)
     atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    return {"file": str(out), "new": len(cases), "replayed": replay,
+    return {"file": str(out), "new": len(cases), "replayed": replay + replay_full,
             "per_category": dict(Counter(c.category for c in cases))}
 
 
@@ -872,14 +883,14 @@ def replay_stratum(row: dict) -> str:
     return "none_after_history" if len(messages) > 3 else "none"  # system, user, assistant: no history
 
 
-def replay_rows(count: int, rng: random.Random) -> list[dict]:
-    """`count` rows of tools.train.jsonl, drawn per REPLAY_MIX share."""
+def replay_rows(count: int, rng: random.Random, mix: dict[str, float] = REPLAY_MIX) -> list[dict]:
+    """`count` rows of tools.train.jsonl, drawn per `mix` share."""
     strata: dict[str, list[dict]] = {name: [] for name in REPLAY_MIX}
     for line in (DATA / "tools.train.jsonl").read_text("utf-8").splitlines():
         row = json.loads(line)
         strata[replay_stratum(row)].append(row)
-    wanted = _allocate(count, REPLAY_MIX)
-    return [row for name, rows in strata.items() for row in rng.sample(rows, wanted[name])]
+    wanted = _allocate(count, mix)
+    return [row for name in mix for row in rng.sample(strata[name], wanted[name])]
 
 
 def write(out: Path, tools: list[dict], registry_tools: dict, convert, size: int = TOP_UP_SIZE,  # noqa: ANN001
@@ -907,18 +918,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidate-11", type=int, default=TOP_UP_11_SIZE, metavar="SIZE",
                         help="write candidate 11's file instead: SIZE cases of QUOTAS_11 + --replay shipped rows")
     parser.add_argument("--candidate-12", action="store_true", help="with --candidate-11: QUOTAS_12 instead")
+    parser.add_argument("--replay-full", type=int, default=0,
+                        help="with --candidate-11: also replay this many rows of tools.train.jsonl (REPLAY_FULL_MIX)")
+    parser.add_argument("--named", action="store_true",
+                        help=f"write the shipped second stage's file ({NAMED_FILE.name}) instead")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tools, registry_tools = app_tools(Path(tmp))
-        if args.candidate_11:
-            report = write_candidate_11(args.out, tools, registry_tools,
-                                        lambda a: str(registry_tools["convert_units"].invoke(a)),
-                                        args.candidate_11, args.replay,
-                                        quotas=QUOTAS_12 if args.candidate_12 else None)
-            print(json.dumps(report, ensure_ascii=False, indent=2))
-            return 0
-        report = write(args.out, tools, registry_tools, lambda a: str(registry_tools["convert_units"].invoke(a)),
-                       args.size, args.replay, size_9=args.size_9, size_10=args.size_10)
+        convert = lambda a: str(registry_tools["convert_units"].invoke(a))  # noqa: E731
+        if args.named or args.candidate_11:
+            out, size, replay, full = ((NAMED_FILE, NAMED_SIZE, NAMED_REPLAY, NAMED_REPLAY_FULL) if args.named
+                                       else (args.out, args.candidate_11, args.replay, args.replay_full))
+            report = write_named(out, tools, registry_tools, convert, size, replay,
+                                 quotas=QUOTAS_12 if args.named or args.candidate_12 else None, replay_full=full)
+        else:
+            report = write(args.out, tools, registry_tools, convert, args.size, args.replay, size_9=args.size_9,
+                           size_10=args.size_10)
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0
 

@@ -19,6 +19,8 @@ from assistant.llm.engine import GenerationParams, GenerationStats, InputError
 from assistant.prompts import assistant_prefix, check_mode, majority_vote, parse_reply, system_prompt
 
 TOOL_RULES = "Tools were already called for this message; use their results to answer (mention errors plainly):"
+EARLIER_TOOLS = ("Earlier in this conversation, tools answered these requests and the person has seen the results "
+                 "(images, jobs); refer to them only if asked:")
 KNOWLEDGE_RULES = (
     "Answer using the numbered sources below when they are relevant, and cite them inline like [1] or [2]. "
     "If the sources do not contain the answer, say so briefly and answer from general knowledge."
@@ -172,9 +174,9 @@ class ChatEngine:
                 replaced_id = last_reply["id"]
                 history = history[:-1]
             history = history[:-1]
-        # The answering model reads a tool's own reply as a note of what was done (the decision step, trained on
-        # the replies as the chat shows them, reads them as they are).
-        answer_history = [{**m, "content": answer_notes.get(i, m["content"])} for i, m in enumerate(history)]
+        # The answering model reads the exchanges a tool answered as notes in its system prompt, not as its own turns
+        # (the decision step, trained on the replies as the chat shows them, reads them as they are).
+        answer_history, earlier_tools = split_tool_exchanges(history, answer_notes)
         engine = self.services.llm
         result = TurnResult(
             model=engine.name,
@@ -241,6 +243,8 @@ class ChatEngine:
 
         # 4) generation
         extra = (KNOWLEDGE_RULES + "\n\nSources:\n" + context) if context else ""
+        if earlier_tools:
+            extra += "\n\n" + EARLIER_TOOLS + "\n" + "\n".join(earlier_tools)
         if tool_notes:
             extra += "\n\n" + TOOL_RULES + "\n" + "\n".join(tool_notes)
         base_prompt = request.system_prompt or conv.generation.get("system_prompt") or self.settings.system_prompt
@@ -380,12 +384,30 @@ def tool_reply_note(message: dict) -> str:
 
     The reply is meant for the person: "…; seed 7 (image i has seed 7+i: pass like=<that seed> …)". A small model
     given that as its own earlier turn copies the seed and `like=` hints into unrelated answers, so it reads only
-    what was done, marked as a tool's result.
+    what was done.
     """
     calls = (message.get("meta") or {}).get("tool_calls") or []
     if message.get("role") != "assistant" or not calls or not all(c.get("summary") for c in calls):
         return ""
-    return "\n".join(f"[{c.get('name')} result: {c['summary'].split('; seed ')[0].strip()}]" for c in calls)
+    return "; ".join(f"{c.get('name')}: {c['summary'].split('; seed ')[0].strip()}" for c in calls)
+
+
+def split_tool_exchanges(history: list[dict], notes: dict[int, str]) -> tuple[list[dict], list[str]]:
+    """The answering model's history without the exchanges a tool answered, and a note line for each of them.
+
+    Given a tool's reply as its own earlier turn (even reduced to a note), a small model copies that form into an
+    unrelated answer ("[generate_images result: …]" for "is it past noon yet?", seen in a browser try) or drifts to
+    the drawing; a note in the system prompt is context, not a turn to continue.
+    """
+    kept: list[dict] = []
+    lines: list[str] = []
+    for i, message in enumerate(history):
+        if i not in notes:
+            kept.append(message)
+            continue
+        asked = kept.pop()["content"] if kept and kept[-1]["role"] == "user" else ""
+        lines.append(f'- "{asked[:200]}" → {notes[i]}' if asked else f"- {notes[i]}")
+    return kept, lines
 
 
 def _paths_markdown(paths: list, total: int, running: bool) -> str:

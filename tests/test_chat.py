@@ -138,15 +138,18 @@ def test_unknown_adapter_is_a_clear_error(services):
         ask(services, "hi", adapter="../../etc")
 
 
-def test_the_answering_model_reads_a_drawing_as_a_note_without_the_seed_hints(services):
+def test_the_answering_model_reads_a_drawing_as_a_system_note_without_the_seed_hints(services):
     """The chat shows a drawing's seed and `like=` hint to the person; the model answering the next message reads
-    only what was drawn, so it cannot copy those hints into an unrelated answer (seen in a browser try)."""
-    drawn = ask(services, "/draw 7")
+    only what was drawn, in its system prompt, not as a turn of its own it could copy into an unrelated answer
+    (both seen in browser tries)."""
+    first = ask(services, "Hello there")
+    drawn = ask(services, "/draw 7", conversation_id=first.conversation_id)
     shown = services.conversations.get("alice", drawn.conversation_id).messages[-1]["content"]
     assert "like=" in shown and drawn.images
     result = ask(services, "What is a good name for a dog?", tools_enabled=False,
                  conversation_id=drawn.conversation_id)
     given = result.model_input["messages"]
     assert [m["role"] for m in given] == ["system", "user", "assistant", "user"]
-    assert given[2]["content"].startswith("[generate_images result: ") and "image(s) from" in given[2]["content"]
-    assert "like=" not in given[2]["content"] and "seed" not in given[2]["content"]
+    assert given[1]["content"] == "Hello there" and given[2]["content"] == first.answer
+    assert '"/draw 7" → generate_images: ' in given[0]["content"] and "image(s) from" in given[0]["content"]
+    assert not any("like=" in m["content"] or "seed" in m["content"] for m in given)

@@ -120,15 +120,6 @@ MODEL_FIRST_ZH = ["用{f}{m}", "请用{f}{m}", "{f}帮我{m}", "让{f}{m}", "拿
 # Candidate 12: candidate 11's kinds plus the no-tool questions it drew for (test4, test11: "VAE 生成的图为什么总是
 # 比较模糊？", "PS 里怎么画一条虚线？"): questions about a model family's pictures, and drawing in other software.
 QUOTAS_12 = {**QUOTAS_11, "none_model_question": 2.0, "none_draw_software": 2.0}
-# Candidates 13 and 14: candidate 12's kinds, as a second stage of `tools` continued from the first. Candidate 13
-# replayed 170 rows of the top-up and lost tool calls of kinds the top-up never had (the time, a list of adapters, a
-# notes search: dev, test9); candidate 14, shipped (build_adapters), replays 120 of the top-up and 120 of the full
-# file, tool-heavy. `python -m assistant.training.tool_topup --named` writes NAMED_FILE.
-NAMED_SIZE = 150
-NAMED_REPLAY = 120
-NAMED_REPLAY_FULL = 120
-NAMED_FILE = DATA / "tools.named.jsonl"
-REPLAY_FULL_MIX = {"none_after_history": 0.3, "none": 0.3, "tool": 0.4}
 MODEL_QUESTION_EN = ["why do images from {f} always look {adj}?", "can {f} generate high-resolution pictures?",
                      "how much data does {f} need to draw digits well?", "does {f} need a GPU to draw?",
                      "what resolution are the pictures {f} makes?", "can {f} draw faces like in the papers?",
@@ -144,6 +135,15 @@ DRAW_SOFTWARE_EN = ["how do I draw a dashed line in {sw}?", "how do you draw a p
                     "is there a way to draw a chart with 3 colours in {sw}?"]
 DRAW_SOFTWARE_ZH = ["{sw}里怎么画一条虚线？", "{sw}怎么画一个正圆？", "在{sw}里画直线有快捷键吗？",
                     "{sw}里怎么画五角星？", "用{sw}画三角形怎么填成红色？", "{sw}能画箭头吗？"]
+# Candidates 13 and 14: candidate 12's kinds, as a second stage of `tools` continued from the first. Candidate 13
+# replayed 170 rows of the top-up and lost tool calls of kinds the top-up never had (the time, a list of adapters, a
+# notes search: dev, test9); candidate 14, shipped (build_adapters), replays 120 of the top-up and 120 of the full
+# file, tool-heavy. `python -m assistant.training.tool_topup --named` writes NAMED_FILE.
+NAMED_SIZE = 150
+NAMED_REPLAY = 120
+NAMED_REPLAY_FULL = 120
+NAMED_FILE = DATA / "tools.named.jsonl"
+REPLAY_FULL_MIX = {"none_after_history": 0.3, "none": 0.3, "tool": 0.4}
 
 DRAW_FIRST_EN = ["draw {k} {p}", "can you make {k} {p}?", "{k} {p} please", "show me {k} {p}"]
 DRAW_FIRST_ZH = ["画{kz}个{p}", "帮我画{kz}个{p}", "来{kz}个{p}"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from assistant.db import Conversation, Database, Message, utcnow
 from assistant.prompts import check_mode
@@ -96,6 +96,13 @@ class ConversationStore:
         if not title:
             raise ValueError("a conversation title cannot be empty")
         self.update(owner, conversation_id, title=title)
+
+    def transfer_owner(self, old_owner: str, new_owner: str) -> int:
+        """Give every conversation of `old_owner` to `new_owner` (one identity replacing another); how many moved."""
+        with self.db.session() as s:
+            result = s.execute(update(Conversation).where(Conversation.owner == old_owner).values(
+                owner=new_owner, updated_at=Conversation.updated_at))  # the list keeps its order
+            return result.rowcount or 0
 
     def delete(self, owner: str, conversation_id: str) -> None:
         with self.db.session() as s:

@@ -57,10 +57,11 @@ def derive(secret: bytes, label: str) -> str:
 class Identity:
     """Browser identities that survive a restart and cannot be claimed by knowing someone's id.
 
-    The browser keeps `<id>.<mac>` in localStorage; the MAC uses a key that never leaves the server, so a client
-    that learns another browser's id (from a log, a screenshot, an old database) still cannot present it.
-    `browser_state_secret` is what gr.BrowserState encrypts localStorage with: it is sent to browsers, so it is
-    derived separately and is no substitute for the MAC.
+    The browser keeps `<id>.<mac>` in an HttpOnly cookie the server sets (`BrowserCookie`); the MAC uses a key that
+    never leaves the server, so a client that learns another browser's id (from a log, a screenshot, an old
+    database) still cannot present it. Earlier versions kept the token in localStorage (gr.BrowserState, still
+    read once to move those conversations to the cookie's id); `browser_state_secret` is what it encrypts with. It
+    is sent to browsers, so it is derived separately and is no substitute for the MAC.
     """
 
     signing_key: bytes
@@ -225,3 +226,55 @@ class FileRouteGuard:
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
+
+
+# --- the browser's identity cookie ------------------------------------------------------------------------
+BROWSER_COOKIE = "assistant_browser"
+COOKIE_MAX_AGE_S = 400 * 86400  # the longest lifetime browsers accept (Chrome caps cookies at 400 days)
+
+
+def cookie_header(name: str, value: str, secure: bool) -> bytes:
+    flags = f"; Path=/; Max-Age={COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
+    return f"{name}={value}{flags}".encode("latin-1")
+
+
+def cookie_value(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
+    """The named cookie of an ASGI request's headers, or None."""
+    for key, value in headers:
+        if key.lower() == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                k, _, v = part.strip().partition("=")
+                if k == name:
+                    return v
+    return None
+
+
+class BrowserCookie:
+    """ASGI middleware: give every browser without a valid identity cookie one, on the first response it gets.
+
+    The page's identity used to live in gr.BrowserState, which the page reads from localStorage only once its
+    component's script has loaded; on a slow machine the load event ran before that, with no identity, and a
+    reloaded page lost its conversations. A cookie set with the page itself is there before any event runs.
+    The request that lacks it is not given one: a client without cookies (the Gradio API) keeps naming its
+    identity in the call, as before. The OpenAI-compatible API (/v1) has keys of its own and gets no cookie.
+    """
+
+    def __init__(self, app, identity: Identity) -> None:  # noqa: ANN001
+        self.app = app
+        self.identity = identity
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+        if scope.get("type") != "http" or scope.get("path", "").startswith("/v1"):
+            await self.app(scope, receive, send)
+            return
+        if self.identity.verify(cookie_value(scope.get("headers", []), BROWSER_COOKIE)) is not None:
+            await self.app(scope, receive, send)
+            return
+        header = cookie_header(BROWSER_COOKIE, self.identity.new_token(), scope.get("scheme") == "https")
+
+        async def send_with_cookie(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", header)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)

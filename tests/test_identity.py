@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from assistant.security import Identity, load_or_create_secret
+from assistant.security import BROWSER_COOKIE, Identity, load_or_create_secret
 from assistant.services import Services
 from assistant.users import UserStore
 from tests.app_server import make_settings, start
@@ -177,3 +177,48 @@ def test_admin_only_actions_check_the_logged_in_role(accounts_server):
     outputs = server.call("delete_adapter", ["keepme"], cookies=root)
     assert "only an admin" not in str(outputs) and "deleted" in str(outputs)
     assert not adapter.exists()
+
+
+# --- the identity cookie ----------------------------------------------------------------------------------
+def test_the_page_sets_a_signed_http_only_cookie_once(tmp_path):
+    settings = make_settings(tmp_path)
+    server = start(Services(settings))
+    identity = Identity.for_data_dir(settings.data_dir)
+    try:
+        with httpx.Client(base_url=server.base, timeout=60) as client:
+            first = client.get("/")
+            header = first.headers.get("set-cookie", "")
+            assert header.startswith(f"{BROWSER_COOKIE}=") and "HttpOnly" in header and "SameSite=Lax" in header
+            token = client.cookies[BROWSER_COOKIE]
+            assert identity.verify(token) is not None
+            assert "set-cookie" not in client.get("/").headers  # a valid cookie is kept, not replaced
+        forged = httpx.Cookies({BROWSER_COOKIE: f"{token.split('.')[0]}.{'0' * 32}"})
+        with httpx.Client(base_url=server.base, cookies=forged, timeout=60) as client:
+            renewed = client.get("/").cookies[BROWSER_COOKIE]
+            assert renewed != forged[BROWSER_COOKIE] and identity.verify(renewed) is not None
+    finally:
+        server.close()
+
+
+def test_the_cookie_is_the_identity_and_takes_over_an_earlier_local_storage_one(tmp_path):
+    settings = make_settings(tmp_path)
+    services = Services(settings)
+    server = start(services)
+    identity = Identity.for_data_dir(settings.data_dir)
+    try:
+        legacy = server.call("load", [None])[0]  # an identity of the localStorage days, with a conversation
+        conv_id = server.call("new_conversation", [legacy, *OPTIONS])[1]["value"]
+        cookie = httpx.Cookies({BROWSER_COOKIE: identity.new_token()})
+        # The same browser after the update: its cookie, and the old id the page still read from localStorage.
+        outputs = server.call("load", [legacy], cookies=cookie)
+        assert outputs[0] == cookie[BROWSER_COOKIE]  # localStorage is rewritten with the cookie's id
+        assert conversation_ids(outputs) == [conv_id]
+        # From now on the cookie alone is enough, whatever (or nothing) the page sends beside it…
+        for sent in (None, legacy, identity.new_token()):
+            assert conversation_ids(server.call("load", [sent], cookies=cookie)) == [conv_id]
+        # …and the old id holds nothing any more.
+        assert conversation_ids(server.call("load", [legacy])) == []
+        other = httpx.Cookies({BROWSER_COOKIE: identity.new_token()})
+        assert conversation_ids(server.call("load", [None], cookies=other)) == []
+    finally:
+        server.close()

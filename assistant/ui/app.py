@@ -8,7 +8,7 @@ import logging
 import gradio as gr
 from starlette.middleware import Middleware
 
-from assistant.security import FileRouteGuard, Identity, blocked_paths, check_binding
+from assistant.security import BrowserCookie, FileRouteGuard, Identity, blocked_paths, check_binding
 from assistant.startup import StartupStatus
 from assistant.ui.access import Access
 from assistant.ui.arena_panel import build_arena_panel
@@ -102,7 +102,11 @@ def launch_options(services, insecure: bool = False) -> dict:  # noqa: ANN001
         "blocked_paths": blocked,
         # refused by the upload route before a byte is stored (documents have their own, lower, max_upload_mb)
         "max_file_size": f"{settings.max_form_file_mb}mb",
-        "app_kwargs": {"middleware": [Middleware(FileRouteGuard, blocked=blocked)]},
+        # the guard runs first; the page's identity cookie is set with the page, before any event runs
+        "app_kwargs": {"middleware": [
+            Middleware(FileRouteGuard, blocked=blocked),
+            Middleware(BrowserCookie, identity=Identity.for_data_dir(settings.data_dir)),
+        ]},
     }
 
 

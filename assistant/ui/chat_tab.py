@@ -17,7 +17,7 @@ from assistant.conversations import NotFound
 from assistant.llm.engine import InputError
 from assistant.llm.packaged import ModelSourceError
 from assistant.prompts import COT_MODES
-from assistant.security import Identity
+from assistant.security import BROWSER_COOKIE, Identity
 from assistant.tools.service import describe_call
 from assistant.ui.files import publish_text
 from assistant.ui.render import render_conversation, render_partial
@@ -86,15 +86,22 @@ def user_text(exc: BaseException) -> str:
     return _SERVER_HINT.sub(" (an administrator can change this limit)", str(exc))
 
 
-def owner_for(request: gr.Request | None, browser_id: str | None, identity: Identity | None = None) -> str:
-    """The logged-in user when accounts are on (whatever the client sends), else this browser's id.
+def cookie_token(request: gr.Request | None) -> str | None:
+    """The identity cookie the browser sent with this event (`BrowserCookie` sets it with the page)."""
+    cookies = getattr(request, "cookies", None) if request is not None else None
+    return cookies.get(BROWSER_COOKIE) if cookies is not None else None
+
+
+def owner_for(request: gr.Request | None, browser_id: str | None, identity: Identity) -> str:
+    """The logged-in user when accounts are on (whatever the client sends), else this browser's id: its cookie,
+    or for a client without cookies (the Gradio API) the token it names.
 
     The browser id is only believed with the server's signature on it (`Identity.verify`): a client that sends
     someone else's bare id, or a forged one, gets a session of its own that holds nothing.
     """
     if request is not None and getattr(request, "username", None):
         return f"user:{request.username}"
-    raw = identity.verify(browser_id) if identity is not None else browser_id
+    raw = identity.verify(cookie_token(request)) or identity.verify(browser_id)
     return f"browser:{raw}" if raw else f"session:{request.session_hash if request else 'local'}"
 
 
@@ -322,7 +329,15 @@ def build_chat_tab(  # noqa: C901
 
     # --- events ---------------------------------------------------------------------------------
     def on_load(browser_value: str | None, request: gr.Request):
-        if identity.verify(browser_value) is None:
+        cookie = cookie_token(request)
+        if identity.verify(cookie) is not None:
+            legacy = identity.verify(browser_value)
+            if legacy is not None and legacy != identity.verify(cookie) and not getattr(request, "username", None):
+                # conversations of the id this browser kept in localStorage before the cookie move to the cookie's
+                moved = services.conversations.transfer_owner(f"browser:{legacy}", owner_of(request, cookie))
+                log.info("moved %d conversation(s) of a browser's earlier identity to its cookie", moved)
+            browser_value = cookie  # localStorage now holds the cookie's id: nothing is moved twice
+        elif identity.verify(browser_value) is None:
             browser_value = identity.new_token()  # first visit, or a value we did not sign: a fresh identity
         owner = owner_of(request, browser_value)
         choices = conversation_choices(owner)

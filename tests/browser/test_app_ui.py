@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -60,3 +61,26 @@ def test_two_browsers_never_see_each_others_conversations(browser: Browser, app,
     assert conversation_titles(alice, ["/calc 100+1"]) == ["/calc 100+1"]
     assert conversation_titles(bob, ["/calc 200+2"]) == ["/calc 200+2"]
     expect(bob.locator("#chatbot")).not_to_contain_text("101")
+
+
+def test_a_page_reloaded_before_its_scripts_settle_keeps_its_conversations(browser: Browser, app, _contexts):  # noqa: ANN001
+    """On a loaded machine the page's late scripts arrive after its first events. The script that reads
+    localStorage (gr.BrowserState's) is held back here for 3 s: an identity kept there would be missing from the
+    load event, and the reloaded page would show an empty list (it did, before the identity moved to a cookie)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    _contexts.append(context)
+    page = context.new_page()
+
+    def hold_back_storage_scripts(route) -> None:  # noqa: ANN001
+        response = route.fetch()
+        if "storage_key" in response.text():  # gr.BrowserState's script
+            time.sleep(3)
+        route.fulfill(response=response)
+
+    page.route("**/assets/*.js", hold_back_storage_scripts)
+    open_app(page, app.url)
+    send(page, "/calc 300+3")
+    page.reload(wait_until="load")
+    page.locator("#message textarea").wait_for()
+    assert conversation_titles(page, ["/calc 300+3"], timeout_s=30) == ["/calc 300+3"]
+    expect(page.locator("#chatbot")).to_contain_text("303")

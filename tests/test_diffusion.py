@@ -119,6 +119,52 @@ def test_the_true_target_gives_back_the_noise_and_the_image(prediction: str) -> 
     assert torch.allclose(got_eps, eps, atol=1e-3) and torch.allclose(got_x0, x0, atol=2e-2)
 
 
+def test_attention_starts_as_the_identity_then_learns() -> None:
+    """The optional attention block adds nothing until trained (checkpoints without it are the same net), and a
+    training step reaches it: its weights move, and the net's output then differs from the net without it."""
+    torch.manual_seed(0)
+    spec = {"dataset": "digits", "channels": 1, "size": 16, "attributes": DIGITS}
+    with_attn = diffusion.build(spec, width=16, attention=2)
+    plain = diffusion.build(spec, width=16)
+    missing, unexpected = plain.load_state_dict(with_attn.state_dict(), strict=False)
+    assert not missing and unexpected and all(".mid_attn." in k for k in unexpected)
+    x, t = torch.randn(4, 1, 16, 16), torch.tensor([5, 200, 600, 999])
+    cond = one_hot(torch.tensor([[1], [3], [5], [7]]), DIGITS)
+    assert torch.equal(with_attn.net(x, t, cond), plain.net(x, t, cond))
+    before = with_attn.net.mid_attn.attn.out_proj.weight.detach().clone()
+    hp = {**diffusion.DEFAULTS, "width": 16, "attention": 2}
+    opts = diffusion.make_optimizers(with_attn, hp)
+    for _ in range(3):
+        diffusion.train_step(with_attn, x.clamp(0, 1), cond, opts, Amp(torch.device("cpu")), hp)
+    assert not torch.equal(with_attn.net.mid_attn.attn.out_proj.weight, before)
+    plain.load_state_dict(with_attn.state_dict(), strict=False)
+    assert not torch.allclose(with_attn.net(x, t, cond), plain.net(x, t, cond))
+
+
+def test_scale_shift_conditioning_scales_features_and_leaves_the_additive_net_as_it_was() -> None:
+    """With `scale_shift` each block's embedding layer gives a scale and a shift (twice the outputs); without it
+    the block computes exactly what earlier checkpoints were trained with: norm(conv(x) + bias)."""
+    torch.manual_seed(0)
+    spec = {"dataset": "digits", "channels": 1, "size": 16, "attributes": DIGITS}
+    plain, film = diffusion.build(spec, width=16), diffusion.build(spec, width=16, scale_shift=True)
+    block, film_block = plain.net.mid, film.net.mid
+    assert film_block.emb.out_features == 2 * block.emb.out_features
+    x, emb = torch.randn(2, 32, 8, 8), torch.randn(2, block.emb.in_features)
+    torch.nn.init.normal_(block.conv2.weight)
+    h = block.conv1(torch.nn.functional.silu(block.norm1(x))) + block.emb(emb)[:, :, None, None]
+    expected = block.skip(x) + block.conv2(torch.nn.functional.silu(block.norm2(h)))
+    assert torch.allclose(block(x, emb), expected, atol=1e-5)
+    # the condition now multiplies: doubling the scale's input moves the output, a shift alone could not rescale
+    with torch.no_grad():
+        film_block.emb.weight.zero_()
+        film_block.emb.bias.zero_()
+        film_block.emb.bias[:32] = 1.0  # scale + 1 = 2 on every channel, no shift
+    torch.nn.init.normal_(film_block.conv2.weight)
+    doubled = film_block.conv1(torch.nn.functional.silu(film_block.norm1(x)))
+    expected = film_block.skip(x) + film_block.conv2(torch.nn.functional.silu(film_block.norm2(doubled) * 2))
+    assert torch.allclose(film_block(x, emb), expected, atol=1e-5)
+
+
 def test_diffusion_training_lowers_the_loss_and_moves_the_ema() -> None:
     torch.manual_seed(0)
     data = load_digits()
@@ -240,9 +286,9 @@ def test_shipped_diffusion_draws_the_asked_shape_colour_and_size() -> None:
     data = load_shapes()
     labels = data.y_test[:64]  # small and large shapes of every kind, as the test split mixes them
     images = diffusion.sample(ckpt.model, one_hot(labels, SHAPES), torch.Generator().manual_seed(0),
-                              **sample_options(ckpt.hp))  # as the app samples it: eta 1, 20 steps, guidance 2.5
+                              **sample_options(ckpt.hp))  # as the app samples it: eta 1, 30 steps, guidance 1.5
     _, preds = predict(classifier_for(data), images)
-    assert (preds == labels).all(dim=1).float().mean() >= 0.85  # the card: 99.0 % of 1,000
+    assert (preds == labels).all(dim=1).float().mean() >= 0.85  # the card: 99.2 % of 1,000
 
 
 def test_cpu_bf16_autocast_is_asked_for_not_assumed() -> None:

@@ -56,7 +56,8 @@ def build_app(services, status: StartupStatus | None = None) -> gr.Blocks:  # no
                         gr.Markdown(f"⚠️ This tab failed to load: `{type(exc).__name__}: {exc}`")
             with gr.Tab("Settings"):
                 build_settings_tab(services, status, access)
-        footer = gr.Markdown(_footer(services, status), elem_id="footer")
+        # a callable value is computed for each page load, so a reloaded page never shows the start-up state
+        footer = gr.Markdown(lambda: _footer(services, status), elem_id="footer")
         timer = gr.Timer(2.0)
         timer.tick(
             lambda: _footer(services, status),

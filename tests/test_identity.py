@@ -19,6 +19,7 @@ from safetensors.numpy import save_file
 
 from assistant.security import BROWSER_COOKIE, Identity, load_or_create_secret
 from assistant.services import Services
+from assistant.ui.chat_tab import COOKIE_MARKER
 from assistant.users import UserStore
 from tests.app_server import make_settings, start
 
@@ -211,7 +212,8 @@ def test_the_cookie_is_the_identity_and_takes_over_an_earlier_local_storage_one(
         cookie = httpx.Cookies({BROWSER_COOKIE: identity.new_token()})
         # The same browser after the update: its cookie, and the old id the page still read from localStorage.
         outputs = server.call("load", [legacy], cookies=cookie)
-        assert outputs[0] == cookie[BROWSER_COOKIE]  # localStorage is rewritten with the cookie's id
+        # localStorage is rewritten with a marker: the token itself stays in the HttpOnly cookie
+        assert outputs[0] == COOKIE_MARKER and identity.verify(outputs[0]) is None
         assert conversation_ids(outputs) == [conv_id]
         # From now on the cookie alone is enough, whatever (or nothing) the page sends beside it…
         for sent in (None, legacy, identity.new_token()):

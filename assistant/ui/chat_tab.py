@@ -86,6 +86,9 @@ def user_text(exc: BaseException) -> str:
     return _SERVER_HINT.sub(" (an administrator can change this limit)", str(exc))
 
 
+COOKIE_MARKER = "in-cookie"  # what a page whose identity is its cookie keeps in localStorage (no id in it)
+
+
 def cookie_token(request: gr.Request | None) -> str | None:
     """The identity cookie the browser sent with this event (`BrowserCookie` sets it with the page)."""
     cookies = getattr(request, "cookies", None) if request is not None else None
@@ -336,7 +339,9 @@ def build_chat_tab(  # noqa: C901
                 # conversations of the id this browser kept in localStorage before the cookie move to the cookie's
                 moved = services.conversations.transfer_owner(f"browser:{legacy}", owner_of(request, cookie))
                 log.info("moved %d conversation(s) of a browser's earlier identity to its cookie", moved)
-            browser_value = cookie  # localStorage now holds the cookie's id: nothing is moved twice
+            # localStorage keeps a marker, never the token: the token stays where page scripts cannot read it,
+            # and nothing is moved twice
+            browser_value = COOKIE_MARKER
         elif identity.verify(browser_value) is None:
             browser_value = identity.new_token()  # first visit, or a value we did not sign: a fresh identity
         owner = owner_of(request, browser_value)

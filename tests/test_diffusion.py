@@ -119,28 +119,6 @@ def test_the_true_target_gives_back_the_noise_and_the_image(prediction: str) -> 
     assert torch.allclose(got_eps, eps, atol=1e-3) and torch.allclose(got_x0, x0, atol=2e-2)
 
 
-def test_attention_starts_as_the_identity_then_learns() -> None:
-    """The optional attention block adds nothing until trained (checkpoints without it are the same net), and a
-    training step reaches it: its weights move, and the net's output then differs from the net without it."""
-    torch.manual_seed(0)
-    spec = {"dataset": "digits", "channels": 1, "size": 16, "attributes": DIGITS}
-    with_attn = diffusion.build(spec, width=16, attention=2)
-    plain = diffusion.build(spec, width=16)
-    missing, unexpected = plain.load_state_dict(with_attn.state_dict(), strict=False)
-    assert not missing and unexpected and all(".mid_attn." in k for k in unexpected)
-    x, t = torch.randn(4, 1, 16, 16), torch.tensor([5, 200, 600, 999])
-    cond = one_hot(torch.tensor([[1], [3], [5], [7]]), DIGITS)
-    assert torch.equal(with_attn.net(x, t, cond), plain.net(x, t, cond))
-    before = with_attn.net.mid_attn.attn.out_proj.weight.detach().clone()
-    hp = {**diffusion.DEFAULTS, "width": 16, "attention": 2}
-    opts = diffusion.make_optimizers(with_attn, hp)
-    for _ in range(3):
-        diffusion.train_step(with_attn, x.clamp(0, 1), cond, opts, Amp(torch.device("cpu")), hp)
-    assert not torch.equal(with_attn.net.mid_attn.attn.out_proj.weight, before)
-    plain.load_state_dict(with_attn.state_dict(), strict=False)
-    assert not torch.allclose(with_attn.net(x, t, cond), plain.net(x, t, cond))
-
-
 def test_scale_shift_conditioning_scales_features_and_leaves_the_additive_net_as_it_was() -> None:
     """With `scale_shift` each block's embedding layer gives a scale and a shift (twice the outputs); without it
     the block computes exactly what earlier checkpoints were trained with: norm(conv(x) + bias)."""

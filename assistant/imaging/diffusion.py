@@ -26,7 +26,7 @@ from torch import nn
 
 DEFAULTS = {"width": 32, "patch": 1, "prediction": "v", "lr": 2e-3, "timesteps": 1000, "p_uncond": 0.1,
             "p_drop_attr": 0.1, "ema": 0.995, "guidance": 2.0, "steps": 25, "eta": 0.0,
-            "min_snr_gamma": 0.0, "attention": 0, "scale_shift": False}
+            "min_snr_gamma": 0.0, "scale_shift": False}
 
 
 # --- the network: a compact U-Net --------------------------------------------------------------------------------
@@ -64,24 +64,6 @@ class ResBlock(nn.Module):
         return self.skip(x) + self.conv2(F.silu(h))
 
 
-class SelfAttention(nn.Module):
-    """Multi-head self-attention over the positions of a feature map, with a residual (the lowest resolution of
-    the DDPM/ADM U-Nets): a convolution sees a few pixels, this relates every part of the image to every other."""
-
-    def __init__(self, channels: int, heads: int) -> None:
-        super().__init__()
-        self.norm = nn.GroupNorm(8, channels)
-        self.attn = nn.MultiheadAttention(channels, heads, batch_first=True)
-        nn.init.zeros_(self.attn.out_proj.weight)  # starts as the identity: the block can only add
-        nn.init.zeros_(self.attn.out_proj.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
-        seq = self.norm(x).flatten(2).transpose(1, 2)  # (n, h*w, c)
-        out, _ = self.attn(seq, seq, seq, need_weights=False)
-        return x + out.transpose(1, 2).reshape(n, c, h, w)
-
-
 class UNet(nn.Module):
     """Two (16 px) or three (32 px) resolutions, one ResBlock each way, skip connections across.
 
@@ -91,7 +73,7 @@ class UNet(nn.Module):
     """
 
     def __init__(self, channels: int, size: int, cond_dim: int, width: int = 32, patch: int = 1,
-                 attention: int = 0, scale_shift: bool = False) -> None:
+                 scale_shift: bool = False) -> None:
         super().__init__()
         self.patch = patch
         channels, size = channels * patch * patch, size // patch
@@ -104,8 +86,6 @@ class UNet(nn.Module):
         self.down = nn.ModuleList(ResBlock(chans[max(0, i - 1)], c, emb, scale_shift) for i, c in enumerate(chans))
         self.pool = nn.ModuleList(nn.Conv2d(c, c, 3, stride=2, padding=1) for c in chans[:-1])
         self.mid = ResBlock(chans[-1], chans[-1], emb, scale_shift)
-        # `attention` heads at the lowest resolution, after the middle block (0: none, as every earlier checkpoint)
-        self.mid_attn = SelfAttention(chans[-1], attention) if attention else None
         self.up = nn.ModuleList(ResBlock(2 * c, chans[max(0, i - 1)], emb, scale_shift)
                                 for i, c in reversed(list(enumerate(chans))))
         self.unpool = nn.ModuleList(nn.Conv2d(c, c, 3, padding=1) for c in reversed(chans[:-1]))
@@ -124,8 +104,6 @@ class UNet(nn.Module):
             if i < len(self.pool):
                 h = self.pool[i](h)
         h = self.mid(h, emb)
-        if self.mid_attn is not None:
-            h = self.mid_attn(h)
         for i, block in enumerate(self.up):
             h = block(torch.cat([h, skips.pop()], dim=1), emb)
             if i < len(self.unpool):
@@ -137,14 +115,14 @@ class Diffusion(nn.Module):
     """The eps-network, its EMA copy (used for sampling) and the noise schedule."""
 
     def __init__(self, channels: int, size: int, cond_dim: int, width: int = 32, timesteps: int = 1000,
-                 blocks: list[int] | None = None, patch: int = 1, prediction: str = "v", attention: int = 0,
+                 blocks: list[int] | None = None, patch: int = 1, prediction: str = "v",
                  scale_shift: bool = False) -> None:
         super().__init__()
         if prediction not in ("eps", "v"):
             raise ValueError(f"prediction must be 'eps' or 'v', not {prediction!r}")
         self.channels, self.size, self.timesteps, self.prediction = channels, size, timesteps, prediction
         self.blocks = blocks or [cond_dim]
-        self.net = UNet(channels, size, cond_dim, width, patch, attention, scale_shift)
+        self.net = UNet(channels, size, cond_dim, width, patch, scale_shift)
         self.ema = copy.deepcopy(self.net).requires_grad_(False)
         self.register_buffer("alpha_bar", cosine_alpha_bar(timesteps), persistent=False)
 
@@ -163,7 +141,7 @@ def build(spec: dict, **hp) -> Diffusion:
     hp = {**DEFAULTS, **hp}
     blocks = [len(values) for values in spec["attributes"].values()]
     return Diffusion(spec["channels"], spec["size"], condition_dim(spec["attributes"]), hp["width"],
-                     hp["timesteps"], blocks, int(hp["patch"]), hp["prediction"], int(hp["attention"]),
+                     hp["timesteps"], blocks, int(hp["patch"]), hp["prediction"],
                      bool(hp["scale_shift"]))
 
 

@@ -200,9 +200,12 @@ def build_chat_tab(  # noqa: C901
                     max_lines=10,
                     scale=6,
                     elem_id="message",
+                    # enabled by the page's load event: a message sent before it would be wiped by the
+                    # conversation that event loads (a slow machine gives a fast typist seconds for that)
+                    interactive=False,
                 )
                 with gr.Column(scale=1, min_width=110):
-                    send_button = gr.Button("Send", variant="primary", elem_id="send")
+                    send_button = gr.Button("Send", variant="primary", elem_id="send", interactive=False)
                     stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
             with gr.Row():
                 regenerate_button = gr.Button("↻ Regenerate", size="sm", elem_id="regenerate")
@@ -348,7 +351,8 @@ def build_chat_tab(  # noqa: C901
         choices = conversation_choices(owner)
         cid = choices[0][1] if choices else None
         loaded = load_conversation(owner, cid) if cid else blank_chat()  # a first visit starts from the defaults
-        return (browser_value, gr.update(choices=choices, value=cid), cid, *loaded)
+        ready = gr.update(interactive=True)
+        return (browser_value, gr.update(choices=choices, value=cid), cid, *loaded, ready, ready)
 
     def on_select(cid: str | None, browser_value: str, request: gr.Request):
         owner = owner_of(request, browser_value)
@@ -677,6 +681,6 @@ def build_chat_tab(  # noqa: C901
     )
     return {
         "on_load": on_load,
-        "load_outputs": [browser_id, conversations, conv_id, *loaded_outputs],
+        "load_outputs": [browser_id, conversations, conv_id, *loaded_outputs, message, send_button],
         "adapter": adapter,
     }

@@ -62,8 +62,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             try:
                 page.screenshot(path=str(path), full_page=True)
                 report.sections.append(("screenshot", str(path)))
+                # the screenshot stays on the machine that ran the tests; the page's text travels with the report
+                report.sections.append((f"page {i} text", page.locator("body").inner_text(timeout=5_000)[:2_000]))
             except Exception as exc:  # noqa: BLE001 - the page may be gone; the failure itself matters more
                 report.sections.append(("screenshot", f"none: {exc}"))
+        app = item.funcargs.get("app")
+        if app is not None and app.log.exists():  # what the server did meanwhile (CI keeps only this report)
+            tail = app.log.read_text(errors="replace").splitlines()[-40:]
+            report.sections.append(("app log (last 40 lines)", "\n".join(tail)))
     return report
 
 

@@ -84,3 +84,32 @@ def test_a_page_reloaded_before_its_scripts_settle_keeps_its_conversations(brows
     page.locator("#message textarea").wait_for()
     assert conversation_titles(page, ["/calc 300+3"], timeout_s=30) == ["/calc 300+3"]
     expect(page.locator("#chatbot")).to_contain_text("303")
+
+
+def test_the_message_box_waits_for_the_page_to_load_its_conversation(browser: Browser, app, _contexts):  # noqa: ANN001
+    """The load event fills the chat with the browser's latest conversation; a message sent before it arrives
+    would be wiped by it (CI's loaded machine did that once). The box and Send stay disabled until then."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    _contexts.append(context)
+    page = context.new_page()
+    held, released = [], []
+
+    def hold_until_released(route) -> None:  # noqa: ANN001 - the page's load events wait here
+        route.continue_() if released else held.append(route)
+
+    page.route("**/gradio_api/queue/join*", hold_until_released)
+    page.goto(app.url, wait_until="load")
+    box = page.locator("#message textarea")
+    box.wait_for(timeout=60_000)
+    deadline = time.monotonic() + 30
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert held, "the page sent no load event"
+    expect(box).to_be_disabled()
+    expect(page.locator("#send")).to_be_disabled()
+    released.append(True)
+    for route in held:
+        route.continue_()
+    expect(box).to_be_enabled(timeout=30_000)
+    send(page, "/calc 400+4")
+    expect(page.locator("#chatbot")).to_contain_text("404")

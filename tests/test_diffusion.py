@@ -387,6 +387,12 @@ def test_compositional_prompt_gives_a_batch_with_those_attributes() -> None:
     assert not single.compositional and single.parts[0].count == 5 and single.unknown == []
     with pytest.raises(PromptError, match="purple"):
         parse_composition("a red circle and a purple star", SHAPES)
+    # joined by "along with" / "as well as" (no word left over as unknown); 颗 is a measure word ("六颗星星")
+    along = parse_composition("two red stars along with a blue circle", SHAPES)
+    assert along.per_image() == [{"shape": 3, "colour": 0}] * 2 + [{"shape": 0, "colour": 2}] and not along.unknown
+    assert parse_composition("a blue circle as well as 2 green stars", SHAPES).per_image() == (
+        [{"shape": 0, "colour": 2}] + [{"shape": 3, "colour": 1}] * 2)
+    assert parse_composition("六颗蓝色的星星", SHAPES).parts[0].count == 6
 
 
 def test_a_coloured_digit_is_drawn_as_that_digit_and_the_colour_named_back() -> None:

@@ -243,3 +243,28 @@ def test_the_shipped_second_stage_is_what_the_generator_writes(app, tmp_path):
     shipped = tool_topup.NAMED_FILE
     assert (tmp_path / "named.jsonl").read_bytes() == shipped.read_bytes(), (
         f"{shipped.name} is stale: rerun `python -m assistant.training.tool_topup --named`")
+
+
+def test_compositional_drawings_carry_every_group_in_one_call(app, tmp_path):
+    """Candidate 15: "two large red stars and a small blue circle" → one call whose prompt the image tool reads as
+    both groups; questions naming two shapes are not drawings."""
+    from assistant.imaging.datasets import COLOURS, SHAPES, SIZES
+    from assistant.imaging.prompting import guess_dataset, parse_composition
+
+    tools, registry, convert = app
+    report = tool_topup.write_composite(tmp_path / "c15.jsonl", tools, registry, convert, size=40, replay=5,
+                                        replay_full=5)
+    assert report["new"] == 40 and report["replayed"] == 10
+    gen = tool_topup.TopUp(convert, 0)
+    rng = __import__("random").Random(3)
+    for _ in range(30):
+        case = gen.gen_draw_composite(rng, "train", rng.choice(["en", "zh"]))
+        prompt = case.arguments["prompt"]
+        attributes = ({"digit": [str(d) for d in range(10)]} if guess_dataset(prompt) == "digits" else
+                      {"shape": list(SHAPES), "colour": list(COLOURS), "size": list(SIZES)})
+        composition = parse_composition(prompt, attributes)
+        assert composition.compositional and not composition.unknown, prompt
+        assert prompt.lower() in case.message.lower(), (prompt, case.message)
+    for _ in range(10):
+        assert gen.gen_none_composite(rng, "train", rng.choice(["en", "zh"])).tool == "none"
+

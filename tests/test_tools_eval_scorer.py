@@ -22,3 +22,20 @@ def test_a_drawing_is_scored_by_what_the_tool_would_draw():
     assert not args_ok("generate_images", {"subject": "triangle", "color": "orange"}, {"prompt": "triangle"})
     assert args_ok("generate_images", {"subject": "star", "model": "gan"}, {"prompt": "stars", "model": "gan-shapes"})
     assert not args_ok("generate_images", {"subject": "star", "model": "gan"}, {"prompt": "stars"})
+
+
+def test_a_compositional_request_needs_every_group_drawn():
+    """test15's rows list the groups; the call is right when the tool draws exactly those, in any order."""
+    want = {"parts": [{"subject": "star", "n": 2, "color": "red", "size": "large"},
+                      {"subject": "circle", "n": 1, "color": "blue", "size": "small"}]}
+    assert args_ok("generate_images", want, {"prompt": "two large red stars and a small blue circle"})
+    assert args_ok("generate_images", want, {"prompt": "a small blue circle, 2 big red stars"})  # any order
+    assert args_ok("generate_images", want, {"prompt": "两个大的红色星星和一个小的蓝色圆形"})
+    assert not args_ok("generate_images", want, {"prompt": "large red stars", "n": 2})  # the second group lost
+    assert not args_ok("generate_images", want, {"prompt": "two red stars and a small blue circle"})  # size lost
+    assert not args_ok("generate_images", want, {"prompt": "three large red stars and a small blue circle"})
+    # a single group: n from the call, else the prompt's count; a row without n leaves it to the tool
+    assert args_ok("generate_images", {"parts": [{"subject": "7", "n": 3}]}, {"prompt": "three 7s"})
+    assert args_ok("generate_images", {"parts": [{"subject": "7", "n": 3}]}, {"prompt": "digit 7", "n": 3})
+    assert not args_ok("generate_images", {"parts": [{"subject": "7", "n": 3}]}, {"prompt": "digit 7"})  # draws 4
+    assert args_ok("generate_images", {"parts": [{"subject": "star"}]}, {"prompt": "a star"})

@@ -18,7 +18,7 @@ PLURAL_DIGITS = {"zeros": 0, "zeroes": 0, "ones": 1, "twos": 2, "threes": 3, "fo
                  "sevens": 7, "eights": 8, "nines": 9}
 CN_NUMERALS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
                "九": 9, "十": 10}
-CN_MEASURE = "个张幅只枚"  # measure words: "三个" is a count, not the digit 3
+CN_MEASURE = "个张幅只枚颗"  # measure words: "三个" is a count, not the digit 3 ("六颗星星": 颗 for stars)
 
 # Synonyms for the shapes dataset's attribute values.
 SYNONYMS = {
@@ -169,7 +169,10 @@ def guess_dataset(prompt: str | int | None) -> str:
 
 
 # --- compositional prompts ---------------------------------------------------------------------------------------
-PART_SEPARATORS = re.compile(r"\s*(?:,|;|\band\b|\bplus\b|\bthen\b|，|、|；|以及|还有|和|与|跟)\s*")
+PART_SEPARATORS = re.compile(
+    r"\s*(?:,|;|\band\b|\bplus\b|\bthen\b|\balong with\b|\bas well as\b|\btogether with\b"
+    r"|，|、|；|以及|还有|和|与|跟)\s*"
+)
 # Words that carry no attribute: verbs of asking, articles, image nouns. Anything else unknown is named back.
 FILLER = {"draw", "make", "generate", "create", "show", "render", "paint", "sketch", "give", "get", "me", "us",
           "please", "some", "of", "the", "a", "an", "and", "with", "image", "images", "picture", "pictures",
@@ -177,7 +180,8 @@ FILLER = {"draw", "make", "generate", "create", "show", "render", "paint", "sket
           "size", "sized", "digit", "digits", "number", "numbers", "written", "handwritten", "hand", "for", "i",
           "want", "would", "like", "can", "you", "could", "plus", "each", "also", "them", "it", "is", "are",
           "that", "this", "both", "just", "only", "more", "another", "other", "then", "my", "our", "let", "see",
-          "need", "have", "one", "ones", "kind", "kinds", "type", "types", "style", "how", "about", "to", "be"}
+          "need", "have", "one", "ones", "kind", "kinds", "type", "types", "style", "how", "about", "to", "be",
+          "along", "as", "well", "together"}
 
 
 @dataclass

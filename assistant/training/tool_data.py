@@ -2023,7 +2023,7 @@ def check(cases: list[Case], registry_tools: dict, convert: Callable[[dict], str
     from assistant.imaging.datasets import COLOURS as SHAPE_COLOURS
     from assistant.imaging.datasets import SHAPES as SHAPE_NAMES
     from assistant.imaging.datasets import SIZES as SHAPE_SIZES
-    from assistant.imaging.prompting import guess_dataset, parse_prompt
+    from assistant.imaging.prompting import guess_dataset, parse_composition
     from assistant.tools.parsing import validate_call
 
     attributes = {"digits": {"digit": [str(d) for d in range(10)]},
@@ -2041,7 +2041,7 @@ def check(cases: list[Case], registry_tools: dict, convert: Callable[[dict], str
             evaluate(case.arguments["expression"])
         elif case.tool == "generate_images":
             prompt = case.arguments["prompt"]
-            parse_prompt(prompt, attributes[guess_dataset(prompt)])
+            parse_composition(prompt, attributes[guess_dataset(prompt)])  # every group parses
         elif case.tool == "convert_units" and convert is not None:
             convert(case.arguments)
 

@@ -108,32 +108,10 @@ def drawn_condition(prompt: str) -> dict[str, str]:
 
 
 def drawn_parts(arguments: dict) -> list[dict]:
-    """The groups the image tool draws for a call, read by its own parser: [{"subject", "n", "color"?, "size"?}].
+    """The groups the image tool draws for a call, read by its own parser (`assistant.imaging.groups`)."""
+    from assistant.imaging.groups import drawn_groups
 
-    As `generate_images` does: a compositional prompt sets every group's count (1 where it names none) and `n` is
-    ignored; a single group is drawn `n` times, else the prompt's count, else 4."""
-    from assistant.imaging.datasets import COLOURS, SHAPES, SIZES
-    from assistant.imaging.prompting import PromptError, guess_dataset, parse_composition
-
-    prompt = str(arguments.get("prompt", ""))
-    digits = guess_dataset(prompt) == "digits"
-    attributes = ({"digit": [str(d) for d in range(10)]} if digits else
-                  {"shape": list(SHAPES), "colour": list(COLOURS), "size": list(SIZES)})
-    try:
-        composition = parse_composition(prompt, attributes)
-    except PromptError:
-        return []
-    names = {"digit": "subject", "shape": "subject", "colour": "color", "size": "size"}
-    parts = []
-    for part in composition.parts:
-        drawn = {names[attr]: attributes[attr][index] for attr, index in part.values.items()}
-        if composition.compositional:
-            drawn["n"] = part.count or 1
-        else:
-            n = arguments.get("n")
-            drawn["n"] = int(n) if isinstance(n, int | float) else (part.count or 4)
-        parts.append(drawn)
-    return parts
+    return drawn_groups(str(arguments.get("prompt", "")), arguments.get("n"))
 
 
 def parts_ok(expected: list[dict], actual: dict) -> bool:

@@ -153,3 +153,26 @@ def test_the_answering_model_reads_a_drawing_as_a_system_note_without_the_seed_h
     assert given[1]["content"] == "Hello there" and given[2]["content"] == first.answer
     assert '"/draw 7" → generate_images: ' in given[0]["content"] and "image(s) from" in given[0]["content"]
     assert not any("like=" in m["content"] or "seed" in m["content"] for m in given)
+
+
+def test_a_drawing_call_that_leaves_out_groups_runs_as_decided_and_names_them(services, monkeypatch):
+    """The model decides, code checks: a call that draws only the stars of "two large red stars and a small blue
+    circle" runs as it is, and the reply names the circle and the command that draws both."""
+    from assistant.tools.decision import format_call
+
+    decision = format_call("generate_images", {"prompt": "large red stars", "n": 2, "model": "diffusion"})
+    monkeypatch.setattr(services.llm, "generate", lambda *a, **k: (decision, None))
+    result = ask(services, "draw two large red stars and a small blue circle", tools_enabled=True)
+    call = result.tool_calls[0]
+    assert call["how"] == "model" and call["arguments"]["prompt"] == "large red stars"
+    assert call["result"]["labels"] == [[3, 0, 1]] * 2  # the model's call, not widened: two large red stars
+    assert "one small blue circle" in result.answer
+    command = "/draw two large red stars and one small blue circle with diffusion"
+    assert f"`{command}`" in result.answer
+    both = ask(services, command)  # the suggested command draws every group
+    assert both.tool_calls[0]["result"]["labels"] == [[3, 0, 1]] * 2 + [[0, 2, 0]]
+    # a call that draws what was asked gets no note
+    monkeypatch.setattr(services.llm, "generate", lambda *a, **k: (
+        format_call("generate_images", {"prompt": "two large red stars and a small blue circle"}), None))
+    again = ask(services, "draw two large red stars and a small blue circle", tools_enabled=True)
+    assert "asks for" not in again.answer and len(again.tool_calls[0]["result"]["labels"]) == 3

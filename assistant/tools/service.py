@@ -221,6 +221,15 @@ class ToolService:
             yield f"calling {call.name}…"
             done = self.call(call.name, call.arguments, owner, conversation_id, validate=False)
             done.update(how="model", decided_in_s=seconds)
+            if call.name == "generate_images" and "error" not in done:
+                # code checks, the model decides: the call ran as chosen; groups it left out are named, with
+                # the command that draws them all
+                from assistant.imaging.groups import missing_groups_note
+
+                note = missing_groups_note(message, call.arguments)
+                if note:
+                    done["summary"] = f"{done.get('summary', '')}\n\n{note}"
+                    done["missing_groups_note"] = note
             result.tool_calls.append(done)
             result.images.extend(done.get("images", []))
             steps.append(({"name": call.name, "arguments": call.arguments}, _record_text(done)))

@@ -1,0 +1,81 @@
+"""What a drawing request asks for, group by group, read as the image tool reads it (the built-in models).
+
+Used by the tool step to check the model's call against the user's own words: the call still runs as the model
+decided, and a request with more groups than the call draws gets a note saying so, with a command that draws them
+all. The tool-decision benchmark scores drawings with the same reading.
+"""
+
+from __future__ import annotations
+
+from assistant.imaging.prompting import PromptError, guess_dataset, parse_composition
+
+SUBJECT_KEYS = {"digit": "subject", "shape": "subject", "colour": "color", "size": "size"}
+
+
+def built_in_attributes(text: str) -> dict[str, list[str]]:
+    """The attributes of the built-in model the text would be drawn with (digits or shapes)."""
+    from assistant.imaging.datasets import COLOURS, SHAPES, SIZES
+
+    if guess_dataset(text) == "digits":
+        return {"digit": [str(d) for d in range(10)]}
+    return {"shape": list(SHAPES), "colour": list(COLOURS), "size": list(SIZES)}
+
+
+def drawn_groups(prompt: str, n: object = None) -> list[dict]:
+    """[{"subject", "n", "color"?, "size"?}] for a call's prompt, as `generate_images` draws it: a compositional
+    prompt sets every group's count (1 where it names none) and `n` is ignored; a single group is drawn `n` times,
+    else the prompt's count, else 4. [] when the prompt names nothing drawable."""
+    attributes = built_in_attributes(prompt)
+    try:
+        composition = parse_composition(prompt, attributes)
+    except PromptError:
+        return []
+    groups = []
+    for part in composition.parts:
+        group = {SUBJECT_KEYS[attr]: attributes[attr][index] for attr, index in part.values.items()}
+        if "subject" not in group:
+            return []
+        if composition.compositional:
+            group["n"] = part.count or 1
+        else:
+            group["n"] = int(n) if isinstance(n, int | float) and not isinstance(n, bool) else (part.count or 4)
+        groups.append(group)
+    return groups
+
+
+NUMBER_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                "twelve"]
+
+
+def describe(group: dict) -> str:
+    """'two large red stars', 'one 7' (a phrase the image tool reads back as the same group; a count in words, so
+    that it is never read as a digit)."""
+    n = group["n"]
+    count = NUMBER_NAMES[n] if n < len(NUMBER_NAMES) else str(n)
+    plural = "s" if n > 1 else ""
+    if group["subject"].isdigit():
+        return f"{count} {group['subject']}{plural}"
+    words = [w for w in (group.get("size"), group.get("color")) if w]
+    return " ".join([count, *words, group["subject"] + plural])
+
+
+def missing_groups_note(message: str, arguments: dict) -> str:
+    """A note when the user's message names more drawable groups than the call draws ("" otherwise).
+
+    Only for a message that reads as two or more groups, each of the call's groups one of them (perhaps with an
+    attribute left out), so a call that draws something else altogether is the model's choice, not a miss."""
+    asked = drawn_groups(message)
+    if len(asked) < 2:
+        return ""
+    drawn = drawn_groups(str(arguments.get("prompt", "")), arguments.get("n"))
+
+    def part_of_the_request(group: dict) -> bool:  # an asked group, maybe with an attribute left out
+        return any(all(a.get(key) == value for key, value in group.items() if key != "n") for a in asked)
+
+    if not drawn or len(drawn) >= len(asked) or not all(map(part_of_the_request, drawn)):
+        return ""
+    phrase = " and ".join(describe(g) for g in asked)
+    model = arguments.get("model")
+    command = f"/draw {phrase}" + (f" with {model}" if model and model != "auto" else "")
+    return (f"Your message asks for {len(asked)} groups ({'; '.join(describe(g) for g in asked)}), and this call "
+            f"drew {'; '.join(describe(g) for g in drawn)} only. To draw them all at once: `{command}`")

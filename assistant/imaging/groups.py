@@ -22,24 +22,20 @@ def built_in_attributes(text: str) -> dict[str, list[str]]:
 
 
 def drawn_groups(prompt: str, n: object = None) -> list[dict]:
-    """[{"subject", "n", "color"?, "size"?}] for a call's prompt, as `generate_images` draws it: a compositional
-    prompt sets every group's count (1 where it names none) and `n` is ignored; a single group is drawn `n` times,
-    else the prompt's count, else 4. [] when the prompt names nothing drawable."""
+    """[{"subject", "n", "color"?, "size"?}] for a call's prompt, as `generate_images` draws it (the counts of
+    `Composition.counts`); [] when the prompt names nothing drawable."""
     attributes = built_in_attributes(prompt)
     try:
         composition = parse_composition(prompt, attributes)
     except PromptError:
         return []
+    counts = composition.counts(int(n) if isinstance(n, int | float) and not isinstance(n, bool) else None)
     groups = []
-    for part in composition.parts:
+    for part, count in zip(composition.parts, counts, strict=True):
         group = {SUBJECT_KEYS[attr]: attributes[attr][index] for attr, index in part.values.items()}
         if "subject" not in group:
             return []
-        if composition.compositional:
-            group["n"] = part.count or 1
-        else:
-            group["n"] = int(n) if isinstance(n, int | float) and not isinstance(n, bool) else (part.count or 4)
-        groups.append(group)
+        groups.append({**group, "n": count})
     return groups
 
 

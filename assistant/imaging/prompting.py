@@ -18,6 +18,7 @@ PLURAL_DIGITS = {"zeros": 0, "zeroes": 0, "ones": 1, "twos": 2, "threes": 3, "fo
                  "sevens": 7, "eights": 8, "nines": 9}
 CN_NUMERALS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
                "九": 9, "十": 10}
+DEFAULT_COUNT = 4  # images drawn when a request names no count
 CN_MEASURE = "个张幅只枚颗"  # measure words: "三个" is a count, not the digit 3 ("六颗星星": 颗 for stars)
 
 # Synonyms for the shapes dataset's attribute values.
@@ -194,6 +195,13 @@ class Composition:
     @property
     def compositional(self) -> bool:
         return len(self.parts) > 1
+
+    def counts(self, n: int | None = None) -> list[int]:
+        """Images per part, as the image tool draws them: in a composition each part's own count (1 where it names
+        none, and `n` is ignored); a single part `n` times, else its count, else DEFAULT_COUNT."""
+        if self.compositional:
+            return [part.count or 1 for part in self.parts]
+        return [int(n) if n is not None else (self.parts[0].count or DEFAULT_COUNT)]
 
     def per_image(self) -> list[dict[str, int]]:
         """One condition per image: each part repeated by its count (1 where the part gave none)."""

@@ -83,7 +83,7 @@ def generate_images(model: str = "auto", prompt_or_class: str | int | None = Non
     else:
         condition: Condition = composition.parts[0]
         wanted = condition.values
-        n = int(n) if n is not None else (condition.count or 4)
+        n = composition.counts(n)[0]
     if n <= 0:
         raise ValueError("n must be at least 1")
     capped = n > settings.max_images

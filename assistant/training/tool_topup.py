@@ -962,12 +962,10 @@ def generate(convert, size: int = TOP_UP_SIZE, seed: int = SEED, size_9: int = T
 
 def draws_every_group(phrase: str) -> bool:
     """Does the image tool read `phrase` as the groups it was built from (each group parsed alone)?"""
-    from assistant.imaging.datasets import COLOURS as SHAPE_COLOURS
-    from assistant.imaging.datasets import SIZES as SHAPE_SIZES
-    from assistant.imaging.prompting import PART_SEPARATORS, guess_dataset, parse_composition, parse_prompt
+    from assistant.imaging.groups import built_in_attributes
+    from assistant.imaging.prompting import PART_SEPARATORS, parse_composition, parse_prompt
 
-    attributes = ({"digit": [str(d) for d in range(10)]} if guess_dataset(phrase) == "digits" else
-                  {"shape": list(SHAPES), "colour": list(SHAPE_COLOURS), "size": list(SHAPE_SIZES)})
+    attributes = built_in_attributes(phrase)
     groups = [parse_prompt(piece, attributes) for piece in PART_SEPARATORS.split(phrase) if piece.strip()]
     whole = parse_composition(phrase, attributes)
     return not whole.unknown and [(g.values, g.count or 1) for g in groups] == \

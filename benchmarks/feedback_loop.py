@@ -1,10 +1,14 @@
 """Does the feedback loop learn? Simulated users with checkable preferences vote, RLHF retrains, the gate judges.
 
-    python benchmarks/feedback_loop.py [--users short,lists] [--prompts 100] [--method auto] [--steps 30] [--beta B]
+    python benchmarks/feedback_loop.py [--users short,lists,cites] [--prompts 100] [--method auto] [--steps 30]
 
-Two simulated users, each in its own data dir (its own votes, reward model and adapters):
+Simulated users, each in its own data dir (its own votes, reward model and adapters):
 - `short` likes replies under 40 words and dislikes longer ones;
 - `lists` likes replies laid out as a list (two or more bulleted or numbered lines) and dislikes prose;
+- `cites` asks about the shipped documents (`feedback_questions.jsonl`, written apart by a helper that read only
+  `knowledge/`) with retrieval on, and likes a reply that cites one of the sources it was given ([n]) and dislikes
+  one that does not (or that cites when none was retrieved). Its votes carry 400-800 tokens of sources each,
+  which the job fits to its length (`assistant/training/fit.py`);
 - `chinese` likes replies mostly written in Chinese (over half of their letters CJK) and dislikes the others. The
   prompts are English and the base model answered none of 40 in Chinese, so this user casts no 👍 at all and KTO
   has nothing to move towards: it is kept as a check of that failure mode, not run by default.
@@ -26,12 +30,15 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 warnings.filterwarnings("ignore")
 PROMPTS = REPO / "assistant/training/data/feedback_prompts.jsonl"
+QUESTIONS = REPO / "assistant/training/data/feedback_questions.jsonl"
 LIMIT_WORDS = 40
 
 
@@ -52,27 +59,55 @@ def is_list(text: str) -> bool:
     return sum(bool(LIST_LINE.match(line)) for line in text.splitlines()) >= 2
 
 
+def cites_a_source(reply: str, sources: list) -> bool:
+    """With sources: cites at least one of them as [n]. Without: cites nothing."""
+    from assistant.knowledge.citations import cited_numbers
+
+    return bool(cited_numbers(reply, len(sources))) if sources else not re.search(r"\[\d+\]", reply)
+
+
+@dataclass
+class SimulatedUser:
+    description: str
+    likes: Callable[[str, list], bool]  # (reply, the sources it was given) -> 👍?
+    prompts: Path = PROMPTS
+    knowledge_mode: str = "off"
+
+
 USERS = {
-    "short": (f"replies under {LIMIT_WORDS} words", lambda reply: words(reply) < LIMIT_WORDS),
+    "short": SimulatedUser(f"replies under {LIMIT_WORDS} words", lambda reply, _: words(reply) < LIMIT_WORDS),
     # The base model writes a list in ~15 % of its replies to these prompts (40 sampled, temperature 0.9).
-    "lists": ("replies laid out as a list (two or more bulleted or numbered lines)", is_list),
-    "chinese": ("replies mostly in Chinese (CJK share of letters > 0.5)", lambda reply: cjk_share(reply) > 0.5),
+    "lists": SimulatedUser("replies laid out as a list (two or more bulleted or numbered lines)",
+                           lambda reply, _: is_list(reply)),
+    # The base cites in 2 of 30 greedy replies to the retrieval set's questions, 10 of 30 sampled at 0.9
+    "cites": SimulatedUser("replies that cite a retrieved source as [n]", cites_a_source, QUESTIONS, "auto"),
+    "chinese": SimulatedUser("replies mostly in Chinese (CJK share of letters > 0.5)",
+                             lambda reply, _: cjk_share(reply) > 0.5),
 }
 
 
-def held_out_replies(services, prompts: list[str], adapter: str | None, max_new_tokens: int) -> list[str]:
+def load_prompts(path: Path) -> list[str]:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [row.get("prompt") or row["question"] for row in rows]
+
+
+def held_out_replies(services, user: SimulatedUser, prompts: list[str], adapter: str | None, max_new_tokens: int,
+                     record: bool = False) -> list:  # noqa: ANN001
+    """Greedy replies. Recorded (before the job), they are the recent conversations the gate scores on."""
     from assistant.chat import TurnRequest
 
     return [services.chat.run(TurnRequest(owner="bench-eval", message=p, adapter=adapter or "none",
-                                          knowledge_mode="off", tools_enabled=False, record=False,
-                                          params={"temperature": 0.0, "max_new_tokens": max_new_tokens})).answer
+                                          knowledge_mode=user.knowledge_mode, tools_enabled=False, record=record,
+                                          params={"temperature": 0.0, "max_new_tokens": max_new_tokens}))
             for p in prompts]
 
 
-def summarize(replies: list[str], likes) -> dict:  # noqa: ANN001
+def summarize(results: list, user: SimulatedUser) -> dict:
+    replies = [r.answer for r in results]
     counts = [words(r) for r in replies]
-    return {"preferred": sum(map(likes, replies)) / len(replies), "mean_words": statistics.mean(counts),
-            "mean_cjk": statistics.mean(cjk_share(r) for r in replies)}
+    return {"preferred": sum(user.likes(r.answer, r.sources) for r in results) / len(results),
+            "mean_words": statistics.mean(counts), "mean_cjk": statistics.mean(cjk_share(r) for r in replies),
+            "with_sources": sum(bool(r.sources) for r in results) / len(results)}
 
 
 def run_job(services, kind: str, config: dict) -> tuple[dict, float]:  # noqa: ANN001
@@ -90,14 +125,18 @@ def one_user(user: str, args: argparse.Namespace) -> dict:
     from assistant.config import Settings
     from assistant.services import Services
 
-    description, likes = USERS[user]
-    os.environ["ASSISTANT_GATE_QA_QUESTIONS"] = str(args.gate_qa)  # the jobs' settings come from the environment
+    simulated = USERS[user]
+    grounded = simulated.knowledge_mode != "off"
+    gate_qa = args.gate_qa if args.gate_qa is not None else (16 if grounded else 0)  # 16: the settings' default
+    os.environ["ASSISTANT_GATE_QA_QUESTIONS"] = str(gate_qa)  # the jobs' settings come from the environment
     data_dir = Path(args.data_dir) / user if args.data_dir else Path(tempfile.mkdtemp(prefix=f"feedback-{user}-"))
     settings = Settings(data_dir=data_dir, adapters_dir=data_dir / "adapters", auto_index_knowledge=False,
                         chat_rate_per_minute=0,
-                        gate_qa_questions=args.gate_qa)
+                        gate_qa_questions=gate_qa)
     services = Services(settings)
-    all_prompts = [json.loads(line)["prompt"] for line in PROMPTS.read_text().splitlines() if line.strip()]
+    if grounded and not services.knowledge.documents():
+        services.knowledge.sync_folder()  # the shipped knowledge/ folder, as the app indexes it at start
+    all_prompts = load_prompts(simulated.prompts)
     heldout = all_prompts[-args.heldout:]
     train = all_prompts[: args.prompts]
 
@@ -105,13 +144,13 @@ def one_user(user: str, args: argparse.Namespace) -> dict:
     if args.reuse_votes and services.feedback.stats()["total"]:
         train = []  # the votes are already in the store
     for i, prompt in enumerate(train, 1):
-        options = dict(owner=f"sim-{user}", knowledge_mode="off", tools_enabled=False,
+        options = dict(owner=f"sim-{user}", knowledge_mode=simulated.knowledge_mode, tools_enabled=False,
                        params={"temperature": 0.9, "max_new_tokens": args.max_new_tokens})
         first = services.chat.run(TurnRequest(message=prompt, **options))
         second = services.chat.run(TurnRequest(message="", conversation_id=first.conversation_id, regenerate=True,
                                                **options))
         for reply in (first, second):
-            services.feedback.vote(f"sim-{user}", reply.message_id, likes(reply.answer))
+            services.feedback.vote(f"sim-{user}", reply.message_id, simulated.likes(reply.answer, reply.sources))
         if i % 10 == 0:
             print(f"[{user}] voted on {i}/{len(train)} prompts ({time.perf_counter() - started:.0f} s)", flush=True)
     voting_seconds = time.perf_counter() - started
@@ -119,7 +158,7 @@ def one_user(user: str, args: argparse.Namespace) -> dict:
     print(f"[{user}] votes: {stats['total']} ({stats['up']} up, {stats['down']} down) in {voting_seconds:.0f} s",
           flush=True)
 
-    before = summarize(held_out_replies(services, heldout, None, 128), likes)
+    before = summarize(held_out_replies(services, simulated, heldout, None, 128, record=True), simulated)
     reward, reward_seconds = run_job(services, "reward", {"min_votes": 8})
     name = f"rlhf-{user}-{args.method}-{time.strftime('%H%M%S')}"
     job_config = {"method": args.method, "name": name, "steps": args.steps, "start_from": "base", "evaluate": True}
@@ -128,26 +167,28 @@ def one_user(user: str, args: argparse.Namespace) -> dict:
     if args.beta:
         job_config["beta"] = args.beta
     card, job_seconds = run_job(services, "rlhf", job_config)
-    after = summarize(held_out_replies(services, heldout, name, 128), likes)
-    return {"user": user, "description": description, "votes": stats, "before": before, "after": after,
+    after = summarize(held_out_replies(services, simulated, heldout, name, 128), simulated)
+    return {"user": user, "description": simulated.description, "votes": stats, "before": before, "after": after,
             "reward_model": {k: reward.get(k) for k in ("votes", "heldout_accuracy", "heldout_majority_baseline")},
             "reward_seconds": reward_seconds, "job_seconds": job_seconds,
             "train_seconds": card.get("metrics", {}).get("train_seconds"), "gate_seconds": card.get("gate_seconds"),
             "gate": card.get("metrics", {}).get("gate", {}), "adapter": name, "data_dir": str(data_dir),
             "method": card.get("method"), "hyperparameters": card.get("hyperparameters"),
+            "prompts_fitted": card.get("metrics", {}).get("prompts_fitted"),
             "voting_seconds": voting_seconds}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--users", default="short,lists", help="comma-separated: " + ", ".join(USERS))
+    parser.add_argument("--users", default="short,lists,cites", help="comma-separated: " + ", ".join(USERS))
     parser.add_argument("--prompts", type=int, default=100, help="voted prompts (two replies, two votes each)")
     parser.add_argument("--heldout", type=int, default=20)
     parser.add_argument("--method", default="auto", choices=["auto", "dpo", "kto"])
     parser.add_argument("--beta", type=float, default=None, help="DPO/KTO beta (default: the job's)")
     parser.add_argument("--steps", type=int, default=0, help="RLHF steps (default: the method's)")
     parser.add_argument("--max-new-tokens", type=int, default=80)
-    parser.add_argument("--gate-qa", type=int, default=0, help="grounded questions in the gate (needs the index)")
+    parser.add_argument("--gate-qa", type=int, default=None,
+                        help="grounded questions in the gate (default: 16 for users asking with retrieval, else 0)")
     parser.add_argument("--data-dir", default=None, help="one sub-folder per user")
     parser.add_argument("--learning-rate", type=float, default=None, help="RLHF learning rate (default: the job's)")
     parser.add_argument("--reuse-votes", action="store_true",

@@ -118,7 +118,7 @@ def test_reward_and_kl_share_the_base_forward_and_match_separate_passes(settings
 
     from assistant.training.forward import backbone, token_logprobs
     from assistant.training.gate import torch_scores
-    from assistant.training.reward import RewardModel
+    from assistant.training.reward import FEATURES, RewardModel
 
     folder = settings.adapters_dir / "cand"
     base = AutoModelForCausalLM.from_pretrained(settings.model)
@@ -130,12 +130,13 @@ def test_reward_and_kl_share_the_base_forward_and_match_separate_passes(settings
                 weight.normal_(0, 0.5)  # a candidate that differs from the base
     folder.mkdir(parents=True)
     save_adapter(lora, folder, AdapterCard(name="cand", base_model=settings.model, method="rlhf-dpo"))
-    hidden = base.config.hidden_size
+    dims = 2 * base.config.hidden_size  # the conversation's and the reply's mean states
     heads = settings.data_dir / "reward_models" / "r"
     heads.mkdir(parents=True)
-    torch.save({"weight": torch.randn(hidden), "bias": torch.tensor(0.1), "mean": torch.zeros(hidden),
-                "std": torch.ones(hidden)}, heads / "head.pt")
-    (heads / "card.json").write_text(json.dumps({"name": "r", "base_model": settings.model, "max_length": 384}))
+    torch.save({"weight": torch.randn(dims), "bias": torch.tensor(0.1), "mean": torch.zeros(dims),
+                "std": torch.ones(dims)}, heads / "head.pt")
+    (heads / "card.json").write_text(json.dumps({"name": "r", "base_model": settings.model, "max_length": 384,
+                                                 "features": FEATURES}))
 
     tokenizer = AutoTokenizer.from_pretrained(settings.model)
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(settings.model), str(folder)).eval()

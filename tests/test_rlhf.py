@@ -41,6 +41,31 @@ def test_trl_methods_change_the_lora_weights(services, settings, method):
     assert not (folder / "ref").exists()  # trl's frozen reference copy is not part of the adapter
 
 
+@pytest.mark.slow
+def test_dpo_trains_on_grounded_votes_instead_of_dropping_them(services, settings, monkeypatch):
+    """Four retrieved sources make a prompt of ~1,000 tokens, over the job's 384: trl dropped every such pair (its
+    prompt alone filled max_length) and the job failed with nothing to train on. Fitted, the pairs train."""
+    from assistant.knowledge.search import Hit
+
+    hits = [Hit(f"doc{i}.md", f"p. {i}", 0.9, f"Part {i}: " + "the manual explains it at length " * 40)
+            for i in range(1, 5)]
+    monkeypatch.setattr(services, "knowledge_hits", lambda query, always=False, owner=None: hits)
+    for i in range(4):
+        options = dict(owner="u", knowledge_mode="always", tools_enabled=False)
+        first = services.chat.run(TurnRequest(message=f"What does part {i} say?",
+                                              params={"temperature": 1.0, "seed": i}, **options))
+        second = services.chat.run(TurnRequest(message="", conversation_id=first.conversation_id, regenerate=True,
+                                               params={"temperature": 1.0, "seed": 100 + i}, **options))
+        assert "Part 4: the manual" in first.model_input["messages"][0]["content"]
+        services.feedback.vote("u", first.message_id, True)
+        services.feedback.vote("u", second.message_id, False)
+
+    card = train_rlhf(RLHFConfig(method="dpo", steps=2, batch_size=2, min_votes=2, evaluate=False, name="t-grounded",
+                                 learning_rate=1e-2), settings)
+    assert card["metrics"]["prompts_fitted"] == {"rows": 4, "shortened": 4, "too_long": 0}
+    assert lora_b_norm(settings.adapters_dir / "t-grounded") > 0
+
+
 def test_too_few_votes_says_how_many_are_needed(services, settings):
     with pytest.raises(ValueError, match="at least 8 votes; the store has 0"):
         train_rlhf(RLHFConfig(method="kto"), settings)

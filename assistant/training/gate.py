@@ -186,7 +186,7 @@ def torch_scores(settings: Settings, candidate: str, rows: list[dict], model=Non
     from peft import PeftModel
 
     from assistant.training.forward import last_hidden_state, logprobs_from_hidden, token_logprobs
-    from assistant.training.reward import RewardModel, conversation_text, feature_ids, pooled
+    from assistant.training.reward import RewardModel, conversation_ids, pooled
 
     try:
         reward_model = RewardModel.load(settings)
@@ -209,12 +209,14 @@ def torch_scores(settings: Settings, candidate: str, rows: list[dict], model=Non
                 base_hidden = None
                 if reward_model is not None:
                     # the reward reads the base's states over the whole conversation; when its tokens start with
-                    # prompt + reply (they do unless the template or truncation splits them differently), the same
-                    # pass gives the base's log-probs for the KL: one forward of the base per row instead of two
-                    conversation = feature_ids(model, tokenizer, conversation_text(
-                        tokenizer, row["messages"], row["candidate"]), reward_model.max_length)
+                    # prompt + reply (they do unless the template splits them differently or the prompt had to be
+                    # fitted to the reward model's length), the same pass gives the base's log-probs for the KL:
+                    # one forward of the base per row instead of two
+                    ids, reply_start = conversation_ids(tokenizer, row["messages"], row["candidate"],
+                                                        reward_model.max_length)
+                    conversation = torch.tensor([ids], device=model.device)
                     hidden = last_hidden_state(model, input_ids=conversation)
-                    row["reward_candidate"] = float(reward_model.score_features(pooled(hidden)[None])[0])
+                    row["reward_candidate"] = float(reward_model.score_features(pooled(hidden, reply_start)[None])[0])
                     row["reward_current"] = reward_model.score(model, tokenizer, row["messages"], [row["current"]])[0]
                     if conversation[:, :sequence.shape[1]].equal(sequence):
                         base_hidden = hidden

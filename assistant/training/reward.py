@@ -1,7 +1,8 @@
 """Reward model from votes: a logistic scoring head on the frozen base model's mean-pooled hidden states.
 
 The seeds' RLHF pipeline is data collection -> reward model -> RL fine-tuning; this is the middle step. The head is
-tiny (hidden size + 1 parameters), so a few dozen votes train it in seconds, and it scores any (prompt, reply).
+tiny (2 x hidden size + 1 parameters: the conversation's and the reply's mean states), so a few dozen votes train
+it in seconds, and it scores any (prompt, reply).
 """
 
 from __future__ import annotations
@@ -32,29 +33,38 @@ class RewardConfig:
     seed: int = field(default=0, metadata={"help": "random seed"})
 
 
-def conversation_text(tokenizer, prompt: list[dict], reply: str) -> str:  # noqa: ANN001
-    return tokenizer.apply_chat_template([*prompt, {"role": "assistant", "content": reply}], tokenize=False)
+FEATURES = "mean of the conversation's and of the reply's last hidden states"
+
+
+def conversation_ids(tokenizer, prompt: list[dict], reply: str, max_length: int) -> tuple[list[int], int]:  # noqa: ANN001
+    """Token ids of prompt + reply, the prompt fitted to `max_length` (`fit_messages`), and where the reply starts."""
+    from assistant.training.fit import fit_messages
+
+    messages = fit_messages(tokenizer, prompt, reply, max_length).messages
+    head = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    text = tokenizer.apply_chat_template([*messages, {"role": "assistant", "content": reply}], tokenize=False)
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"][:max_length]  # only a reply alone over the budget
+    start = len(tokenizer(head, add_special_tokens=False)["input_ids"]) if text.startswith(head) else 0
+    return ids, min(start, len(ids) - 1)
 
 
 @torch.no_grad()
-def features(model, tokenizer, texts: list[str], max_length: int = 384) -> torch.Tensor:  # noqa: ANN001
-    """Mean-pooled last hidden state per text (the frozen base model: adapters are disabled by the caller)."""
+def features(model, tokenizer, conversations: list[tuple[list[dict], str]], max_length: int = 384) -> torch.Tensor:  # noqa: ANN001
+    """Features per (prompt, reply) from the frozen base (adapters are disabled by the caller)."""
     out = []
-    for text in texts:
-        hidden = last_hidden_state(model, input_ids=feature_ids(model, tokenizer, text, max_length))
-        out.append(pooled(hidden))
+    for prompt, reply in conversations:
+        ids, start = conversation_ids(tokenizer, prompt, reply, max_length)
+        out.append(pooled(last_hidden_state(model, input_ids=torch.tensor([ids], device=model.device)), start))
     return torch.stack(out)
 
 
-def feature_ids(model, tokenizer, text: str, max_length: int) -> torch.Tensor:  # noqa: ANN001
-    """The token ids (1 x n, on the model's device) whose hidden states make a text's features."""
-    return tokenizer(text, return_tensors="pt", add_special_tokens=False, truncation=True,
-                     max_length=max_length)["input_ids"].to(model.device)
+def pooled(hidden: torch.Tensor, reply_start: int) -> torch.Tensor:
+    """A conversation's features from its last hidden states (1 x n x d): their mean, then the reply's mean.
 
-
-def pooled(hidden: torch.Tensor) -> torch.Tensor:
-    """A text's features from its last hidden states (1 x n x d): their mean."""
-    return hidden[0].float().mean(dim=0).cpu()
+    The reply's own mean matters where the prompt is long: behind 300 tokens of retrieved sources, a citation is
+    a small part of the whole conversation's mean (a grounded vote's reply is about a sixth of it)."""
+    states = hidden[0].float()
+    return torch.cat([states.mean(dim=0), states[reply_start:].mean(dim=0)]).cpu()
 
 
 class RewardModel:
@@ -72,8 +82,8 @@ class RewardModel:
         return self.card.get("max_length", 384)
 
     def score(self, model, tokenizer, prompt: list[dict], replies: list[str]) -> list[float]:  # noqa: ANN001
-        texts = [conversation_text(tokenizer, prompt, r) for r in replies]
-        return self.score_features(features(model, tokenizer, texts, self.max_length)).tolist()
+        return self.score_features(features(model, tokenizer, [(prompt, r) for r in replies],
+                                            self.max_length)).tolist()
 
     @classmethod
     def load(cls, settings: Settings, name: str = "latest") -> RewardModel:
@@ -89,6 +99,9 @@ class RewardModel:
                 raise FileNotFoundError(f"no reward model {name!r}")
         state = torch.load(folder / "head.pt", weights_only=True)
         card = json.loads((folder / "card.json").read_text())
+        if card.get("features") != FEATURES:
+            raise ValueError(f"reward model {folder.name!r} reads an older kind of features: train a new one "
+                             "(python -m assistant train reward)")
         if card.get("base_model") != settings.model:
             raise ValueError(f"reward model {folder.name!r} was trained on {card.get('base_model')!r}, "
                              f"the base model is {settings.model!r}")
@@ -123,7 +136,7 @@ def train_reward(config: RewardConfig, settings: Settings, rows: list[dict], pro
     progress(0.05, "loading the base model")
     model, tokenizer, _ = load_base_for_training(settings, purpose="reward")
     model.eval()
-    texts = [conversation_text(tokenizer, r["prompt"], r.get("completion") or r["reply"]) for r in usable]
+    texts = [(r["prompt"], r.get("completion") or r["reply"]) for r in usable]
     feats = []
     for i in range(0, len(texts), 8):
         feats.append(features(model, tokenizer, texts[i:i + 8], config.max_length))
@@ -152,6 +165,7 @@ def train_reward(config: RewardConfig, settings: Settings, rows: list[dict], pro
         train_accuracy = float(((x[train] @ weight + bias > 0).float() == labels[train]).float().mean())
     majority = float(max(labels[hold].mean(), 1 - labels[hold].mean()))
     card = {"name": config.name, "base_model": settings.model, "kind": "logistic head on mean-pooled hidden states",
+            "features": FEATURES,
             "votes": len(usable), "train_votes": len(train), "heldout_votes": len(hold),
             "heldout_accuracy": round(accuracy, 3), "heldout_majority_baseline": round(majority, 3),
             "heldout_auc": None if auc is None else round(auc, 3),

@@ -24,6 +24,7 @@ from assistant.config import Settings
 from assistant.jobs import log_line
 from assistant.storage import atomic_dir, check_name
 from assistant.training import ddp
+from assistant.training.fit import fit_rows
 from assistant.training.forward import token_logprobs, trl_scores_completions_only
 from assistant.training.trl_setup import no_cache_keys
 
@@ -233,7 +234,13 @@ def train_rlhf(config: RLHFConfig, settings: Settings, progress=None, metric=Non
     started = time.perf_counter()
     work_dir = work_dir or settings.data_dir / "tmp" / name
     curve: list[dict] = []
+    fitted = {}
     if config.method in ("kto", "dpo"):
+        # grounded votes carry 400-800 tokens of sources: shorten those so the reply is trained on, not dropped
+        rows, fitted = fit_rows(tokenizer, rows, config.max_length)
+        if fitted["shortened"]:
+            log_line(f"{fitted['shortened']} of {fitted['rows']} rows had their sources or oldest turns shortened "
+                     f"to fit {config.max_length} tokens; {fitted['too_long']} still do not fit")
         train_loss = _trl_train(config.method, model, tokenizer, rows, config, work_dir, progress, metric, curve)
     else:
         from assistant.training.reward import RewardModel
@@ -259,6 +266,7 @@ def train_rlhf(config: RLHFConfig, settings: Settings, progress=None, metric=Non
         hyperparameters={**asdict(config), **(kto_weights(rows) if config.method == "kto" else {})},
         metrics={"train_loss": round(train_loss, 4), "train_seconds": round(train_seconds, 1), "processes": world,
                  "votes_used": len(rows), "started_from": start or "base", "trained_on": trained_on,
+                 "prompts_fitted": fitted,
                  "training_curve": curve},
         target_modules=sorted(settings.lora_targets),
     )

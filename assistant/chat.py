@@ -84,7 +84,9 @@ class TurnResult:
     user_message_id: int | None = None
     stopped: bool = False
     first_token_seconds: float | None = None
-    pending_call: dict | None = None  # a side-effect tool call the model proposed, run only once confirmed
+    # a call run only once the user confirms: a side-effect call the model proposed, or (with "offer") a call the
+    # checks suggest after the model's own call ran, such as drawing every group the message names
+    pending_call: dict | None = None
     # the exact prompt the answer was generated from (None: the answer is a tool's or a command's, not the model's)
     model_input: dict | None = None
 
@@ -205,7 +207,7 @@ class ChatEngine:
                 message, history, engine, result, owner=request.owner, conversation_id=conv.id
             ):
                 yield TurnUpdate(result, status=update)
-            if result.pending_call is not None:
+            if result.pending_call is not None and not result.pending_call.get("offer"):
                 # A tool that changes something waits for the user's yes (UI button, CLI --yes, API flag).
                 from assistant.tools.service import describe_call
 

@@ -74,7 +74,8 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
                 sys.stdout.flush()
                 printed = len(text)
     result = last.result
-    if result.pending_call is not None and args.yes:
+    offer = result.pending_call is not None and result.pending_call.get("offer")  # named in the answer already
+    if result.pending_call is not None and not offer and args.yes:
         confirmed = services.chat.confirm("cli", result.message_id, accept=True)
         result.tool_calls, result.images = confirmed.tool_calls, confirmed.images
         result.answer = confirmed.answer
@@ -94,7 +95,7 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
         print(f"image: {path}")
     for notice in result.notices:
         print(f"note: {notice}", file=sys.stderr)
-    if result.pending_call is not None:
+    if result.pending_call is not None and not offer:
         print("note: not run; repeat with --yes to run it", file=sys.stderr)
     return 0
 

@@ -159,6 +159,7 @@ def test_a_drawing_call_that_leaves_out_groups_runs_as_decided_and_names_them(se
     """The model decides, code checks: a call that draws only the stars of "two large red stars and a small blue
     circle" runs as it is, and the reply names the circle and the command that draws both."""
     from assistant.tools.decision import format_call
+    from assistant.ui.chat_tab import pending_view
 
     decision = format_call("generate_images", {"prompt": "large red stars", "n": 2, "model": "diffusion"})
     monkeypatch.setattr(services.llm, "generate", lambda *a, **k: (decision, None))
@@ -171,8 +172,18 @@ def test_a_drawing_call_that_leaves_out_groups_runs_as_decided_and_names_them(se
     assert f"`{command}`" in result.answer
     both = ask(services, command)  # the suggested command draws every group
     assert both.tool_calls[0]["result"]["labels"] == [[3, 0, 1]] * 2 + [[0, 2, 0]]
+    # and so does the offer, once the user confirms it (the Confirm button): a new reply, the first one kept
+    assert result.pending_call == {"name": "generate_images", "offer": True, "arguments": {
+        "prompt": "two large red stars and one small blue circle", "model": "diffusion"}}
+    assert pending_view((result.message_id, result.pending_call))[1].startswith("**Also run `generate_images(")
+    confirmed = services.chat.confirm("alice", result.message_id)
+    assert confirmed.tool_calls[0]["result"]["labels"] == [[3, 0, 1]] * 2 + [[0, 2, 0]]
+    assert len(confirmed.images) == 3 and confirmed.message_id != result.message_id
+    with pytest.raises(InputError, match="no proposed action"):  # once
+        services.chat.confirm("alice", result.message_id)
     # a call that draws what was asked gets no note
     monkeypatch.setattr(services.llm, "generate", lambda *a, **k: (
         format_call("generate_images", {"prompt": "two large red stars and a small blue circle"}), None))
     again = ask(services, "draw two large red stars and a small blue circle", tools_enabled=True)
     assert "asks for" not in again.answer and len(again.tool_calls[0]["result"]["labels"]) == 3
+    assert again.pending_call is None

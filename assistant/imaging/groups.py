@@ -2,10 +2,13 @@
 
 Used by the tool step to check the model's call against the user's own words: the call still runs as the model
 decided, and a request with more groups than the call draws gets a note saying so, with a command that draws them
-all. The tool-decision benchmark scores drawings with the same reading.
+all, and an offer to draw them all (a proposed call the user confirms with one click). The tool-decision benchmark
+scores drawings with the same reading.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from assistant.imaging.prompting import PromptError, guess_dataset, parse_composition
 
@@ -55,23 +58,32 @@ def describe(group: dict) -> str:
     return " ".join([count, *words, group["subject"] + plural])
 
 
-def missing_groups_note(message: str, arguments: dict) -> str:
-    """A note when the user's message names more drawable groups than the call draws ("" otherwise).
+@dataclass
+class MissingGroups:
+    note: str  # what the reply says
+    arguments: dict  # a generate_images call that draws every group the message names
+
+
+def missing_groups(message: str, arguments: dict) -> MissingGroups | None:
+    """When the user's message names more drawable groups than the call draws: a note, and the call that draws all.
 
     Only for a message that reads as two or more groups, each of the call's groups one of them (perhaps with an
     attribute left out), so a call that draws something else altogether is the model's choice, not a miss."""
     asked = drawn_groups(message)
     if len(asked) < 2:
-        return ""
+        return None
     drawn = drawn_groups(str(arguments.get("prompt", "")), arguments.get("n"))
 
     def part_of_the_request(group: dict) -> bool:  # an asked group, maybe with an attribute left out
         return any(all(a.get(key) == value for key, value in group.items() if key != "n") for a in asked)
 
     if not drawn or len(drawn) >= len(asked) or not all(map(part_of_the_request, drawn)):
-        return ""
+        return None
     phrase = " and ".join(describe(g) for g in asked)
     model = arguments.get("model")
     command = f"/draw {phrase}" + (f" with {model}" if model and model != "auto" else "")
-    return (f"Your message asks for {len(asked)} groups ({'; '.join(describe(g) for g in asked)}), and this call "
+    note = (f"Your message asks for {len(asked)} groups ({'; '.join(describe(g) for g in asked)}), and this call "
             f"drew {'; '.join(describe(g) for g in drawn)} only. To draw them all at once: `{command}`")
+    # the counts are in the phrase; the call's other choices (model, seed, temperature) stay
+    every = {**{k: v for k, v in arguments.items() if k not in ("prompt", "n")}, "prompt": phrase}
+    return MissingGroups(note, every)

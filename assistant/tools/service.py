@@ -223,13 +223,14 @@ class ToolService:
             done.update(how="model", decided_in_s=seconds)
             if call.name == "generate_images" and "error" not in done:
                 # code checks, the model decides: the call ran as chosen; groups it left out are named, with
-                # the command that draws them all
-                from assistant.imaging.groups import missing_groups_note
+                # the command that draws them all, and a call that does is offered for the user to confirm
+                from assistant.imaging.groups import missing_groups
 
-                note = missing_groups_note(message, call.arguments)
-                if note:
-                    done["summary"] = f"{done.get('summary', '')}\n\n{note}"
-                    done["missing_groups_note"] = note
+                missing = missing_groups(message, call.arguments)
+                if missing:
+                    done["summary"] = f"{done.get('summary', '')}\n\n{missing.note}"
+                    done["missing_groups_note"] = missing.note
+                    result.pending_call = {"name": call.name, "arguments": missing.arguments, "offer": True}
             result.tool_calls.append(done)
             result.images.extend(done.get("images", []))
             steps.append(({"name": call.name, "arguments": call.arguments}, _record_text(done)))

@@ -133,7 +133,9 @@ def pending_view(pending: tuple[int, dict] | None) -> tuple:
     if pending is None:
         return gr.update(visible=False), "", None
     message_id, call = pending
-    text = f"**Run {describe_call(call.get('name', '?'), call.get('arguments', {}))}?** It changes something."
+    described = describe_call(call.get("name", "?"), call.get("arguments", {}))
+    text = (f"**Also run {described}?** It draws every group your message names." if call.get("offer") else
+            f"**Run {described}?** It changes something.")
     return gr.update(visible=True), text, message_id
 
 

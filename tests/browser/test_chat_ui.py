@@ -222,3 +222,24 @@ def test_confirm_and_cancel_a_proposed_action(chat: Page, app):  # noqa: ANN001
     chat.reload(wait_until="load")
     chat.locator("#message textarea").wait_for()
     expect(row).to_be_hidden()  # done once, never offered again
+
+
+def test_an_offer_to_draw_every_named_group_draws_them_once_confirmed(chat: Page, app):  # noqa: ANN001
+    """After a drawing call that left out a group, the reply offers the call that draws them all (stored as the tool
+    step stores it: the model's partial call cannot be forced); Confirm draws 2 + 1 images as a new reply."""
+    send(chat, "/calc 2+5")
+    owner, cid = conversation_by_title(app, "/calc 2+5")
+    arguments = {"prompt": "two large red stars and one small blue circle", "model": "diffusion"}
+    app.store().add_message(cid, "assistant", "Drew two large red stars. Your message asks for 2 groups ...",
+                            meta={"pending_call": {"name": "generate_images", "arguments": arguments, "offer": True}})
+    chat.reload(wait_until="load")
+    chat.locator("#message textarea").wait_for()
+    row = chat.locator("#pending-call")
+    expect(row).to_be_visible(timeout=30_000)
+    expect(row).to_contain_text("Also run")
+    expect(row).to_contain_text("draws every group your message names")
+    chat.locator("#confirm-call").click()
+    images = chat.locator("#chatbot [data-testid='bot'] img")  # the chat shows each image as its own bubble
+    expect(images).to_have_count(3, timeout=60_000)
+    assert images.first.evaluate("img => img.naturalWidth") > 0, "the image did not load"
+    expect(row).to_be_hidden()

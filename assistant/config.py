@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     gate_qa_questions: int = Field(16, ge=0, description="knowledge-grounded questions checked (0 = skip)")
     gate_max_qa_drop: int = Field(2, ge=0, description="grounded questions the candidate may lose")
     gate_max_kl: float = Field(0.5, ge=0.0, description="mean KL to the base model per generated token (nats)")
+    gate_max_empty_rise: int = Field(
+        1, ge=0, description="held-out replies that say nothing besides citation markers the candidate may add"
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -6,9 +6,9 @@ Simulated users, each in its own data dir (its own votes, reward model and adapt
 - `short` likes replies under 40 words and dislikes longer ones;
 - `lists` likes replies laid out as a list (two or more bulleted or numbered lines) and dislikes prose;
 - `cites` asks about the shipped documents (`feedback_questions.jsonl`, written apart by a helper that read only
-  `knowledge/`) with retrieval on, and likes a reply that cites one of the sources it was given ([n]) and dislikes
-  one that does not (or that cites when none was retrieved). Its votes carry 400-800 tokens of sources each,
-  which the job fits to its length (`assistant/training/fit.py`);
+  `knowledge/`) with retrieval on, and likes an answer that cites the sources it was given ([n], no made-up
+  numbers) and says something besides the markers; it dislikes the others (and citing when none was retrieved).
+  Its votes carry 400-800 tokens of sources each, which the job fits to its length (`assistant/training/fit.py`);
 - `chinese` likes replies mostly written in Chinese (over half of their letters CJK) and dislikes the others. The
   prompts are English and the base model answered none of 40 in Chinese, so this user casts no 👍 at all and KTO
   has nothing to move towards: it is kept as a check of that failure mode, not run by default.
@@ -60,10 +60,13 @@ def is_list(text: str) -> bool:
 
 
 def cites_a_source(reply: str, sources: list) -> bool:
-    """With sources: cites at least one of them as [n]. Without: cites nothing."""
-    from assistant.knowledge.citations import cited_numbers
+    """With sources: an answer that cites them ([n], every number a real source) and says something besides the
+    markers (`grounded_answer`). Without: cites nothing.
 
-    return bool(cited_numbers(reply, len(sources))) if sources else not re.search(r"\[\d+\]", reply)
+    The first version liked any valid [n]; DPO on its votes learned to reply "[1] [2]" alone (bench_feedback.md)."""
+    from assistant.knowledge.citations import grounded_answer
+
+    return grounded_answer(reply, len(sources)) if sources else not re.search(r"\[\d+\]", reply)
 
 
 @dataclass
@@ -103,11 +106,18 @@ def held_out_replies(services, user: SimulatedUser, prompts: list[str], adapter:
 
 
 def summarize(results: list, user: SimulatedUser) -> dict:
+    from assistant.knowledge.citations import MIN_ANSWER_WORDS, prose_words
+
     replies = [r.answer for r in results]
     counts = [words(r) for r in replies]
+    grounded = [r for r in results if r.sources]
     return {"preferred": sum(user.likes(r.answer, r.sources) for r in results) / len(results),
             "mean_words": statistics.mean(counts), "mean_cjk": statistics.mean(cjk_share(r) for r in replies),
-            "with_sources": sum(bool(r.sources) for r in results) / len(results)}
+            "with_sources": len(grounded) / len(results),
+            # where retrieval found something: the replies a citation preference is really about
+            "preferred_with_sources": (sum(user.likes(r.answer, r.sources) for r in grounded) / len(grounded)
+                                       if grounded else None),
+            "empty": sum(prose_words(r) < MIN_ANSWER_WORDS for r in replies) / len(results)}
 
 
 def run_job(services, kind: str, config: dict) -> tuple[dict, float]:  # noqa: ANN001
@@ -118,6 +128,21 @@ def run_job(services, kind: str, config: dict) -> tuple[dict, float]:  # noqa: A
         print(services.jobs.log_tail(job_id))
         raise SystemExit(f"{kind} job {info.status}: {info.message}")
     return info.result or {}, time.perf_counter() - started
+
+
+def revote(services, user: str, simulated: SimulatedUser) -> int:  # noqa: ANN001
+    """Vote again on the stored replies under the user's rule as it is now (after a change to the rule)."""
+    from assistant.training.fit import source_bodies
+
+    changed = 0
+    for row in services.feedback.rows():
+        system = row["prompt"][0]["content"] if row["prompt"] and row["prompt"][0]["role"] == "system" else ""
+        found = source_bodies(system)
+        liked = simulated.likes(row["reply"], found[2] if found else [])
+        if liked != (row["value"] > 0):
+            services.feedback.vote(f"sim-{user}", row["message_id"], liked)
+            changed += 1
+    return changed
 
 
 def one_user(user: str, args: argparse.Namespace) -> dict:
@@ -143,6 +168,9 @@ def one_user(user: str, args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     if args.reuse_votes and services.feedback.stats()["total"]:
         train = []  # the votes are already in the store
+        if args.revote:
+            print(f"[{user}] {revote(services, user, simulated)} votes changed under the user's current rule",
+                  flush=True)
     for i, prompt in enumerate(train, 1):
         options = dict(owner=f"sim-{user}", knowledge_mode=simulated.knowledge_mode, tools_enabled=False,
                        params={"temperature": 0.9, "max_new_tokens": args.max_new_tokens})
@@ -193,6 +221,8 @@ def main() -> int:
     parser.add_argument("--learning-rate", type=float, default=None, help="RLHF learning rate (default: the job's)")
     parser.add_argument("--reuse-votes", action="store_true",
                         help="skip the voting when the data dir already holds votes (re-run only the jobs)")
+    parser.add_argument("--revote", action="store_true",
+                        help="with --reuse-votes: vote again on the stored replies under the user's current rule")
     parser.add_argument("--out", default="/tmp/feedback_loop.json", help="all numbers as JSON")
     args = parser.parse_args()
 

@@ -7,7 +7,7 @@ import torch
 from peft import LoraConfig, get_peft_model
 
 from assistant.adapters import AdapterCard, save_adapter
-from assistant.training.gate import GateRefused, promote, reward_verdict, run_gate, wilson
+from assistant.training.gate import GateRefused, empty_verdict, promote, reward_verdict, run_gate, wilson
 from assistant.training.reward import ranking_accuracy
 
 
@@ -25,6 +25,29 @@ def make_adapter(services, settings, name, gate=None):
 
 def report(passed, current="base", reasons=()):
     return {"passed": passed, "current": current, "reasons": list(reasons), "win_rate": 0.3 if reasons else 0.8}
+
+
+def test_replies_that_only_cite_are_counted_and_refused(settings):
+    """The `cites` user's first DPO adapter answered "[1] [2]" and copied source lines: the reward model and the
+    CoT set let it through, this check does not."""
+    answered = "It needs 1.21 gigawatts [2]."
+    empty = ["[1] [2]", "[1] (knowledge/vae.md, section: VAE › The trick)", "[1] [2] [3] [4] [5] [6] [7] ["]
+    rows = [{"candidate": c, "current": answered} for c in [*empty, answered]]
+    verdict, reasons = empty_verdict(rows, settings)
+    assert verdict == {"candidate": 3, "current": 0, "of": 4}
+    assert reasons == ["3 of 4 held-out replies say nothing besides citation markers (current: 0; may add 1)"]
+    assert empty_verdict(rows[:1] + rows[3:], settings) == ({"candidate": 1, "current": 0, "of": 2}, [])
+
+
+def test_a_grounded_answer_cites_real_sources_and_says_something():
+    from assistant.knowledge.citations import grounded_answer
+
+    assert grounded_answer("It needs 1.21 gigawatts [2].", 2)
+    assert grounded_answer("因为 VAE 生成的图片通常比 GAN 更模糊 [1]。", 1)  # a Chinese character is a word
+    assert not grounded_answer("It needs 1.21 gigawatts [3].", 2)  # a source that was not given
+    assert not grounded_answer("It needs 1.21 gigawatts, as the manual says.", 2)  # no citation
+    assert not grounded_answer("[1] [2]", 2)
+    assert not grounded_answer("[1] (knowledge/vae.md, section: VAE › The trick)", 1)
 
 
 def test_wilson_interval():

@@ -44,3 +44,26 @@ def cited_numbers(answer: str, n_sources: int) -> list[int]:
         if 1 <= number <= n_sources and number not in seen:
             seen.append(number)
     return seen
+
+
+MIN_ANSWER_WORDS = 4  # "It needs 1.21 gigawatts [2]." says enough
+_MARKER = re.compile(r"\[(\d+)\]")
+_WORD = re.compile(r"[^\W\u4e00-\u9fff]+|[\u4e00-\u9fff]")  # a Chinese character counts as a word
+_SOURCE_LINE = re.compile(r"^\s*\[\d+\]\s*\([^\n)]*\)[^\n]*$", re.M)  # "[1] (doc.md, section …)" copied over
+
+
+def grounded_answer(answer: str, n_sources: int, min_words: int = MIN_ANSWER_WORDS) -> bool:
+    """An answer that cites the sources it was given and says something itself.
+
+    At least one [n] marker, every marker a source that exists, and `min_words` words besides the markers and any
+    source line copied from the prompt: "[1] [2]" or "[1] (retrieval.md, section …)" alone answers nothing (a DPO
+    adapter trained on citing alone learned to write just that: docs/bench_feedback.md)."""
+    numbers = [int(n) for n in _MARKER.findall(answer)]
+    if not numbers or not all(1 <= n <= n_sources for n in numbers):
+        return False
+    return prose_words(answer) >= min_words
+
+
+def prose_words(answer: str) -> int:
+    """Words of an answer besides its [n] markers and any "[n] (source, location)" line copied from the prompt."""
+    return len(_WORD.findall(_MARKER.sub(" ", _SOURCE_LINE.sub(" ", answer))))

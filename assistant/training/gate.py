@@ -129,7 +129,8 @@ _CITATION = re.compile(r"\[(\d+)\]")
 
 
 def qa_results(services, adapter: str | None, n: int) -> list[bool] | str:  # noqa: ANN001
-    """Grounded questions: correct when the reply cites a retrieved chunk of the question's own document.
+    """Grounded questions: correct when the reply cites a retrieved chunk of the question's own document, and only
+    real sources, and says something besides the markers (`grounded_answer`: "[1] [2]" alone answers nothing).
 
     Returns a reason string when the knowledge base cannot be used here."""
     if n <= 0:
@@ -141,6 +142,7 @@ def qa_results(services, adapter: str | None, n: int) -> list[bool] | str:  # no
     except Exception as exc:  # noqa: BLE001 - an optional check: say why it did not run
         return f"not run: knowledge base unavailable ({exc})"
     from assistant.chat import KNOWLEDGE_RULES
+    from assistant.knowledge.citations import grounded_answer
     from assistant.prompts import system_prompt
 
     questions, conversations, retrieved = _jsonl(QA_QUESTIONS)[:n], [], []
@@ -154,8 +156,8 @@ def qa_results(services, adapter: str | None, n: int) -> list[bool] | str:  # no
     for question, hits, reply in zip(questions, retrieved, _generate(services, adapter, conversations, QA_TOKENS),
                                      strict=True):
         cited = {int(i) for i in _CITATION.findall(reply)}
-        results.append(any(1 <= i <= len(hits) and Path(hits[i - 1].source).name == question["source"]
-                           for i in cited))
+        results.append(grounded_answer(reply, len(hits)) and any(
+            Path(hits[i - 1].source).name == question["source"] for i in cited))
     return results
 
 
@@ -266,6 +268,21 @@ def reward_verdict(rows: list[dict], settings, judge: dict | None = None) -> tup
     return verdict, reasons
 
 
+def empty_verdict(rows: list[dict], settings: Settings) -> tuple[dict, list[str]]:
+    """Held-out replies that say nothing besides citation markers, candidate vs current, and the reason to refuse.
+
+    A reply that is only "[1] [2]" or a copied source line is what DPO on citations alone learned to write, and
+    neither the reward model (it liked the markers) nor the CoT set (no sources) caught it."""
+    from assistant.knowledge.citations import MIN_ANSWER_WORDS, prose_words
+
+    empty = {k: sum(prose_words(r[k]) < MIN_ANSWER_WORDS for r in rows) for k in ("candidate", "current")}
+    reasons = []
+    if empty["candidate"] - empty["current"] > settings.gate_max_empty_rise:
+        reasons.append(f"{empty['candidate']} of {len(rows)} held-out replies say nothing besides citation markers "
+                       f"(current: {empty['current']}; may add {settings.gate_max_empty_rise})")
+    return {**empty, "of": len(rows)}, reasons
+
+
 def run_gate(settings: Settings, candidate: str, current: str | None = "default", model=None, tokenizer=None,  # noqa: ANN001, C901
              trained_on: list[int] | None = None, curve: list[dict] | None = None, progress=None) -> dict:
     """Evaluate `candidate` against `current` ("default" = the promoted adapter now), write the report to its card
@@ -305,8 +322,8 @@ def run_gate(settings: Settings, candidate: str, current: str | None = "default"
     t = time.perf_counter()
     qa_candidate = qa_results(services, candidate, settings.gate_qa_questions)
     qa_current = qa_candidate if isinstance(qa_candidate, str) else _cached(
-        services, current, f"qa{settings.gate_qa_questions}", lambda: qa_results(services, current,
-                                                                                 settings.gate_qa_questions))
+        services, current, f"qa{settings.gate_qa_questions}-answered",  # "-answered": the scorer of 2026-12-05
+        lambda: qa_results(services, current, settings.gate_qa_questions))
     progress(0.8, "gate: grounded questions")
     timings["qa_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
@@ -339,6 +356,8 @@ def run_gate(settings: Settings, candidate: str, current: str | None = "default"
         if sum(qa_current) - sum(qa_candidate) > settings.gate_max_qa_drop:
             reasons.append(f"grounded QA {sum(qa_candidate)}/{len(qa_candidate)} vs {sum(qa_current)}: more than "
                            f"{settings.gate_max_qa_drop} lost")
+    report["empty_replies"], why = empty_verdict(rows, settings)
+    reasons += why
     report["kl_to_base"] = scores["kl_to_base"]
     if scores["kl_to_base"] > settings.gate_max_kl:
         reasons.append(f"KL to the base {scores['kl_to_base']:.3f} > {settings.gate_max_kl}")
@@ -387,6 +406,10 @@ def report_markdown(report: dict, curve: list[dict] | None = None) -> str:
                      f"{qa['current']}/{qa['of']} | lose ≤ {t.get('gate_max_qa_drop')} |")
     else:
         lines.append(f"| grounded QA | {qa} | | |")
+    if "empty_replies" in report:  # reports written before 2026-12-05 lack it
+        empty = report["empty_replies"]
+        lines.append(f"| held-out replies with nothing besides [n] markers | {empty['candidate']}/{empty['of']} | "
+                     f"{empty['current']}/{empty['of']} | add ≤ {t.get('gate_max_empty_rise')} |")
     lines.append(f"| KL to base (nats/token) | {report['kl_to_base']} | — | ≤ {t.get('gate_max_kl')} |")
     lines.append(f"| mean words per reply | {report['mean_words']['candidate']} | {report['mean_words']['current']} "
                  "| — |")

@@ -194,6 +194,8 @@ def one_user(user: str, args: argparse.Namespace) -> dict:
         job_config["learning_rate"] = args.learning_rate
     if args.beta:
         job_config["beta"] = args.beta
+    if args.sft_weight:
+        job_config["sft_weight"] = args.sft_weight
     card, job_seconds = run_job(services, "rlhf", job_config)
     after = summarize(held_out_replies(services, simulated, heldout, name, 128), simulated)
     return {"user": user, "description": simulated.description, "votes": stats, "before": before, "after": after,
@@ -218,6 +220,7 @@ def main() -> int:
     parser.add_argument("--gate-qa", type=int, default=None,
                         help="grounded questions in the gate (default: 16 for users asking with retrieval, else 0)")
     parser.add_argument("--data-dir", default=None, help="one sub-folder per user")
+    parser.add_argument("--sft-weight", type=float, default=None, help="DPO: NLL weight on chosen replies (RPO)")
     parser.add_argument("--learning-rate", type=float, default=None, help="RLHF learning rate (default: the job's)")
     parser.add_argument("--reuse-votes", action="store_true",
                         help="skip the voting when the data dir already holds votes (re-run only the jobs)")

@@ -29,15 +29,19 @@ def lora_b_norm(folder):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["kto", "dpo"])
+@pytest.mark.parametrize("method", ["kto", "dpo", "dpo+sft"])
 def test_trl_methods_change_the_lora_weights(services, settings, method):
     cast_votes(services)
-    card = train_rlhf(RLHFConfig(method=method, steps=2, batch_size=2, min_votes=2, evaluate=False,
-                                 name=f"t-{method}", learning_rate=1e-2, max_length=128), settings)
-    folder = settings.adapters_dir / f"t-{method}"
+    name = "t-" + method.replace("+", "-")
+    sft_weight = 1.0 if method == "dpo+sft" else 0.0  # RPO: DPO plus an NLL term on the chosen replies
+    card = train_rlhf(RLHFConfig(method=method.split("+")[0], steps=2, batch_size=2, min_votes=2, evaluate=False,
+                                 name=name, learning_rate=1e-2, max_length=128, sft_weight=sft_weight), settings)
+    assert card["hyperparameters"]["sft_weight"] == sft_weight
+    method = method.split("+")[0]
+    folder = settings.adapters_dir / name
     assert card["method"] == f"rlhf-{method}" and card["metrics"]["votes_used"] >= 2
     assert lora_b_norm(folder) > 0  # LoRA B starts at zero: any change is the training
-    services.adapters.check_compatible(f"t-{method}")
+    services.adapters.check_compatible(name)
     assert not (folder / "ref").exists()  # trl's frozen reference copy is not part of the adapter
 
 

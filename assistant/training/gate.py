@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 import time
 from pathlib import Path
 
@@ -125,7 +124,6 @@ def cot_results(services, adapter: str | None) -> list[bool]:  # noqa: ANN001
                                                                                              strict=True)]
 
 
-_CITATION = re.compile(r"\[(\d+)\]")
 
 
 def qa_results(services, adapter: str | None, n: int) -> list[bool] | str:  # noqa: ANN001
@@ -142,7 +140,7 @@ def qa_results(services, adapter: str | None, n: int) -> list[bool] | str:  # no
     except Exception as exc:  # noqa: BLE001 - an optional check: say why it did not run
         return f"not run: knowledge base unavailable ({exc})"
     from assistant.chat import KNOWLEDGE_RULES
-    from assistant.knowledge.citations import grounded_answer
+    from assistant.knowledge.citations import cited_numbers, grounded_answer
     from assistant.prompts import system_prompt
 
     questions, conversations, retrieved = _jsonl(QA_QUESTIONS)[:n], [], []
@@ -155,9 +153,8 @@ def qa_results(services, adapter: str | None, n: int) -> list[bool] | str:  # no
     results = []
     for question, hits, reply in zip(questions, retrieved, _generate(services, adapter, conversations, QA_TOKENS),
                                      strict=True):
-        cited = {int(i) for i in _CITATION.findall(reply)}
         results.append(grounded_answer(reply, len(hits)) and any(
-            Path(hits[i - 1].source).name == question["source"] for i in cited))
+            Path(hits[i - 1].source).name == question["source"] for i in cited_numbers(reply, len(hits))))
     return results
 
 

@@ -12,11 +12,12 @@ Simulated users, each in its own data dir (its own votes, reward model and adapt
 - `chinese` likes replies mostly written in Chinese (over half of their letters CJK) and dislikes the others. The
   prompts are English and the base model answered none of 40 in Chinese, so this user casts no 👍 at all and KTO
   has nothing to move towards: it is kept as a check of that failure mode, not run by default.
-Each chats through `ChatEngine.run` (two replies per prompt: the answer and a Regenerate) and votes through
-`FeedbackStore.vote`, the same calls the UI's Send, Regenerate and 👍/👎 make. Then the real jobs run as JobRunner
-subprocesses: the reward model (what the gate scores with), then the RLHF job, whose evaluation gate compares the new
-adapter with the base (reward-model win rate on held-out prompts, the 50 CoT problems, KL). Reported per user: the
-share of held-out replies that meet the preference before and after, the gate's numbers and the job wall time.
+Each chats through `ChatEngine.run` (by default two replies per prompt: the answer and a Regenerate; `--replies`)
+and votes through `FeedbackStore.vote`, the same calls the UI's Send, Regenerate and 👍/👎 make. Then the real jobs
+run as JobRunner subprocesses: the reward model (what the gate scores with), then the RLHF job, whose evaluation gate
+compares the new adapter with the base (reward-model win rate on held-out prompts, the 50 CoT problems, KL).
+Reported per user: the share of held-out replies that meet the preference before and after, the gate's numbers and
+the job wall time.
 """
 
 from __future__ import annotations
@@ -175,9 +176,10 @@ def one_user(user: str, args: argparse.Namespace) -> dict:
         options = dict(owner=f"sim-{user}", knowledge_mode=simulated.knowledge_mode, tools_enabled=False,
                        params={"temperature": 0.9, "max_new_tokens": args.max_new_tokens})
         first = services.chat.run(TurnRequest(message=prompt, **options))
-        second = services.chat.run(TurnRequest(message="", conversation_id=first.conversation_id, regenerate=True,
-                                               **options))
-        for reply in (first, second):
+        # each Regenerate replaces the reply in the conversation; its vote stays with the reply it was cast on
+        again = [services.chat.run(TurnRequest(message="", conversation_id=first.conversation_id, regenerate=True,
+                                               **options)) for _ in range(args.replies - 1)]
+        for reply in (first, *again):
             services.feedback.vote(f"sim-{user}", reply.message_id, simulated.likes(reply.answer, reply.sources))
         if i % 10 == 0:
             print(f"[{user}] voted on {i}/{len(train)} prompts ({time.perf_counter() - started:.0f} s)", flush=True)
@@ -186,7 +188,8 @@ def one_user(user: str, args: argparse.Namespace) -> dict:
     print(f"[{user}] votes: {stats['total']} ({stats['up']} up, {stats['down']} down) in {voting_seconds:.0f} s",
           flush=True)
 
-    before = summarize(held_out_replies(services, simulated, heldout, None, 128, record=True), simulated)
+    before_replies = held_out_replies(services, simulated, heldout, None, 128, record=True)
+    before = summarize(before_replies, simulated)
     reward, reward_seconds = run_job(services, "reward", {"min_votes": 8})
     name = f"rlhf-{user}-{args.method}-{time.strftime('%H%M%S')}"
     job_config = {"method": args.method, "name": name, "steps": args.steps, "start_from": "base", "evaluate": True}
@@ -197,7 +200,8 @@ def one_user(user: str, args: argparse.Namespace) -> dict:
     if args.sft_weight:
         job_config["sft_weight"] = args.sft_weight
     card, job_seconds = run_job(services, "rlhf", job_config)
-    after = summarize(held_out_replies(services, simulated, heldout, name, 128), simulated)
+    after_replies = held_out_replies(services, simulated, heldout, name, 128)
+    after = summarize(after_replies, simulated)
     return {"user": user, "description": simulated.description, "votes": stats, "before": before, "after": after,
             "reward_model": {k: reward.get(k) for k in ("votes", "heldout_accuracy", "heldout_majority_baseline")},
             "reward_seconds": reward_seconds, "job_seconds": job_seconds,
@@ -205,13 +209,20 @@ def one_user(user: str, args: argparse.Namespace) -> dict:
             "gate": card.get("metrics", {}).get("gate", {}), "adapter": name, "data_dir": str(data_dir),
             "method": card.get("method"), "hyperparameters": card.get("hyperparameters"),
             "prompts_fitted": card.get("metrics", {}).get("prompts_fitted"),
-            "voting_seconds": voting_seconds}
+            "voting_seconds": voting_seconds, "replies_per_prompt": args.replies,
+            # to read, not only count: a preference met by a trick shows in the replies (bench_feedback.md, run 1)
+            "heldout_replies": [{"prompt": p, "sources": len(b.sources), "before": b.answer, "after": a.answer,
+                                 "liked_before": simulated.likes(b.answer, b.sources),
+                                 "liked_after": simulated.likes(a.answer, a.sources)}
+                                for p, b, a in zip(heldout, before_replies, after_replies, strict=True)]}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", default="short,lists,cites", help="comma-separated: " + ", ".join(USERS))
-    parser.add_argument("--prompts", type=int, default=100, help="voted prompts (two replies, two votes each)")
+    parser.add_argument("--prompts", type=int, default=100, help="voted prompts (--replies replies and votes each)")
+    parser.add_argument("--replies", type=int, default=2,
+                        help="replies per voted prompt: the answer and replies-1 Regenerates, each voted on")
     parser.add_argument("--heldout", type=int, default=20)
     parser.add_argument("--method", default="auto", choices=["auto", "dpo", "kto"])
     parser.add_argument("--beta", type=float, default=None, help="DPO/KTO beta (default: the job's)")

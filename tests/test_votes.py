@@ -56,6 +56,10 @@ def test_exports_kto_and_dpo_load_with_datasets(services, tmp_path):
     assert dpo[0]["rejected"][0]["content"] == first.answer
     stats = store.stats()
     assert stats["total"] == 2 and stats["by_adapter"]["base"] == {"👎": 1, "👍": 1}
+    assert stats["pairs"] == 1
+    third = reply(services, conversation_id=first.conversation_id, regenerate=True)
+    store.vote("alice", third.message_id, False)  # a second 👎 to the same message pairs with the 👍 too
+    assert store.stats()["pairs"] == 2
 
 
 def test_votes_train_on_what_the_model_saw_sources_included(services, monkeypatch, tmp_path):

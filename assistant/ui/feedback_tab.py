@@ -30,7 +30,9 @@ def build_feedback_tab(services, access: Access | None = None) -> None:  # noqa:
         by_adapter = [{"adapter": a, "👍": c.get("👍", 0), "👎": c.get("👎", 0)}
                       for a, c in stats["by_adapter"].items()]
         by_day = [{"day": d, "👍": c.get("👍", 0), "👎": c.get("👎", 0)} for d, c in stats["by_day"].items()]
-        head = f"**{stats['total']} votes** — {stats['up']} 👍, {stats['down']} 👎 · auto-retrain: " + (
+        head = (f"**{stats['total']} votes** — {stats['up']} 👍, {stats['down']} 👎 · **{stats['pairs']} "
+                f"preference pairs** (a 👍 and a 👎 reply to the same message, which Regenerate makes: DPO learns "
+                f"from these, and needs dozens) · auto-retrain: ") + (
             f"every {settings.auto_retrain_every} new votes" if settings.auto_retrain_every else
             "off (set ASSISTANT_AUTO_RETRAIN_EVERY=N)")
         return head, _frame(by_adapter, ["adapter", "👍", "👎"]), _frame(by_day, ["day", "👍", "👎"])

@@ -175,6 +175,10 @@ class Settings(BaseSettings):
     gate_max_empty_rise: int = Field(
         1, ge=0, description="held-out replies that say nothing besides citation markers the candidate may add"
     )
+    gate_max_pasted_rise: float = Field(
+        0.25, ge=0.0, le=1.0, description="share of the held-out prompts on which the candidate may paste a source "
+        "passage (half its words copied verbatim from the sources it was given) more often than the current default"
+    )
 
     @classmethod
     def settings_customise_sources(

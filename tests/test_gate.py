@@ -7,7 +7,15 @@ import torch
 from peft import LoraConfig, get_peft_model
 
 from assistant.adapters import AdapterCard, save_adapter
-from assistant.training.gate import GateRefused, empty_verdict, promote, reward_verdict, run_gate, wilson
+from assistant.training.gate import (
+    GateRefused,
+    empty_verdict,
+    pasted_verdict,
+    promote,
+    reward_verdict,
+    run_gate,
+    wilson,
+)
 from assistant.training.reward import ranking_accuracy
 
 
@@ -37,6 +45,35 @@ def test_replies_that_only_cite_are_counted_and_refused(settings):
     assert verdict == {"candidate": 3, "current": 0, "of": 4}
     assert reasons == ["3 of 4 held-out replies say nothing besides citation markers (current: 0; may add 1)"]
     assert empty_verdict(rows[:1] + rows[3:], settings) == ({"candidate": 1, "current": 0, "of": 2}, [])
+
+
+def test_replies_that_paste_a_source_passage_are_counted_and_refused(settings):
+    """The twenty-second session's `cites` adapter (21 pairs) answered by pasting the retrieved passage under its
+    source line: cited, long enough, liked by the user's rule and the reward model; this check counts it."""
+    from assistant.chat import KNOWLEDGE_RULES
+    from assistant.knowledge.citations import format_context
+    from assistant.prompts import system_prompt
+
+    passage = ("Fine-tuning can make a model forget what it knew. LoRA reduces the risk because the base weights "
+               "never change, and the adapter can be switched off at any time.")
+    hits = [{"source": "knowledge/lora-peft.md", "location": "section: Catastrophic forgetting", "text": passage},
+            {"source": "knowledge/vae.md", "location": "section: VAE", "text": "A VAE encodes an image."}]
+    system = system_prompt("You are helpful.", "direct", KNOWLEDGE_RULES + "\n\nSources:\n" + format_context(hits))
+    grounded = [{"role": "system", "content": system}, {"role": "user", "content": "Does LoRA help, and why?"}]
+    pasted = "[1] (knowledge/lora-peft.md, section: Catastrophic forgetting)\n" + passage
+    answered = "Yes [1]: the base weights stay frozen, so switching the adapter off gives back the original model."
+    rows = [{"messages": grounded, "candidate": pasted, "current": answered} for _ in range(3)]
+    rows.append({"messages": grounded, "candidate": answered, "current": answered})
+    verdict, reasons = pasted_verdict(rows, settings)
+    assert verdict == {"candidate": 3, "current": 0, "of": 4}
+    assert reasons == ["3 of 4 held-out replies paste a source passage instead of answering (current: 0; may add 1)"]
+    # a quote of a few words inside an answer is not a paste, and without sources there is nothing to paste
+    quoting = ("Yes [1]. LoRA trains two small matrices beside frozen layers, so what the model knew stays in place: "
+               "as the source puts it, the base weights never change, and the adapter can be switched off.")
+    ungrounded = [{"role": "system", "content": "You are helpful."}, grounded[1]]
+    rows = [{"messages": grounded, "candidate": quoting, "current": answered},
+            {"messages": ungrounded, "candidate": pasted, "current": answered}]
+    assert pasted_verdict(rows, settings) == ({"candidate": 0, "current": 0, "of": 2}, [])
 
 
 def test_a_grounded_answer_cites_real_sources_and_says_something():

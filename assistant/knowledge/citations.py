@@ -67,3 +67,30 @@ def grounded_answer(answer: str, n_sources: int, min_words: int = MIN_ANSWER_WOR
 def prose_words(answer: str) -> int:
     """Words of an answer besides its [n] markers and any "[n] (source, location)" line copied from the prompt."""
     return len(_WORD.findall(_MARKER.sub(" ", _SOURCE_LINE.sub(" ", answer))))
+
+
+PASTE_SPAN = 8  # words in a row: "the base weights never change, and the" is a quote, a shared phrase is not
+PASTED = 0.5  # a reply at least this much inside copied spans pastes its source instead of answering
+
+
+def word_spans(texts: list[str], span: int = PASTE_SPAN) -> set[tuple[str, ...]]:
+    """Every run of `span` words (lower-cased; a Chinese character is a word) in the texts."""
+    spans = set()
+    for text in texts:
+        words = _WORD.findall(text.lower())
+        spans.update(tuple(words[i:i + span]) for i in range(len(words) - span + 1))
+    return spans
+
+
+def pasted_share(answer: str, spans: set[tuple[str, ...]], span: int = PASTE_SPAN) -> float:
+    """The share of an answer's own words (markers and copied source lines left out) that sit inside a run of
+    `span` words found verbatim in the sources (`word_spans`). A `cites` adapter learned to answer by pasting the
+    retrieved passage under "[1]" (docs/bench_feedback.md, twenty-second session)."""
+    words = _WORD.findall(_MARKER.sub(" ", _SOURCE_LINE.sub(" ", answer)).lower())
+    if len(words) < span:
+        return 0.0
+    covered = [False] * len(words)
+    for i in range(len(words) - span + 1):
+        if tuple(words[i:i + span]) in spans:
+            covered[i:i + span] = [True] * span
+    return sum(covered) / len(words)

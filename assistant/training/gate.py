@@ -280,6 +280,30 @@ def empty_verdict(rows: list[dict], settings: Settings) -> tuple[dict, list[str]
     return {**empty, "of": len(rows)}, reasons
 
 
+def pasted_verdict(rows: list[dict], settings: Settings) -> tuple[dict, list[str]]:
+    """Held-out replies that paste a source passage instead of answering, candidate vs current, and the reason to
+    refuse. A `cites` adapter trained on 21 pairs learned this: its pastes carry a citation and enough words, so the
+    user's rule, the reward model and the grounded QA all liked them (docs/bench_feedback.md)."""
+    from assistant.knowledge.citations import PASTED, pasted_share, word_spans
+    from assistant.training.fit import source_bodies
+
+    pasted = {"candidate": 0, "current": 0}
+    for row in rows:
+        system = row["messages"][0]["content"] if row["messages"][0]["role"] == "system" else ""
+        found = source_bodies(system)
+        if not found:
+            continue  # nothing was retrieved: nothing to paste
+        spans = word_spans([text for _, text in found[2]])
+        for key in pasted:
+            pasted[key] += pasted_share(row[key], spans) >= PASTED
+    reasons = []
+    allowed = settings.gate_max_pasted_rise * len(rows)
+    if pasted["candidate"] - pasted["current"] > allowed:
+        reasons.append(f"{pasted['candidate']} of {len(rows)} held-out replies paste a source passage instead of "
+                       f"answering (current: {pasted['current']}; may add {allowed:.0f})")
+    return {**pasted, "of": len(rows)}, reasons
+
+
 def run_gate(settings: Settings, candidate: str, current: str | None = "default", model=None, tokenizer=None,  # noqa: ANN001, C901
              trained_on: list[int] | None = None, curve: list[dict] | None = None, progress=None) -> dict:
     """Evaluate `candidate` against `current` ("default" = the promoted adapter now), write the report to its card
@@ -355,6 +379,8 @@ def run_gate(settings: Settings, candidate: str, current: str | None = "default"
                            f"{settings.gate_max_qa_drop} lost")
     report["empty_replies"], why = empty_verdict(rows, settings)
     reasons += why
+    report["pasted_replies"], why = pasted_verdict(rows, settings)
+    reasons += why
     report["kl_to_base"] = scores["kl_to_base"]
     if scores["kl_to_base"] > settings.gate_max_kl:
         reasons.append(f"KL to the base {scores['kl_to_base']:.3f} > {settings.gate_max_kl}")
@@ -407,6 +433,10 @@ def report_markdown(report: dict, curve: list[dict] | None = None) -> str:
         empty = report["empty_replies"]
         lines.append(f"| held-out replies with nothing besides [n] markers | {empty['candidate']}/{empty['of']} | "
                      f"{empty['current']}/{empty['of']} | add ≤ {t.get('gate_max_empty_rise')} |")
+    if "pasted_replies" in report:  # reports written before the twenty-second session lack it
+        pasted = report["pasted_replies"]
+        lines.append(f"| held-out replies that paste a source passage | {pasted['candidate']}/{pasted['of']} | "
+                     f"{pasted['current']}/{pasted['of']} | add ≤ {t.get('gate_max_pasted_rise', 0):.0%} of them |")
     lines.append(f"| KL to base (nats/token) | {report['kl_to_base']} | — | ≤ {t.get('gate_max_kl')} |")
     lines.append(f"| mean words per reply | {report['mean_words']['candidate']} | {report['mean_words']['current']} "
                  "| — |")

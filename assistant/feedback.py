@@ -151,7 +151,7 @@ class FeedbackStore:
         return {"total": len(rows), "up": sum(r["value"] > 0 for r in rows),
                 "down": sum(r["value"] < 0 for r in rows),
                 # what DPO learns from; 15 pairs in 200 votes taught a marker trick, 90 a preference (bench_feedback.md)
-                "pairs": len(self.dpo_rows()),
+                "pairs": len(self.dpo_rows(rows=rows)),
                 "by_adapter": {k: dict(v) for k, v in by_adapter.items()},
                 "by_day": {k: dict(v) for k, v in sorted(by_day.items())}}
 
@@ -162,19 +162,21 @@ class FeedbackStore:
         return rows[:limit]
 
     # --- training data ----------------------------------------------------------------------------
-    def training_rows(self, include_legacy: bool = False) -> list[dict]:
-        """Votes fit to learn from: the model wrote the reply and we know what it was given (unless include_legacy)."""
-        return [r for r in self.rows() if r.get("prompt") and (include_legacy or trainable(r))]
+    def training_rows(self, include_legacy: bool = False, rows: list[dict] | None = None) -> list[dict]:
+        """Votes fit to learn from: the model wrote the reply and we know what it was given (unless include_legacy).
+        `rows`: votes already read (`rows()`), so a caller that has them does not read the store again."""
+        return [r for r in (self.rows() if rows is None else rows)
+                if r.get("prompt") and (include_legacy or trainable(r))]
 
     def kto_rows(self, include_legacy: bool = False) -> list[dict]:
         """Unpaired thumbs: (the model's input messages, its completion, label) — what KTO learns from."""
         return [{"prompt": r["prompt"], "completion": [{"role": "assistant", "content": _completion(r)}],
                  "label": r["value"] > 0, **_flags(r)} for r in self.training_rows(include_legacy)]
 
-    def dpo_rows(self, include_legacy: bool = False) -> list[dict]:
+    def dpo_rows(self, include_legacy: bool = False, rows: list[dict] | None = None) -> list[dict]:
         """Pairs: replies to the same user message with opposite votes (Regenerate makes these)."""
         groups: dict[int, dict[int, list[dict]]] = {}
-        for r in self.training_rows(include_legacy):
+        for r in self.training_rows(include_legacy, rows):
             if r.get("user_message_id") is not None:
                 groups.setdefault(r["user_message_id"], {}).setdefault(r["value"], []).append(r)
         pairs = []

@@ -53,9 +53,9 @@ class Settings(BaseSettings):
     )
     train_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         "auto",
-        description="weights of the frozen base while training LoRA: auto = bfloat16 for SFT where the CPU or GPU "
-        "computes in it natively (AVX512-BF16/AMX, Ampere+; about 2x faster per step), float32 for RLHF and "
-        "elsewhere; adapters stay float32",
+        description="weights of the frozen base while training LoRA, fitting the reward model and scoring in the "
+        "gate: auto = bfloat16 where the CPU or GPU computes in it natively (AVX512-BF16/AMX, Ampere+; about 2x "
+        "faster per step), float32 elsewhere; adapters stay float32",
     )
 
     # --- places ----------------------------------------------------------------------------
@@ -266,13 +266,14 @@ class Settings(BaseSettings):
         return "llamacpp" if is_gguf and find_spec("llama_cpp") is not None else "torch"
 
     def resolved_train_dtype(self, purpose: str = "sft") -> str:
-        """`auto` -> bfloat16 for SFT where the hardware has bf16 arithmetic (emulating it on AVX2 is ~4x slower),
-        else fp32. RLHF stays fp32 under auto: its one bf16 run moved a preference less than the fp32 runs had
-        (docs/training.md), and the two are not yet told apart from run-to-run variance."""
+        """`auto` -> bfloat16 where the hardware has bf16 arithmetic (emulating it on AVX2 is ~4x slower), else fp32.
+
+        The same for every purpose (SFT, RLHF, the reward model, the gate): the reward head is fitted on features in
+        one dtype and read in the gate in the same one. RLHF was fp32 until one bf16 run moved a preference less;
+        the same 200 votes trained both ways since moved it alike, in half the time (docs/bench_feedback.md)."""
+        del purpose  # kept so callers say what they load the base for; every purpose resolves alike
         if self.train_dtype != "auto":
             return self.train_dtype
-        if purpose != "sft":  # rlhf, reward, gate
-            return "float32"
         import torch
 
         if self.resolved_device() == "cuda":

@@ -172,13 +172,15 @@ def test_the_gate_runs_end_to_end_and_refuses_without_a_reward_model(services, s
 
 def test_reward_and_kl_share_the_base_forward_and_match_separate_passes(settings):
     """Per held-out row: the base's pass over the conversation gives the candidate's reward and the base side of
-    the KL; the scores equal those of separate passes, with three backbone forwards per row instead of four."""
+    the KL; the scores equal those of separate passes, with three backbone forwards per row instead of four. A
+    grounded row is read as the reward model and the RLHF job read it (sources shortened to the token budget): three
+    forwards of at most that budget, not two more over the whole prompt."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from assistant.training.forward import backbone, token_logprobs
     from assistant.training.gate import torch_scores
-    from assistant.training.reward import FEATURES, RewardModel
+    from assistant.training.reward import FEATURES, RewardModel, conversation_ids
 
     folder = settings.adapters_dir / "cand"
     base = AutoModelForCausalLM.from_pretrained(settings.model)
@@ -201,12 +203,20 @@ def test_reward_and_kl_share_the_base_forward_and_match_separate_passes(settings
     tokenizer = AutoTokenizer.from_pretrained(settings.model)
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(settings.model), str(folder)).eval()
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name two colours."}]
-    rows = [{"messages": messages, "candidate": "- red\n- blue", "current": "Red and blue."}]
-    calls = []
-    hook = backbone(model).register_forward_hook(lambda *_: calls.append(1))
+    sources = "\n\n".join(f"[{i}] (knowledge/c{i}.md, section: Colours)\n" + f"Colour fact {i}: " * 60
+                           for i in (1, 2))
+    grounded = [{"role": "system", "content": "Answer from the sources.\n\nSources:\n" + sources},
+                {"role": "user", "content": "Which colours?"}]
+    rows = [{"messages": messages, "candidate": "- red\n- blue", "current": "Red and blue."},
+            {"messages": grounded, "candidate": "Red [1] and blue [2].", "current": "Red."}]
+    lengths = []
+    hook = backbone(model).register_forward_hook(lambda _m, args, kwargs, _out: lengths.append(
+        kwargs["input_ids"].shape[1]), with_kwargs=True)
     torch_scores(settings, "cand", rows, model, tokenizer)
     hook.remove()
-    assert len(calls) == 3
+    full = len(tokenizer(tokenizer.apply_chat_template(grounded, tokenize=False, add_generation_prompt=True),
+                         add_special_tokens=False)["input_ids"])
+    assert full > 384 and len(lengths) == 6 and max(lengths[3:]) <= 384  # three passes per row, none over the budget
 
     reward = RewardModel.load(settings)
     prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -221,3 +231,13 @@ def test_reward_and_kl_share_the_base_forward_and_match_separate_passes(settings
     assert rows[0]["reward_current"] == pytest.approx(expected_rewards[1], abs=1e-4)
     assert rows[0]["kl_to_base"] == pytest.approx(round(float((torch.exp(ratio) - 1 - ratio).mean()), 4), abs=2e-4)
     assert rows[0]["kl_to_base"] > 0
+
+    ids, start = conversation_ids(tokenizer, grounded, "Red [1] and blue [2].", 384)
+    reply_tokens = len(tokenizer("Red [1] and blue [2].", add_special_tokens=False)["input_ids"])
+    fitted = torch.tensor([ids[:start + reply_tokens]])
+    with torch.no_grad():
+        with model.disable_adapter():
+            logp_base = token_logprobs(model, fitted, start)
+        ratio = logp_base - token_logprobs(model, fitted, start)
+    assert start < len(ids) <= 384
+    assert rows[1]["kl_to_base"] == pytest.approx(round(float((torch.exp(ratio) - 1 - ratio).mean()), 4), abs=2e-4)

@@ -90,18 +90,18 @@ def test_adapter_loads_on_the_int8_cpu_model(settings, tmp_path):
     assert not torch.allclose(base, adapted) and torch.equal(base, again)
 
 
-def test_the_frozen_base_is_bf16_only_for_sft_on_hardware_with_bf16(settings):
-    """auto: bf16 for SFT exactly where oneDNN computes in bf16 (emulated bf16 is slower than fp32); RLHF, the reward
-    model and the gate stay fp32; an explicit setting wins everywhere."""
+def test_the_frozen_base_is_bf16_exactly_on_hardware_with_bf16_for_every_job(settings):
+    """auto: bf16 exactly where oneDNN computes in bf16 (emulated bf16 is slower than fp32), alike for SFT, RLHF, the
+    reward model and the gate (the reward head is read in the dtype it was fitted in); an explicit setting wins."""
     from assistant.training.sft import load_base_for_training
 
     native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    assert settings.resolved_train_dtype("sft") == ("bfloat16" if native else "float32")
-    assert {settings.resolved_train_dtype(p) for p in ("rlhf", "reward", "gate")} == {"float32"}
-    model, _, _ = load_base_for_training(settings)
-    assert next(model.parameters()).dtype == (torch.bfloat16 if native else torch.float32)
+    expected = "bfloat16" if native else "float32"
+    assert {settings.resolved_train_dtype(p) for p in ("sft", "rlhf", "reward", "gate")} == {expected}
+    model, _, _ = load_base_for_training(settings, purpose="rlhf")
+    assert next(model.parameters()).dtype == getattr(torch, expected)
     forced = settings.model_copy(update={"train_dtype": "float32"})
-    assert forced.resolved_train_dtype("sft") == "float32"
+    assert {forced.resolved_train_dtype(p) for p in ("sft", "rlhf")} == {"float32"}
     model, _, _ = load_base_for_training(forced, purpose="rlhf")
     assert next(model.parameters()).dtype == torch.float32
 

@@ -171,6 +171,9 @@ def train_reward(config: RewardConfig, settings: Settings, rows: list[dict], pro
             "heldout_auc": None if auc is None else round(auc, 3),
             "train_accuracy": round(train_accuracy, 3), "final_loss": round(float(loss.detach()), 4),
             "fit_seconds": round(time.perf_counter() - started, 2), "max_length": config.max_length,
+            # the dtype the features were computed in; the gate reads them through the RLHF job's base, which
+            # `resolved_train_dtype` loads in the same one
+            "base_dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
             "config": asdict(config), "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     target = settings.data_dir / "reward_models" / config.name
     with atomic_dir(target, overwrite=True) as tmp:

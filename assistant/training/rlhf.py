@@ -269,7 +269,8 @@ def train_rlhf(config: RLHFConfig, settings: Settings, progress=None, metric=Non
         description=f"{config.method.upper()} on {len(rows)} {what}, started from {start or 'the base model'}"
                     + (" (chosen by method=auto)" if asked == "auto" else ""),
         data=f"{len(rows)} {what} from the feedback store",
-        hyperparameters={**asdict(config), **(kto_weights(rows) if config.method == "kto" else {})},
+        hyperparameters={**asdict(config), **(kto_weights(rows) if config.method == "kto" else {}),
+                         "base_dtype": str(next(model.parameters()).dtype).removeprefix("torch.")},
         metrics={"train_loss": round(train_loss, 4), "train_seconds": round(train_seconds, 1), "processes": world,
                  "votes_used": len(rows), "started_from": start or "base", "trained_on": trained_on,
                  "prompts_fitted": fitted,

@@ -173,14 +173,14 @@ def test_the_gate_runs_end_to_end_and_refuses_without_a_reward_model(services, s
 def test_reward_and_kl_share_the_base_forward_and_match_separate_passes(settings):
     """Per held-out row: the base's pass over the conversation gives the candidate's reward and the base side of
     the KL; the scores equal those of separate passes, with three backbone forwards per row instead of four. A
-    grounded row is read as the reward model and the RLHF job read it (sources shortened to the token budget): three
-    forwards of at most that budget, not two more over the whole prompt."""
+    grounded row's reward reads it fitted to the budget (sources shortened), but its KL reads the reply in the whole
+    prompt it was generated from: on a fitted prompt the k3 estimate blew up to 13.5 on a real held-out row."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from assistant.training.forward import backbone, token_logprobs
     from assistant.training.gate import torch_scores
-    from assistant.training.reward import FEATURES, RewardModel, conversation_ids
+    from assistant.training.reward import FEATURES, RewardModel
 
     folder = settings.adapters_dir / "cand"
     base = AutoModelForCausalLM.from_pretrained(settings.model)
@@ -214,9 +214,12 @@ def test_reward_and_kl_share_the_base_forward_and_match_separate_passes(settings
         kwargs["input_ids"].shape[1]), with_kwargs=True)
     torch_scores(settings, "cand", rows, model, tokenizer)
     hook.remove()
-    full = len(tokenizer(tokenizer.apply_chat_template(grounded, tokenize=False, add_generation_prompt=True),
-                         add_special_tokens=False)["input_ids"])
-    assert full > 384 and len(lengths) == 6 and max(lengths[3:]) <= 384  # three passes per row, none over the budget
+    grounded_prompt = tokenizer(tokenizer.apply_chat_template(grounded, tokenize=False, add_generation_prompt=True),
+                                add_special_tokens=False)["input_ids"]
+    whole = grounded_prompt + tokenizer("Red [1] and blue [2].", add_special_tokens=False)["input_ids"]
+    # the grounded row: both rewards on the fitted conversation, then base and candidate over the whole prompt
+    assert len(grounded_prompt) > 384 and len(lengths) == 7
+    assert max(lengths[3:5]) <= 384 and lengths[5:] == [len(whole), len(whole)]
 
     reward = RewardModel.load(settings)
     prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -232,12 +235,8 @@ def test_reward_and_kl_share_the_base_forward_and_match_separate_passes(settings
     assert rows[0]["kl_to_base"] == pytest.approx(round(float((torch.exp(ratio) - 1 - ratio).mean()), 4), abs=2e-4)
     assert rows[0]["kl_to_base"] > 0
 
-    ids, start = conversation_ids(tokenizer, grounded, "Red [1] and blue [2].", 384)
-    reply_tokens = len(tokenizer("Red [1] and blue [2].", add_special_tokens=False)["input_ids"])
-    fitted = torch.tensor([ids[:start + reply_tokens]])
     with torch.no_grad():
         with model.disable_adapter():
-            logp_base = token_logprobs(model, fitted, start)
-        ratio = logp_base - token_logprobs(model, fitted, start)
-    assert start < len(ids) <= 384
+            logp_base = token_logprobs(model, torch.tensor([whole]), len(grounded_prompt))
+        ratio = logp_base - token_logprobs(model, torch.tensor([whole]), len(grounded_prompt))
     assert rows[1]["kl_to_base"] == pytest.approx(round(float((torch.exp(ratio) - 1 - ratio).mean()), 4), abs=2e-4)

@@ -180,17 +180,17 @@ def _cached(services, adapter: str | None, what: str, compute):  # noqa: ANN001,
 def torch_scores(settings: Settings, candidate: str, rows: list[dict], model=None, tokenizer=None) -> dict:  # noqa: ANN001
     """Reward of both replies per prompt (frozen base features) and the candidate's KL to the base per token.
 
-    Both read the conversation as the reward model does: the prompt fitted to its token budget (`conversation_ids`:
-    retrieved sources shortened first), which is also how the RLHF job trained on it. One pass of the base gives the
-    candidate's reward and the base side of the KL, so a row costs three forwards of at most that budget; a
-    grounded row's full prompt (800-1,000 tokens) used to cost two more long passes for the KL alone.
+    The reward reads the conversation fitted to its token budget (sources shortened, as the RLHF job trained on it);
+    the KL reads the reply in the whole prompt it was generated from. Measured on a fitted prompt, a reply that
+    quotes a source the fitting cut away is no sample of the candidate there, and the k3 estimate exploded: 13.5
+    nats/token on one row of 16, 0.036 on its real prompt (docs/bench_feedback.md, twenty-third session).
 
     `model` may be the job's trained PeftModel (its active adapter is the candidate); else the candidate is loaded.
     """
     from peft import PeftModel
 
     from assistant.training.forward import last_hidden_state, logprobs_from_hidden, token_logprobs
-    from assistant.training.reward import RewardConfig, RewardModel, conversation_ids, pooled
+    from assistant.training.reward import RewardModel, conversation_ids, pooled
 
     try:
         reward_model = RewardModel.load(settings)
@@ -202,24 +202,33 @@ def torch_scores(settings: Settings, candidate: str, rows: list[dict], model=Non
         model, tokenizer, _ = load_base_for_training(settings, purpose="gate")
         model = PeftModel.from_pretrained(model, str(settings.adapters_dir / candidate))
     model.eval()
-    budget = reward_model.max_length if reward_model is not None else RewardConfig.max_length
     kls = []
     with torch.no_grad():
         for row in rows:
-            ids, reply_start = conversation_ids(tokenizer, row["messages"], row["candidate"], budget)
-            reply_tokens = len(tokenizer(row["candidate"], add_special_tokens=False)["input_ids"])
-            conversation = torch.tensor([ids], device=model.device)
-            # the reply's own tokens, without the template's end-of-turn: KL per *generated* token
-            sequence = conversation[:, :min(reply_start + reply_tokens, len(ids))]
+            text = tokenizer.apply_chat_template(row["messages"], tokenize=False, add_generation_prompt=True)
+            prompt_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            reply_ids = tokenizer(row["candidate"], add_special_tokens=False)["input_ids"]
+            sequence = torch.tensor([prompt_ids + reply_ids], device=model.device)
             with model.disable_adapter():
-                hidden = last_hidden_state(model, input_ids=conversation)
+                base_hidden = None
                 if reward_model is not None:
+                    # the reward reads the base's states over the whole conversation; when its tokens start with
+                    # prompt + reply (they do unless the template splits them differently or the prompt had to be
+                    # fitted to the reward model's length), the same pass gives the base's log-probs for the KL:
+                    # one forward of the base per row instead of two
+                    ids, reply_start = conversation_ids(tokenizer, row["messages"], row["candidate"],
+                                                        reward_model.max_length)
+                    conversation = torch.tensor([ids], device=model.device)
+                    hidden = last_hidden_state(model, input_ids=conversation)
                     row["reward_candidate"] = float(reward_model.score_features(pooled(hidden, reply_start)[None])[0])
                     row["reward_current"] = reward_model.score(model, tokenizer, row["messages"], [row["current"]])[0]
-                # a causal model's states for a prefix do not depend on what follows: the same pass serves the KL
-                logp_base = logprobs_from_hidden(model, hidden, sequence, reply_start) if reply_tokens else None
-            if logp_base is not None and logp_base.numel():
-                logp_new = token_logprobs(model, sequence, reply_start)
+                    if conversation[:, :sequence.shape[1]].equal(sequence):
+                        base_hidden = hidden
+                if reply_ids:
+                    logp_base = (token_logprobs(model, sequence, len(prompt_ids)) if base_hidden is None else
+                                 logprobs_from_hidden(model, base_hidden, sequence, len(prompt_ids)))
+            if reply_ids:
+                logp_new = token_logprobs(model, sequence, len(prompt_ids))
                 # k3 estimator (Schulman): E[exp(r) - 1 - r], r = log p_base - log p_new, over the candidate's own
                 # tokens; never negative, unlike the plain mean of log-ratios on a handful of replies
                 ratio = logp_base - logp_new

@@ -269,8 +269,8 @@ class Settings(BaseSettings):
         """`auto` -> bfloat16 where the hardware has bf16 arithmetic (emulating it on AVX2 is ~4x slower), else fp32.
 
         The same for every purpose (SFT, RLHF, the reward model, the gate): the reward head is fitted on features in
-        one dtype and read in the gate in the same one. RLHF was fp32 until one bf16 run moved a preference less;
-        the same 200 votes trained both ways since moved it alike, in half the time (docs/bench_feedback.md)."""
+        one dtype and read in the gate in the same one. RLHF was fp32 after one bf16 run moved a preference less;
+        three sets of votes trained both ways since learned alike, in about half the time (docs/bench_feedback.md)."""
         del purpose  # kept so callers say what they load the base for; every purpose resolves alike
         if self.train_dtype != "auto":
             return self.train_dtype

@@ -18,6 +18,7 @@ from assistant.ui.settings_tab import build_settings_tab
 log = logging.getLogger(__name__)
 
 # (tab label, module, builder, argument): feature tabs live in their own modules and take services or settings.
+# A builder may return (fn, inputs, outputs): run when its tab is opened, so what it shows is not the page load's.
 FEATURE_TABS = [
     ("Knowledge", "assistant.ui.knowledge_tab", "build_knowledge_tab", "settings"),
     ("Adapters", "assistant.ui.adapters_tab", "build_adapters_tab", "services"),
@@ -44,13 +45,12 @@ def build_app(services, status: StartupStatus | None = None) -> gr.Blocks:  # no
                 chat = build_chat_tab(services, browser_id, identity)
                 build_arena_panel(services, lambda request, value: owner_for(request, value, identity), browser_id)
             for label, module_name, builder, argument in FEATURE_TABS:
-                with gr.Tab(label):
+                with gr.Tab(label) as tab:
                     try:
                         build = getattr(importlib.import_module(module_name), builder)
-                        if argument == "services":
-                            build(services, access)
-                        else:
-                            build(settings, access)
+                        on_show = build(services if argument == "services" else settings, access)
+                        if on_show:
+                            tab.select(*on_show, api_visibility="private")
                     except Exception as exc:  # noqa: BLE001 - one broken tab must not take the app down
                         log.exception("tab %s failed to build", label)
                         gr.Markdown(f"⚠️ This tab failed to load: `{type(exc).__name__}: {exc}`")

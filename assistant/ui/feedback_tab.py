@@ -21,7 +21,8 @@ def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows or [dict.fromkeys(columns, "")], columns=columns)
 
 
-def build_feedback_tab(services, access: Access | None = None) -> None:  # noqa: ANN001, C901
+def build_feedback_tab(services, access: Access | None = None) -> tuple:  # noqa: ANN001, C901
+    """Build the tab; returns what to refresh when it is opened (votes cast in the chat since the page loaded)."""
     settings = services.settings
     feedback = services.feedback
 
@@ -30,7 +31,8 @@ def build_feedback_tab(services, access: Access | None = None) -> None:  # noqa:
         by_adapter = [{"adapter": a, "👍": c.get("👍", 0), "👎": c.get("👎", 0)}
                       for a, c in stats["by_adapter"].items()]
         by_day = [{"day": d, "👍": c.get("👍", 0), "👎": c.get("👎", 0)} for d, c in stats["by_day"].items()]
-        head = (f"**{stats['total']} votes** — {stats['up']} 👍, {stats['down']} 👎 · **{stats['pairs']} "
+        votes_word = "vote" if stats["total"] == 1 else "votes"
+        head = (f"**{stats['total']} {votes_word}** — {stats['up']} 👍, {stats['down']} 👎 · **{stats['pairs']} "
                 f"preference pairs** (a 👍 and a 👎 reply to the same message, which Regenerate makes: DPO learns "
                 f"from these, and needs dozens) · auto-retrain: ") + (
             f"every {settings.auto_retrain_every} new votes" if settings.auto_retrain_every else
@@ -57,7 +59,7 @@ def build_feedback_tab(services, access: Access | None = None) -> None:  # noqa:
                       ["at", "action", "adapter", "previous"])
 
     with gr.Row():
-        summary = gr.Markdown(lambda: stats_frames()[0])  # callables are re-run on every page load
+        summary = gr.Markdown(lambda: stats_frames()[0], elem_id="feedback-summary")  # re-run on every page load
         refresh = gr.Button("Refresh", size="sm", scale=0)
     with gr.Row():
         by_adapter = gr.Dataframe(lambda: stats_frames()[1], label="by adapter", interactive=False)
@@ -222,6 +224,7 @@ def build_feedback_tab(services, access: Access | None = None) -> None:  # noqa:
     promote.click(do_promote, [candidate, force], [history, message], api_name="promote_candidate")
     rollback.click(do_rollback, None, [history, message], api_visibility="private")
     gr.on([refresh.click], refresh_candidates, None, [candidate, history], api_visibility="private")
+    return refresh_all, [which, adapter_filter], [summary, by_adapter, by_day, votes]
 
 
 MIN_BATTLES_FOR_INTERVAL = 5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 
 import pytest
@@ -73,7 +74,7 @@ def test_streamed_reply_then_stop(chat: Page):
     assert bot_messages(chat).last.inner_text() == settled, "text kept coming after Stop"
 
 
-def test_votes_with_reason_reach_the_feedback_tab(chat: Page):
+def test_votes_with_reason_reach_the_feedback_tab_when_it_is_opened(chat: Page, app):  # noqa: ANN001
     send(chat, "Name one fruit that is yellow.")
     chat.locator("#chatbot [aria-label='Like']").last.click()
     expect(chat.locator("#chat-status")).to_contain_text("👍 saved", timeout=30_000)
@@ -81,8 +82,11 @@ def test_votes_with_reason_reach_the_feedback_tab(chat: Page):
     chat.locator("#vote-reason textarea, #vote-reason input").first.fill("too short, no explanation")
     chat.locator("#chatbot [aria-label='Dislike']").last.click()
     expect(chat.locator("#chat-status")).to_contain_text("👎 saved", timeout=30_000)
-    chat.get_by_role("tab", name="Feedback & Training").click()
-    chat.get_by_role("button", name="Refresh").first.click()
+    with sqlite3.connect(app.data_dir / "assistant.db") as db:  # the page was loaded before these votes
+        stored = db.execute("SELECT count(*) FROM votes").fetchone()[0]
+    assert stored >= 2
+    chat.get_by_role("tab", name="Feedback & Training").click()  # opening the tab shows the new votes: no Refresh
+    expect(chat.locator("#feedback-summary")).to_contain_text(f"{stored} votes", timeout=30_000)
     table = chat.locator("#latest-votes")
     expect(table).to_contain_text("too short, no explanation", timeout=30_000)
     expect(table).to_contain_text("👍")

@@ -265,13 +265,13 @@ class Settings(BaseSettings):
         is_gguf = self.model.strip() in PACKAGED or self.model.strip().lower().endswith(".gguf")
         return "llamacpp" if is_gguf and find_spec("llama_cpp") is not None else "torch"
 
-    def resolved_train_dtype(self, purpose: str = "sft") -> str:
+    def resolved_train_dtype(self) -> str:
         """`auto` -> bfloat16 where the hardware has bf16 arithmetic (emulating it on AVX2 is ~4x slower), else fp32.
 
-        The same for every purpose (SFT, RLHF, the reward model, the gate): the reward head is fitted on features in
-        one dtype and read in the gate in the same one. RLHF was fp32 after one bf16 run moved a preference less;
-        three sets of votes trained both ways since learned alike, in about half the time (docs/bench_feedback.md)."""
-        del purpose  # kept so callers say what they load the base for; every purpose resolves alike
+        The same for every job that loads the base (SFT, RLHF, the reward model, the gate): the reward head is
+        fitted on features in one dtype and read in the gate in the same one. RLHF was fp32 after one bf16 run
+        moved a preference less; three sets of votes trained both ways since learned alike, in about half the time
+        (docs/bench_feedback.md)."""
         if self.train_dtype != "auto":
             return self.train_dtype
         import torch

@@ -97,12 +97,12 @@ def test_the_frozen_base_is_bf16_exactly_on_hardware_with_bf16_for_every_job(set
 
     native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
     expected = "bfloat16" if native else "float32"
-    assert {settings.resolved_train_dtype(p) for p in ("sft", "rlhf", "reward", "gate")} == {expected}
-    model, _, _ = load_base_for_training(settings, purpose="rlhf")
+    assert settings.resolved_train_dtype() == expected
+    model, _, _ = load_base_for_training(settings)
     assert next(model.parameters()).dtype == getattr(torch, expected)
     forced = settings.model_copy(update={"train_dtype": "float32"})
-    assert {forced.resolved_train_dtype(p) for p in ("sft", "rlhf")} == {"float32"}
-    model, _, _ = load_base_for_training(forced, purpose="rlhf")
+    assert forced.resolved_train_dtype() == "float32"
+    model, _, _ = load_base_for_training(forced)
     assert next(model.parameters()).dtype == torch.float32
 
 

@@ -199,7 +199,7 @@ def torch_scores(settings: Settings, candidate: str, rows: list[dict], model=Non
     if model is None:
         from assistant.training.sft import load_base_for_training
 
-        model, tokenizer, _ = load_base_for_training(settings, purpose="gate")
+        model, tokenizer, _ = load_base_for_training(settings)
         model = PeftModel.from_pretrained(model, str(settings.adapters_dir / candidate))
     model.eval()
     kls = []

@@ -123,7 +123,7 @@ def ranking_accuracy(scores: torch.Tensor, labels: torch.Tensor) -> float | None
 
 def train_reward(config: RewardConfig, settings: Settings, rows: list[dict], progress=None) -> dict:  # noqa: ANN001
     """Fit the head on the votes (rows from FeedbackStore.training_rows()) and write it atomically."""
-    from assistant.training.sft import load_base_for_training
+    from assistant.training.sft import base_dtype, load_base_for_training
 
     progress = progress or (lambda fraction, message="": None)
     check_name(config.name, "reward model name")
@@ -134,7 +134,7 @@ def train_reward(config: RewardConfig, settings: Settings, rows: list[dict], pro
     if labels.min() == labels.max():
         raise ValueError("a reward model needs both 👍 and 👎 votes")
     progress(0.05, "loading the base model")
-    model, tokenizer, _ = load_base_for_training(settings, purpose="reward")
+    model, tokenizer, _ = load_base_for_training(settings)
     model.eval()
     texts = [(r["prompt"], r.get("completion") or r["reply"]) for r in usable]
     feats = []
@@ -173,7 +173,7 @@ def train_reward(config: RewardConfig, settings: Settings, rows: list[dict], pro
             "fit_seconds": round(time.perf_counter() - started, 2), "max_length": config.max_length,
             # the dtype the features were computed in; the gate reads them through the RLHF job's base, which
             # `resolved_train_dtype` loads in the same one
-            "base_dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
+            "base_dtype": base_dtype(model),
             "config": asdict(config), "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     target = settings.data_dir / "reward_models" / config.name
     with atomic_dir(target, overwrite=True) as tmp:

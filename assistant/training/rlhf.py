@@ -74,7 +74,7 @@ def _policy(settings: Settings, config: RLHFConfig, registry: AdapterRegistry): 
 
     from assistant.training.sft import load_base_for_training
 
-    model, tokenizer, _ = load_base_for_training(settings, purpose="rlhf")
+    model, tokenizer, _ = load_base_for_training(settings)
     start = registry.default() if config.start_from == "default" else (
         None if config.start_from in ("base", "none", "") else config.start_from)
     if start:
@@ -222,6 +222,7 @@ def training_rows(feedback, config: RLHFConfig) -> tuple[list[dict], str]:  # no
 def train_rlhf(config: RLHFConfig, settings: Settings, progress=None, metric=None, work_dir=None) -> dict:  # noqa: ANN001
     from assistant.services import Services
     from assistant.training.gate import run_gate
+    from assistant.training.sft import base_dtype
 
     progress = progress or (lambda fraction, message="": None)
     metric = metric or (lambda step, **values: None)
@@ -270,7 +271,7 @@ def train_rlhf(config: RLHFConfig, settings: Settings, progress=None, metric=Non
                     + (" (chosen by method=auto)" if asked == "auto" else ""),
         data=f"{len(rows)} {what} from the feedback store",
         hyperparameters={**asdict(config), **(kto_weights(rows) if config.method == "kto" else {}),
-                         "base_dtype": str(next(model.parameters()).dtype).removeprefix("torch.")},
+                         "base_dtype": base_dtype(model)},
         metrics={"train_loss": round(train_loss, 4), "train_seconds": round(train_seconds, 1), "processes": world,
                  "votes_used": len(rows), "started_from": start or "base", "trained_on": trained_on,
                  "prompts_fitted": fitted,

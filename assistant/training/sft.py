@@ -88,10 +88,9 @@ def collate(batch: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
-def load_base_for_training(settings: Settings, purpose: str = "sft"):  # noqa: ANN201 - (model, tokenizer, method)
-    """The frozen base in `settings.resolved_train_dtype(purpose)` (bf16 for SFT where the hardware computes in it,
-    else fp32; the LoRA weights peft adds stay fp32); QLoRA (bitsandbytes 4-bit + k-bit preparation) when asked for
-    on CUDA."""
+def load_base_for_training(settings: Settings):  # noqa: ANN201 - (model, tokenizer, method)
+    """The frozen base in `settings.resolved_train_dtype()` (bf16 where the hardware computes in it, else fp32;
+    the LoRA weights peft adds stay fp32); QLoRA (bitsandbytes 4-bit + k-bit preparation) when asked for on CUDA."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from assistant.llm.loader import bnb_config, resolve_source
@@ -109,9 +108,14 @@ def load_base_for_training(settings: Settings, purpose: str = "sft"):  # noqa: A
         model = AutoModelForCausalLM.from_pretrained(str(source), quantization_config=bnb_config(quant, device),
                                                      device_map={"": local_rank})
         return prepare_model_for_kbit_training(model), tokenizer, "qlora-sft"
-    dtype = getattr(torch, settings.resolved_train_dtype(purpose))
+    dtype = getattr(torch, settings.resolved_train_dtype())
     model = AutoModelForCausalLM.from_pretrained(str(source), dtype=dtype)
     return model.to(f"cuda:{local_rank}" if device == "cuda" else device), tokenizer, "lora-sft"
+
+
+def base_dtype(model) -> str:  # noqa: ANN001
+    """The frozen base's dtype as the cards record it ("bfloat16", "float32"); LoRA weights are fp32 either way."""
+    return str(next(model.parameters()).dtype).removeprefix("torch.")
 
 
 def continue_from(model, folder: Path, config: SFTConfig):  # noqa: ANN001, ANN201 - (base, …) -> PeftModel
@@ -255,7 +259,7 @@ def train_sft(config: SFTConfig, settings: Settings, progress: Progress | None =
             # a card travels with the adapter: no absolute paths of the machine it was trained on
             "data": shown_path(config.data),
             "eval_data": shown_path(config.eval_data) if config.eval_data else "",
-            "base_dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
+            "base_dtype": base_dtype(model),
         },
         metrics={"eval_loss_before": round(loss_before, 4), "eval_loss_after": round(loss_after, 4),
                  "train_loss_last": round(last_loss, 4), "steps": step, "train_seconds": round(train_seconds, 1),

@@ -166,8 +166,33 @@ def test_the_gate_runs_end_to_end_and_refuses_without_a_reward_model(services, s
     cached = list((settings.data_dir / "gate_cache").glob("base-base-*-heldout-*.json"))
     assert len(cached) == 1
     assert json.loads(cached[0].read_text())[:3] == [e["current"] for e in result["examples"]]
+    # and the candidate's own results: once promoted, it is the next job's current default
+    mine = list((settings.data_dir / "gate_cache").glob("rlhf-new-*-cot-batched.json"))
+    assert len(mine) == 1 and sum(json.loads(mine[0].read_text())) == result["cot"]["candidate"]
     with pytest.raises(GateRefused, match="no reward model"):
         promote(services, "rlhf-new")
+
+
+def test_gate_results_are_read_back_for_the_same_weights_and_model_and_not_for_another_model(settings, tmp_path):
+    """The cache once keyed the base's results on the engine kind alone: after a switch of base model the gate
+    compared a candidate with another model's CoT and QA results."""
+    from assistant.services import Services
+    from assistant.training.gate import _cached
+
+    computed: list[int] = []
+
+    def compute() -> list[int]:
+        computed.append(len(computed) + 1)
+        return [computed[-1]]
+
+    services = Services(settings)
+    assert _cached(services, None, "probe", compute) == [1]
+    assert _cached(services, None, "probe", compute) == [1] and computed == [1]  # read back, not computed
+    another = tmp_path / "another-model"
+    another.symlink_to(settings.model)
+    assert _cached(Services(settings.model_copy(update={"model": str(another)})), None, "probe", compute) == [2]
+    make_adapter(services, settings, "cand")
+    assert _cached(services, "cand", "probe", compute) == [3]  # an adapter's results are its own
 
 
 def test_reward_and_kl_share_the_base_forward_and_match_separate_passes(settings):

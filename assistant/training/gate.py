@@ -165,9 +165,20 @@ def _adapter_digest(settings: Settings, adapter: str | None) -> str:
     return hashlib.sha256((folder / "adapter_model.safetensors").read_bytes()).hexdigest()[:16]
 
 
+def _engine_digest(engine) -> str:  # noqa: ANN001 - LLMEngine
+    """Which model answers: the same adapter on another base model, file or quantization answers differently."""
+    info = engine.loaded
+    identity = [engine.kind, info.name, info.quant, Path(str(info.path)).name]
+    return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:8]
+
+
 def _cached(services, adapter: str | None, what: str, compute):  # noqa: ANN001, ANN202
-    """The current default's results are the same for every candidate: computed once per weights and engine."""
-    key = f"{adapter or 'base'}-{_adapter_digest(services.settings, adapter)}-{services.llm.kind}-{what}-batched"
+    """Results that depend only on the adapter's weights, the serving model and the inputs, computed once. Both
+    sides are kept: a candidate that is promoted is the next job's current default, whose results are then read
+    back instead of generated again."""
+    engine = services.llm
+    key = (f"{adapter or 'base'}-{_adapter_digest(services.settings, adapter)}-{engine.kind}-"
+           f"{_engine_digest(engine)}-{what}-batched")
     path = services.settings.data_dir / "gate_cache" / f"{key}.json"
     if path.exists():
         return json.loads(path.read_text())
@@ -336,21 +347,23 @@ def run_gate(settings: Settings, candidate: str, current: str | None = "default"
     current_replies = _cached(services, current, f"heldout-{REPLY_TOKENS}-{prompts_digest}",
                               lambda: _generate(services, current, conversations, REPLY_TOKENS))
     progress(0.2, "gate: the current default's replies")
-    candidate_replies = _generate(services, candidate, conversations, REPLY_TOKENS)
+    candidate_replies = _cached(services, candidate, f"heldout-{REPLY_TOKENS}-{prompts_digest}",
+                                lambda: _generate(services, candidate, conversations, REPLY_TOKENS))
     rows = [{**item, "candidate": mine, "current": theirs}
             for item, mine, theirs in zip(prompts, candidate_replies, current_replies, strict=True)]
     progress(0.4, f"gate: {len(prompts)} held-out prompts answered")
     timings["heldout_generation_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
-    cot_candidate = cot_results(services, candidate)
+    cot_candidate = _cached(services, candidate, "cot", lambda: cot_results(services, candidate))
     cot_current = _cached(services, current, "cot", lambda: cot_results(services, current))
     progress(0.65, "gate: chain-of-thought set")
     timings["cot_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
-    qa_candidate = qa_results(services, candidate, settings.gate_qa_questions)
+    qa_key = f"qa{settings.gate_qa_questions}-answered"  # "-answered": the scorer of 2026-12-05
+    qa_candidate = _cached(services, candidate, qa_key,
+                           lambda: qa_results(services, candidate, settings.gate_qa_questions))
     qa_current = qa_candidate if isinstance(qa_candidate, str) else _cached(
-        services, current, f"qa{settings.gate_qa_questions}-answered",  # "-answered": the scorer of 2026-12-05
-        lambda: qa_results(services, current, settings.gate_qa_questions))
+        services, current, qa_key, lambda: qa_results(services, current, settings.gate_qa_questions))
     progress(0.8, "gate: grounded questions")
     timings["qa_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()

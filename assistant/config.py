@@ -179,6 +179,10 @@ class Settings(BaseSettings):
         0.25, ge=0.0, le=1.0, description="share of the held-out prompts on which the candidate may paste a source "
         "passage (half its words copied verbatim from the sources it was given) more often than the current default"
     )
+    gate_max_nonanswer_rise: float = Field(
+        0.125, ge=0.0, le=1.0, description="share of the held-out prompts on which the candidate may decline or hand "
+        "the question back (a short reply that refuses or only asks) more often than the current default"
+    )
 
     @classmethod
     def settings_customise_sources(

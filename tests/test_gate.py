@@ -10,6 +10,7 @@ from assistant.adapters import AdapterCard, save_adapter
 from assistant.training.gate import (
     GateRefused,
     empty_verdict,
+    nonanswer_verdict,
     pasted_verdict,
     promote,
     reward_verdict,
@@ -74,6 +75,28 @@ def test_replies_that_paste_a_source_passage_are_counted_and_refused(settings):
     rows = [{"messages": grounded, "candidate": quoting, "current": answered},
             {"messages": ungrounded, "candidate": pasted, "current": answered}]
     assert pasted_verdict(rows, settings) == ({"candidate": 0, "current": 0, "of": 2}, [])
+
+
+def test_replies_that_decline_or_ask_back_are_counted_and_refused(settings):
+    """The twenty-fourth session's `short` adapter declined 8 of 40 harmless held-out questions and handed 5 back
+    (the base: 0 and 2) with a 100 % reward-model win rate: short replies, liked by the user and the reward model."""
+    from assistant.training.non_answers import is_non_answer
+
+    declined = ["I'm sorry, but I can't assist with that.", "Sorry, I can’t help with that.",
+                "抱歉，我无法回答这个问题。", "Can you explain the difference between HTTP and HTTPS?",
+                "How do I give constructive feedback?"]
+    answers = ["Boil it for 8 to 12 minutes, then taste a piece.",
+               "I'm sorry to hear that. Restart the phone and check which app uses the battery.",
+               "Which language? In Python, a function is a named block of code you call with arguments.",
+               "Dark matter is matter that does not emit light; we see it only through its gravity.",
+               "I can't stress this enough: " + "test the backup before you need it, " * 5]
+    assert [is_non_answer(r) for r in declined + answers] == [True] * 5 + [False] * 5
+    rows = [{"candidate": c, "current": answers[0]} for c in declined[:3]]
+    rows += [{"candidate": a, "current": a} for a in answers] * 3  # 18 rows: 2 may be added (12.5 %)
+    verdict, reasons = nonanswer_verdict(rows, settings)
+    assert verdict == {"candidate": 3, "current": 0, "of": 18}
+    assert reasons == ["3 of 18 held-out replies decline or only ask a question back (current: 0; may add 2)"]
+    assert nonanswer_verdict(rows[1:], settings) == ({"candidate": 2, "current": 0, "of": 17}, [])
 
 
 def test_a_grounded_answer_cites_real_sources_and_says_something():

@@ -9,6 +9,9 @@ Three checks, thresholds in `Settings` (`gate_*`):
     vote's normaliser) and on knowledge-grounded questions (the reply must cite a retrieved chunk of the document
     the question is about);
 (c) the candidate's mean KL to the base model per generated token on its held-out replies stays under a bound.
+On the same held-out replies it counts three ways a candidate met a simulated user's preference without
+answering, each found by a benchmark run: replies with nothing besides citation markers, pasted source
+passages, and short replies that decline or hand the question back.
 
 Tokens come from the serving engine (llama.cpp on CPU: the candidate's GGUF LoRA is exported if missing); torch is
 used only for what needs logits (reward-model features, log-probabilities for KL). The current default's CoT and QA
@@ -321,6 +324,20 @@ def pasted_verdict(rows: list[dict], settings: Settings) -> tuple[dict, list[str
     return {**pasted, "of": len(rows)}, reasons
 
 
+def nonanswer_verdict(rows: list[dict], settings: Settings) -> tuple[dict, list[str]]:
+    """Held-out replies that decline or hand the question back, candidate vs current, and the reason to refuse. Short,
+    so liked by a user who wants short answers and by a reward model fitted to their votes (`non_answers`)."""
+    from assistant.training.non_answers import is_non_answer
+
+    counts = {k: sum(is_non_answer(r[k]) for r in rows) for k in ("candidate", "current")}
+    reasons = []
+    allowed = settings.gate_max_nonanswer_rise * len(rows)
+    if counts["candidate"] - counts["current"] > allowed:
+        reasons.append(f"{counts['candidate']} of {len(rows)} held-out replies decline or only ask a question back "
+                       f"(current: {counts['current']}; may add {allowed:.0f})")
+    return {**counts, "of": len(rows)}, reasons
+
+
 def run_gate(settings: Settings, candidate: str, current: str | None = "default", model=None, tokenizer=None,  # noqa: ANN001, C901
              trained_on: list[int] | None = None, curve: list[dict] | None = None, progress=None) -> dict:
     """Evaluate `candidate` against `current` ("default" = the promoted adapter now), write the report to its card
@@ -400,6 +417,8 @@ def run_gate(settings: Settings, candidate: str, current: str | None = "default"
     reasons += why
     report["pasted_replies"], why = pasted_verdict(rows, settings)
     reasons += why
+    report["nonanswer_replies"], why = nonanswer_verdict(rows, settings)
+    reasons += why
     report["kl_to_base"] = scores["kl_to_base"]
     if scores["kl_to_base"] > settings.gate_max_kl:
         reasons.append(f"KL to the base {scores['kl_to_base']:.3f} > {settings.gate_max_kl}")
@@ -456,6 +475,11 @@ def report_markdown(report: dict, curve: list[dict] | None = None) -> str:
         pasted = report["pasted_replies"]
         lines.append(f"| held-out replies that paste a source passage | {pasted['candidate']}/{pasted['of']} | "
                      f"{pasted['current']}/{pasted['of']} | add ≤ {t.get('gate_max_pasted_rise', 0):.0%} of them |")
+    if "nonanswer_replies" in report:  # reports written before the twenty-fourth session lack it
+        declined = report["nonanswer_replies"]
+        lines.append(f"| held-out replies that decline or only ask back | {declined['candidate']}/{declined['of']} | "
+                     f"{declined['current']}/{declined['of']} | add ≤ {t.get('gate_max_nonanswer_rise', 0):.0%} of "
+                     "them |")
     lines.append(f"| KL to base (nats/token) | {report['kl_to_base']} | — | ≤ {t.get('gate_max_kl')} |")
     lines.append(f"| mean words per reply | {report['mean_words']['candidate']} | {report['mean_words']['current']} "
                  "| — |")

@@ -153,8 +153,9 @@ def build_feedback_tab(services, access: Access | None = None) -> tuple:  # noqa
     gr.Markdown("### Evaluation gate and promotion\nA retrained adapter is compared with the current default on "
                 "held-out prompts from recent conversations it never trained on (reward-model win rate with a 95 % "
                 "interval), on the 50 chain-of-thought problems and grounded questions (no regression beyond the "
-                "tolerance), by its held-out replies that say nothing besides citation markers or paste a "
-                "retrieved passage instead of answering (no more than the tolerance adds), and by its KL to the "
+                "tolerance), by its held-out replies that say nothing besides citation markers, paste a "
+                "retrieved passage, or decline or only ask the question back instead of answering (no more than the "
+                "tolerance adds), and by its KL to the "
                 "base. Promotion is refused when the gate fails or compared "
                 "with another default; an admin can force it, and that is recorded.")
     with gr.Row():

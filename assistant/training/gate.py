@@ -285,6 +285,16 @@ def reward_verdict(rows: list[dict], settings, judge: dict | None = None) -> tup
     return verdict, reasons
 
 
+def _rise_verdict(counts: dict, n: int, allowed: float, what: str) -> tuple[dict, list[str]]:
+    """A count of held-out replies that fail one way, candidate vs current, and the reason to refuse when the
+    candidate adds more than `allowed` of them."""
+    reasons = []
+    if counts["candidate"] - counts["current"] > allowed:
+        reasons.append(f"{counts['candidate']} of {n} held-out replies {what} (current: {counts['current']}; "
+                       f"may add {allowed:.0f})")
+    return {**counts, "of": n}, reasons
+
+
 def empty_verdict(rows: list[dict], settings: Settings) -> tuple[dict, list[str]]:
     """Held-out replies that say nothing besides citation markers, candidate vs current, and the reason to refuse.
 
@@ -293,11 +303,7 @@ def empty_verdict(rows: list[dict], settings: Settings) -> tuple[dict, list[str]
     from assistant.knowledge.citations import MIN_ANSWER_WORDS, prose_words
 
     empty = {k: sum(prose_words(r[k]) < MIN_ANSWER_WORDS for r in rows) for k in ("candidate", "current")}
-    reasons = []
-    if empty["candidate"] - empty["current"] > settings.gate_max_empty_rise:
-        reasons.append(f"{empty['candidate']} of {len(rows)} held-out replies say nothing besides citation markers "
-                       f"(current: {empty['current']}; may add {settings.gate_max_empty_rise})")
-    return {**empty, "of": len(rows)}, reasons
+    return _rise_verdict(empty, len(rows), settings.gate_max_empty_rise, "say nothing besides citation markers")
 
 
 def pasted_verdict(rows: list[dict], settings: Settings) -> tuple[dict, list[str]]:
@@ -316,12 +322,8 @@ def pasted_verdict(rows: list[dict], settings: Settings) -> tuple[dict, list[str
         spans = word_spans([text for _, text in found[2]])
         for key in pasted:
             pasted[key] += pasted_share(row[key], spans) >= PASTED
-    reasons = []
-    allowed = settings.gate_max_pasted_rise * len(rows)
-    if pasted["candidate"] - pasted["current"] > allowed:
-        reasons.append(f"{pasted['candidate']} of {len(rows)} held-out replies paste a source passage instead of "
-                       f"answering (current: {pasted['current']}; may add {allowed:.0f})")
-    return {**pasted, "of": len(rows)}, reasons
+    return _rise_verdict(pasted, len(rows), settings.gate_max_pasted_rise * len(rows),
+                         "paste a source passage instead of answering")
 
 
 def nonanswer_verdict(rows: list[dict], settings: Settings) -> tuple[dict, list[str]]:
@@ -330,12 +332,8 @@ def nonanswer_verdict(rows: list[dict], settings: Settings) -> tuple[dict, list[
     from assistant.training.non_answers import is_non_answer
 
     counts = {k: sum(is_non_answer(r[k]) for r in rows) for k in ("candidate", "current")}
-    reasons = []
-    allowed = settings.gate_max_nonanswer_rise * len(rows)
-    if counts["candidate"] - counts["current"] > allowed:
-        reasons.append(f"{counts['candidate']} of {len(rows)} held-out replies decline or only ask a question back "
-                       f"(current: {counts['current']}; may add {allowed:.0f})")
-    return {**counts, "of": len(rows)}, reasons
+    return _rise_verdict(counts, len(rows), settings.gate_max_nonanswer_rise * len(rows),
+                         "decline or only ask a question back")
 
 
 def run_gate(settings: Settings, candidate: str, current: str | None = "default", model=None, tokenizer=None,  # noqa: ANN001, C901

@@ -8,7 +8,8 @@ Simulated users, each in its own data dir (its own votes, reward model and adapt
 - `lists` likes replies laid out as a list (two or more bulleted or numbered lines) and dislikes prose;
 - `cites` asks about the shipped documents (`feedback_questions.jsonl`, written apart by a helper that read only
   `knowledge/`) with retrieval on, and likes an answer that cites the sources it was given ([n], no made-up
-  numbers) and says something besides the markers; it dislikes the others (and citing when none was retrieved).
+  numbers), says something besides the markers and is not a source passage pasted under a marker; it dislikes the
+  others (and citing when none was retrieved).
   Its votes carry 400-800 tokens of sources each, which the job fits to its length (`assistant/training/fit.py`);
 - `chinese` likes replies mostly written in Chinese (over half of their letters CJK) and dislikes the others. The
   prompts are English and the base model answered none of 40 in Chinese, so this user casts no 👍 at all and KTO
@@ -63,14 +64,19 @@ def is_list(text: str) -> bool:
     return sum(bool(LIST_LINE.match(line)) for line in text.splitlines()) >= 2
 
 
-def cites_a_source(reply: str, sources: list) -> bool:
-    """With sources: an answer that cites them ([n], every number a real source) and says something besides the
-    markers (`grounded_answer`). Without: cites nothing.
+def cites_a_source(reply: str, sources: list[dict]) -> bool:
+    """With sources: an answer that cites them ([n], every number a real source), says something besides the
+    markers (`grounded_answer`) and does not paste a source passage as its answer (`pasted_share`, what the gate
+    counts). Without: cites nothing.
 
-    The first version liked any valid [n]; DPO on its votes learned to reply "[1] [2]" alone (bench_feedback.md)."""
-    from assistant.knowledge.citations import grounded_answer
+    The first version liked any valid [n]; DPO on its votes learned to reply "[1] [2]" alone. The second liked a
+    pasted passage under "[1]"; DPO on its votes learned to paste 15 of 20 liked answers (bench_feedback.md)."""
+    from assistant.knowledge.citations import PASTED, grounded_answer, pasted_share, word_spans
 
-    return grounded_answer(reply, len(sources)) if sources else not re.search(r"\[\d+\]", reply)
+    if not sources:
+        return not re.search(r"\[\d+\]", reply)
+    return (grounded_answer(reply, len(sources))
+            and pasted_share(reply, word_spans([source["text"] for source in sources])) < PASTED)
 
 
 @dataclass
@@ -145,7 +151,7 @@ def revote(services, user: str, simulated: SimulatedUser) -> int:  # noqa: ANN00
     for row in services.feedback.rows():
         system = row["prompt"][0]["content"] if row["prompt"] and row["prompt"][0]["role"] == "system" else ""
         found = source_bodies(system)
-        liked = simulated.likes(row["reply"], found[2] if found else [])
+        liked = simulated.likes(row["reply"], [{"text": text} for _, text in found[2]] if found else [])
         if liked != (row["value"] > 0):
             services.feedback.vote(f"sim-{user}", row["message_id"], liked)
             changed += 1
@@ -159,14 +165,16 @@ def one_user(user: str, args: argparse.Namespace) -> dict:
 
     simulated = USERS[user]
     grounded = simulated.knowledge_mode != "off"
-    gate_qa = args.gate_qa if args.gate_qa is not None else (16 if grounded else 0)  # 16: the settings' default
+    # the settings' default unless asked: until the twenty-fifth session users without retrieval ran with 0, so
+    # their gate times left out the grounded questions a user's gate answers
+    gate_qa = args.gate_qa if args.gate_qa is not None else Settings.model_fields["gate_qa_questions"].default
     os.environ["ASSISTANT_GATE_QA_QUESTIONS"] = str(gate_qa)  # the jobs' settings come from the environment
     data_dir = Path(args.data_dir) / user if args.data_dir else Path(tempfile.mkdtemp(prefix=f"feedback-{user}-"))
     settings = Settings(data_dir=data_dir, adapters_dir=data_dir / "adapters", auto_index_knowledge=False,
                         chat_rate_per_minute=0,
                         gate_qa_questions=gate_qa)
     services = Services(settings)
-    if grounded and not services.knowledge.documents():
+    if (grounded or gate_qa) and not services.knowledge.documents():
         services.knowledge.sync_folder()  # the shipped knowledge/ folder, as the app indexes it at start
     all_prompts = load_prompts(simulated.prompts)
     heldout = all_prompts[-args.heldout:]
@@ -235,7 +243,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=0, help="RLHF steps (default: the method's)")
     parser.add_argument("--max-new-tokens", type=int, default=80)
     parser.add_argument("--gate-qa", type=int, default=None,
-                        help="grounded questions in the gate (default: 16 for users asking with retrieval, else 0)")
+                        help="grounded questions in the gate (default: the settings' default, 16)")
     parser.add_argument("--data-dir", default=None, help="one sub-folder per user")
     parser.add_argument("--sft-weight", type=float, default=None, help="DPO: NLL weight on chosen replies (RPO)")
     parser.add_argument("--learning-rate", type=float, default=None, help="RLHF learning rate (default: the job's)")

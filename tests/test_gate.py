@@ -8,6 +8,7 @@ from peft import LoraConfig, get_peft_model
 
 from assistant.adapters import AdapterCard, save_adapter
 from assistant.training.gate import (
+    QA_QUESTIONS,
     GateRefused,
     empty_verdict,
     nonanswer_verdict,
@@ -173,7 +174,7 @@ def test_a_winner_is_promoted_but_only_against_the_default_it_was_compared_with(
 
 @pytest.mark.slow  # 100 CoT generations on the tiny model: minutes on a busy 2-core machine
 def test_the_gate_runs_end_to_end_and_refuses_without_a_reward_model(services, settings):
-    settings.gate_heldout_prompts, settings.gate_qa_questions = 4, 0
+    settings.gate_heldout_prompts, settings.gate_qa_questions, settings.context_tokens = 4, 1, 2048
     from assistant.chat import TurnRequest
 
     services.chat.run(TurnRequest(
@@ -194,6 +195,19 @@ def test_the_gate_runs_end_to_end_and_refuses_without_a_reward_model(services, s
     assert len(mine) == 1 and sum(json.loads(mine[0].read_text())) == result["cot"]["candidate"]
     with pytest.raises(GateRefused, match="no reward model"):
         promote(services, "rlhf-new")
+    # the grounded question's results are kept per model input: once an upload changes what retrieval finds for
+    # it, the base's kept result answered other sources and is not read back (the cache once keyed on the count)
+    assert result["grounded_qa"]["of"] == 1
+
+    def qa_cached() -> list:
+        return sorted((settings.data_dir / "gate_cache").glob("base-base-*-qa*.json"))
+
+    assert len(qa_cached()) == 1
+    question = json.loads(QA_QUESTIONS.read_text().splitlines()[0])["question"]
+    report = services.knowledge.add_upload("note.md", f"# {question}\n\n{question} See this note.\n".encode())
+    assert not report.errors
+    run_gate(settings, "rlhf-new")
+    assert len(qa_cached()) == 2
 
 
 def test_gate_results_are_read_back_for_the_same_weights_and_model_and_not_for_another_model(settings, tmp_path):

@@ -129,11 +129,9 @@ def cot_results(services, adapter: str | None) -> list[bool]:  # noqa: ANN001
 
 
 
-def qa_results(services, adapter: str | None, n: int) -> list[bool] | str:  # noqa: ANN001
-    """Grounded questions: correct when the reply cites a retrieved chunk of the question's own document, and only
-    real sources, and says something besides the markers (`grounded_answer`: "[1] [2]" alone answers nothing).
-
-    Returns a reason string when the knowledge base cannot be used here."""
+def qa_inputs(services, n: int) -> tuple[list[dict], list[list[dict]], list[list]] | str:  # noqa: ANN001
+    """The first n grounded questions with what retrieval finds for each now: (questions, the conversations the
+    model is given, the hits). A reason string when the knowledge base cannot be used here."""
     if n <= 0:
         return "skipped (ASSISTANT_GATE_QA_QUESTIONS=0)"
     try:
@@ -143,7 +141,6 @@ def qa_results(services, adapter: str | None, n: int) -> list[bool] | str:  # no
     except Exception as exc:  # noqa: BLE001 - an optional check: say why it did not run
         return f"not run: knowledge base unavailable ({exc})"
     from assistant.chat import KNOWLEDGE_RULES
-    from assistant.knowledge.citations import cited_numbers, grounded_answer
     from assistant.prompts import system_prompt
 
     questions, conversations, retrieved = _jsonl(QA_QUESTIONS)[:n], [], []
@@ -153,12 +150,25 @@ def qa_results(services, adapter: str | None, n: int) -> list[bool] | str:  # no
         system = system_prompt(services.settings.system_prompt, "direct", KNOWLEDGE_RULES + "\n\nSources:\n" + context)
         conversations.append([{"role": "system", "content": system}, {"role": "user", "content": question["question"]}])
         retrieved.append(hits)
+    return questions, conversations, retrieved
+
+
+def qa_results(services, adapter: str | None, inputs: tuple[list[dict], list[list[dict]], list[list]]) -> list[bool]:  # noqa: ANN001
+    """Grounded questions: correct when the reply cites a retrieved chunk of the question's own document, and only
+    real sources, and says something besides the markers (`grounded_answer`: "[1] [2]" alone answers nothing)."""
+    from assistant.knowledge.citations import cited_numbers, grounded_answer
+
+    questions, conversations, retrieved = inputs
     results = []
     for question, hits, reply in zip(questions, retrieved, _generate(services, adapter, conversations, QA_TOKENS),
                                      strict=True):
         results.append(grounded_answer(reply, len(hits)) and any(
             Path(hits[i - 1].source).name == question["source"] for i in cited_numbers(reply, len(hits))))
     return results
+
+
+def _digest(conversations: list[list[dict]]) -> str:
+    return hashlib.sha256(json.dumps(conversations).encode()).hexdigest()[:16]
 
 
 def _adapter_digest(settings: Settings, adapter: str | None) -> str:
@@ -357,8 +367,8 @@ def run_gate(settings: Settings, candidate: str, current: str | None = "default"
     t = time.perf_counter()
     # the current default's greedy replies depend only on its weights and the prompts: a second candidate judged on
     # the same held-out prompts (a retrain, another method) reuses them, which halves this step
-    prompts_digest = hashlib.sha256(json.dumps([p["messages"] for p in prompts]).encode()).hexdigest()[:16]
     conversations = [p["messages"] for p in prompts]
+    prompts_digest = _digest(conversations)
     current_replies = _cached(services, current, f"heldout-{REPLY_TOKENS}-{prompts_digest}",
                               lambda: _generate(services, current, conversations, REPLY_TOKENS))
     progress(0.2, "gate: the current default's replies")
@@ -374,11 +384,16 @@ def run_gate(settings: Settings, candidate: str, current: str | None = "default"
     progress(0.65, "gate: chain-of-thought set")
     timings["cot_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
-    qa_key = f"qa{settings.gate_qa_questions}-answered"  # "-answered": the scorer of 2026-12-05
-    qa_candidate = _cached(services, candidate, qa_key,
-                           lambda: qa_results(services, candidate, settings.gate_qa_questions))
-    qa_current = qa_candidate if isinstance(qa_candidate, str) else _cached(
-        services, current, qa_key, lambda: qa_results(services, current, settings.gate_qa_questions))
+    inputs = qa_inputs(services, settings.gate_qa_questions)
+    if isinstance(inputs, str):
+        qa_candidate = qa_current = inputs
+    else:
+        # keyed on the exact model input (questions and the sources retrieved now): after an upload or a change of
+        # retrieval settings, cached results would judge the candidate against other prompts ("-answered": the
+        # scorer of 2026-12-05)
+        qa_key = f"qa-{_digest(inputs[1])}-answered"
+        qa_candidate = _cached(services, candidate, qa_key, lambda: qa_results(services, candidate, inputs))
+        qa_current = _cached(services, current, qa_key, lambda: qa_results(services, current, inputs))
     progress(0.8, "gate: grounded questions")
     timings["qa_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()

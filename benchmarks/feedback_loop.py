@@ -71,12 +71,11 @@ def cites_a_source(reply: str, sources: list[dict]) -> bool:
 
     The first version liked any valid [n]; DPO on its votes learned to reply "[1] [2]" alone. The second liked a
     pasted passage under "[1]"; DPO on its votes learned to paste 15 of 20 liked answers (bench_feedback.md)."""
-    from assistant.knowledge.citations import PASTED, grounded_answer, pasted_share, word_spans
+    from assistant.knowledge.citations import grounded_answer, is_pasted
 
     if not sources:
         return not re.search(r"\[\d+\]", reply)
-    return (grounded_answer(reply, len(sources))
-            and pasted_share(reply, word_spans([source["text"] for source in sources])) < PASTED)
+    return grounded_answer(reply, len(sources)) and not is_pasted(reply, [source["text"] for source in sources])
 
 
 @dataclass

@@ -94,3 +94,9 @@ def pasted_share(answer: str, spans: set[tuple[str, ...]], span: int = PASTE_SPA
         if tuple(words[i:i + span]) in spans:
             covered[i:i + span] = [True] * span
     return sum(covered) / len(words)
+
+
+def is_pasted(answer: str, source_texts: list[str]) -> bool:
+    """Does the answer paste its sources instead of answering (`PASTED` of its words inside copied spans)? What the
+    gate counts and what the `cites` simulated user dislikes."""
+    return bool(source_texts) and pasted_share(answer, word_spans(source_texts)) >= PASTED

@@ -129,7 +129,10 @@ def cot_results(services, adapter: str | None) -> list[bool]:  # noqa: ANN001
 
 
 
-def qa_inputs(services, n: int) -> tuple[list[dict], list[list[dict]], list[list]] | str:  # noqa: ANN001
+QAInputs = tuple[list[dict], list[list[dict]], list[list]]  # questions, the conversations the model is given, hits
+
+
+def qa_inputs(services, n: int) -> QAInputs | str:  # noqa: ANN001
     """The first n grounded questions with what retrieval finds for each now: (questions, the conversations the
     model is given, the hits). A reason string when the knowledge base cannot be used here."""
     if n <= 0:
@@ -153,7 +156,7 @@ def qa_inputs(services, n: int) -> tuple[list[dict], list[list[dict]], list[list
     return questions, conversations, retrieved
 
 
-def qa_results(services, adapter: str | None, inputs: tuple[list[dict], list[list[dict]], list[list]]) -> list[bool]:  # noqa: ANN001
+def qa_results(services, adapter: str | None, inputs: QAInputs) -> list[bool]:  # noqa: ANN001
     """Grounded questions: correct when the reply cites a retrieved chunk of the question's own document, and only
     real sources, and says something besides the markers (`grounded_answer`: "[1] [2]" alone answers nothing)."""
     from assistant.knowledge.citations import cited_numbers, grounded_answer
@@ -320,7 +323,7 @@ def pasted_verdict(rows: list[dict], settings: Settings) -> tuple[dict, list[str
     """Held-out replies that paste a source passage instead of answering, candidate vs current, and the reason to
     refuse. A `cites` adapter trained on 21 pairs learned this: its pastes carry a citation and enough words, so the
     user's rule, the reward model and the grounded QA all liked them (docs/bench_feedback.md)."""
-    from assistant.knowledge.citations import PASTED, pasted_share, word_spans
+    from assistant.knowledge.citations import is_pasted
     from assistant.training.fit import source_bodies
 
     pasted = {"candidate": 0, "current": 0}
@@ -329,9 +332,9 @@ def pasted_verdict(rows: list[dict], settings: Settings) -> tuple[dict, list[str
         found = source_bodies(system)
         if not found:
             continue  # nothing was retrieved: nothing to paste
-        spans = word_spans([text for _, text in found[2]])
+        texts = [text for _, text in found[2]]
         for key in pasted:
-            pasted[key] += pasted_share(row[key], spans) >= PASTED
+            pasted[key] += is_pasted(row[key], texts)
     return _rise_verdict(pasted, len(rows), settings.gate_max_pasted_rise * len(rows),
                          "paste a source passage instead of answering")
 

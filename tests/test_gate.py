@@ -8,12 +8,13 @@ from peft import LoraConfig, get_peft_model
 
 from assistant.adapters import AdapterCard, save_adapter
 from assistant.training.gate import (
-    QA_QUESTIONS,
     GateRefused,
     empty_verdict,
     nonanswer_verdict,
     pasted_verdict,
     promote,
+    qa_correct,
+    qa_questions,
     reward_verdict,
     run_gate,
     wilson,
@@ -147,6 +148,19 @@ def test_ranking_accuracy_counts_ordered_pairs():
     assert ranking_accuracy(scores, torch.ones(4)) is None
 
 
+def test_a_grounded_answer_is_scored_by_its_final_answer_not_by_a_citation_or_a_substring():
+    """The grounded check once counted a reply correct when it cited the question's document: the base model cites in
+    no greedy reply, so it scored 0 of 16 on questions it answered right and no candidate could fall below it."""
+    assert qa_correct("7860 [1]", ["7860", "port 7860"]) and qa_correct("Port 7860.", ["7860"])
+    assert qa_correct("**20 MB**", ["20 MB", "20MB"]) and qa_correct("ASSISTANT_DATA_DIR", ["`ASSISTANT_DATA_DIR`"])
+    assert not qa_correct("Not 7860 but 8080 [2].", ["7860"])  # the final answer, not a number somewhere in it
+    assert not qa_correct("It is set with the ASSISTANT_DATA_DIR variable.", ["ASSISTANT_DATA_DIR"])  # a sentence
+    assert not qa_correct("[1]", ["7860"]) and not qa_correct("", ["7860"])
+    test, dev = qa_questions("test"), qa_questions("dev")
+    assert len(test) >= 16 and dev and {q["question"] for q in test}.isdisjoint(q["question"] for q in dev)
+    assert all(q["answers"] for q in test + dev)
+
+
 def test_a_losing_candidate_is_refused_with_reasons_and_an_admin_can_force_it(services, settings):
     make_adapter(services, settings, "rlhf-loser", report(False, reasons=["reward-model win rate 30% < 50%"]))
     with pytest.raises(GateRefused, match="win rate 30% < 50%"):
@@ -203,7 +217,7 @@ def test_the_gate_runs_end_to_end_and_refuses_without_a_reward_model(services, s
         return sorted((settings.data_dir / "gate_cache").glob("base-base-*-qa*.json"))
 
     assert len(qa_cached()) == 1
-    question = json.loads(QA_QUESTIONS.read_text().splitlines()[0])["question"]
+    question = qa_questions()[0]["question"]
     report = services.knowledge.add_upload("note.md", f"# {question}\n\n{question} See this note.\n".encode())
     assert not report.errors
     run_gate(settings, "rlhf-new")

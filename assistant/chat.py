@@ -44,6 +44,9 @@ class TurnRequest:
     # The options above are the conversation's settings from now on (the UI): the chat service stores them with
     # the conversation (creating it with them if needed) before the turn, so None then means the default.
     remember_options: bool = False
+    # Earlier turns a new conversation starts with (an API client's resent chat), stored only once the turn is
+    # accepted: a refused request (empty message, over the rate) leaves nothing behind.
+    earlier: list[dict[str, str]] = field(default_factory=list)
 
     def conversation_options(self) -> dict:
         """The per-conversation options this request carries, in the form the conversation store keeps."""
@@ -129,6 +132,14 @@ class ChatEngine:
         self.services.adapters.check_compatible(choice)
         return choice
 
+    def _start(self, request: TurnRequest, **options: Any):  # noqa: ANN202 - the store's conversation view
+        """A new conversation with the request's earlier turns, once the turn has been accepted."""
+        store = self.services.conversations
+        conv = store.create(request.owner, **options)
+        for m in request.earlier:
+            store.add_message(conv.id, m["role"], m["content"], meta={"source": "api history"})
+        return store.get(request.owner, conv.id) if request.earlier else conv
+
     # --- the turn -------------------------------------------------------------------------------
     def turn(self, request: TurnRequest, stop_event: threading.Event | None = None) -> Iterator[TurnUpdate]:
         """Run one turn, yielding partial results; the last update has `done=True`."""
@@ -155,11 +166,11 @@ class ChatEngine:
         if request.remember_options:
             options = request.conversation_options()  # validated by the store before it writes
             if conv is None:
-                conv = store.create(request.owner, **{"cot_mode": default_mode, **options, "tools_enabled": tools_on})
+                conv = self._start(request, **{"cot_mode": default_mode, **options, "tools_enabled": tools_on})
             else:
                 conv = store.update(request.owner, conv.id, **options)
         elif conv is None:
-            conv = store.create(request.owner, tools_enabled=tools_on, cot_mode=default_mode)
+            conv = self._start(request, tools_enabled=tools_on, cot_mode=default_mode)
         history = [
             {"role": m["role"], "content": m["content"]} for m in conv.messages if m["role"] in ("user", "assistant")
         ]

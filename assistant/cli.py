@@ -355,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    from assistant.security import keep_private
+
+    keep_private(settings.data_dir)
     try:
         return int(handler(args, settings) or 0)
     except KeyboardInterrupt:

@@ -49,6 +49,17 @@ def load_or_create_secret(data_dir: Path) -> bytes:
     return text.encode()
 
 
+def keep_private(data_dir: Path) -> None:
+    """What the app writes is readable by its own OS user only: umask 077 for this process (the database, its WAL,
+    indexes, checkpoints, Gradio's cached copies of uploads) and the data dir 0700, which also closes an older data
+    dir's 0644 database to other local users (a probe read every user's chats and the password hashes from it)."""
+    os.umask(0o077)
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if data_dir.stat().st_mode & 0o077 and data_dir.stat().st_uid == os.getuid():
+        os.chmod(data_dir, 0o700)
+
+
 def derive(secret: bytes, label: str) -> str:
     return hmac.new(secret, label.encode(), hashlib.sha256).hexdigest()
 

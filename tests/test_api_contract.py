@@ -4,6 +4,7 @@ clients are in tests/test_api.py.)"""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -186,6 +187,67 @@ def test_every_generating_route_counts_against_the_per_user_rate(api_app, servic
     finally:
         services.settings.chat_rate_per_minute = 0
         limits.reset()
+
+
+def test_a_refused_request_stores_nothing_and_costs_no_rate(api_app, services, monkeypatch):
+    """A hostile probe (twenty-sixth session): a chat refused for an empty last message or the rate still stored a
+    conversation with every resent history message (400 rows from one 19 KB request), and an invalid completion,
+    embedding or image request used up the caller's rate."""
+    from assistant import limits
+
+    client = TestClient(api_app, client=LOOPBACK, base_url=LOCAL_URL)
+    base = _base(client)
+    _loaded(client, base)
+
+    def stored() -> int:
+        return len(services.conversations.list("local"))
+
+    before = stored()
+    history = [{"role": "user", "content": "ORPHAN 1"}, {"role": "assistant", "content": "reply 1"}]
+    empty = client.post("/chat/completions", json={"model": base, "messages": [*history,
+                                                                               {"role": "user", "content": "  "}]})
+    assert empty.status_code == 400 and "empty" in empty.json()["error"]["message"] and stored() == before
+    monkeypatch.setattr("assistant.api.serving.MAX_MESSAGES", 8)  # 512 messages would pass this test's body limit
+    many = [{"role": "user", "content": f"m{i}"} for i in range(9)]
+    too_many = client.post("/chat/completions", json={"model": base, "messages": many})
+    assert too_many.status_code == 400 and too_many.json()["error"]["param"] == "messages" and stored() == before
+    services.settings.chat_rate_per_minute, services.settings.chat_burst = 1, 1
+    limits.reset()
+    try:
+        ok = {"model": base, "messages": [*history, {"role": "user", "content": "next"}], "max_tokens": 1}
+        assert client.post("/chat/completions", json=ok).status_code == 200 and stored() == before + 1
+        over = client.post("/chat/completions", json={**ok, "messages": [{"role": "user", "content": "ORPHAN 2"},
+                                                                          *ok["messages"][1:]]})
+        assert over.status_code == 429 and stored() == before + 1
+        limits.reset()
+        refused = [("/completions", {"model": base, "prompt": "", "max_tokens": 1}),
+                   ("/embeddings", {"model": "no-such-embedder", "input": "hi"}),
+                   ("/images/generations", {"model": "no-such-model", "prompt": "a 7"})]
+        for route, body in refused * 2:
+            assert client.post(route, json=body).status_code in (400, 404), route
+        assert client.post("/completions", json={"model": base, "prompt": "hi", "max_tokens": 1}).status_code == 200
+    finally:
+        services.settings.chat_rate_per_minute = 0
+        limits.reset()
+
+
+def test_text_that_is_not_unicode_is_a_400_that_names_the_parameter(api_app):
+    """JSON can carry a lone surrogate; the embedder answered 500 and the chat a raw codec error."""
+    client = TestClient(api_app, client=LOOPBACK, base_url=LOCAL_URL)
+    base = _base(client)
+    bad = "\ud800 hi"  # json.dumps writes it as the escape "\\ud800"; httpx's json= would refuse to encode it
+    cases = [("/embeddings", json.dumps({"model": "all-minilm-l6-v2", "input": [bad]}), "input"),
+             ("/chat/completions", json.dumps({"model": base, "messages": [{"role": "user", "content": bad}]}),
+              "messages"),
+             ("/completions", json.dumps({"model": base, "prompt": bad}), "prompt")]
+    for route, content, param in cases:
+        response = client.post(route, content=content, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400, (route, response.text)
+        error = response.json()["error"]
+        assert error["param"] == param and "lone surrogate" in error["message"]
+    long_id = "x" * 5000
+    unknown = client.post("/embeddings", json={"model": long_id, "input": "hi"}).json()["error"]["message"]
+    assert len(unknown) < 300  # the id is cut, not echoed whole
 
 
 def test_a_full_queue_answers_429(api_app):

@@ -59,6 +59,22 @@ def test_a_loose_secret_file_is_made_private(tmp_path):
     assert stat.S_IMODE((tmp_path / "secret.key").stat().st_mode) == 0o600
 
 
+def test_the_data_dir_and_the_database_are_closed_to_other_local_users(tmp_path):
+    """A hostile probe read every user's chats and the password hashes from a 0644 assistant.db in a 0755 dir."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    os.chmod(data, 0o755)
+    env = {**os.environ, "ASSISTANT_DATA_DIR": str(data), "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-m", "assistant", "users", "add", "bob", "--password-stdin"], env=env,
+                          input="a-long-password\n", capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    written = [path for path in data.rglob("*") if path.is_file()]
+    assert any(path.name == "assistant.db" for path in written)
+    assert all(stat.S_IMODE(path.stat().st_mode) & 0o077 == 0 for path in written), [
+        (path.name, oct(path.stat().st_mode)) for path in written]
+
+
 def test_another_process_derives_the_same_identity(tmp_path):
     ours = Identity.for_data_dir(tmp_path)
     token = ours.new_token()

@@ -169,14 +169,15 @@ def create_api(services, status=None) -> FastAPI:  # noqa: ANN001, C901 - Servic
 
     @app.post("/completions", response_model=p.Completion, responses=ERRORS)
     async def completions(body: p.CompletionRequest, who: Caller = Depends(caller)):  # noqa: ANN201
-        limited(who)
         produce = await anyio.to_thread.run_sync(api.plan_completion, body)
+        limited(who)  # after the checks: a refused request costs the caller nothing
         return await respond(produce, body, chat=False)
 
     @app.post("/embeddings", response_model=p.EmbeddingResponse, responses=ERRORS)
     async def embeddings(body: p.EmbeddingRequest, who: Caller = Depends(caller)) -> p.EmbeddingResponse:
+        api.check_embedding(body.model, body.texts())
         limited(who)
-        vectors, tokens = await anyio.to_thread.run_sync(api.embed, body.model, body.texts())
+        vectors, tokens = await anyio.to_thread.run_sync(api.embed, body.texts())
         if body.encoding_format == "base64":
             import numpy as np
 
@@ -189,6 +190,7 @@ def create_api(services, status=None) -> FastAPI:  # noqa: ANN001, C901 - Servic
 
     @app.post("/images/generations", response_model=p.ImageResponse, responses=ERRORS)
     async def images(body: p.ImageRequest, who: Caller = Depends(caller)) -> p.ImageResponse:
+        api.check_image_model(body.model, body.prompt)
         limited(who)
         model, pictures = await anyio.to_thread.run_sync(api.draw, body.model, body.prompt, body.n, body.seed)
         if body.response_format == "url":

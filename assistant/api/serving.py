@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 EMBEDDING_MODEL = "all-minilm-l6-v2"
 EMBEDDING_ALIASES = {EMBEDDING_MODEL, "all-minilm-l6-v2".upper(), "sentence-transformers/all-minilm-l6-v2"}
+MAX_MESSAGES = 512  # per chat request; each may be stored as the conversation so far
 TOOL_DECISION_TOKENS = 384
 
 
@@ -283,7 +284,7 @@ class ApiService:
             if card.id == model:
                 return card.x_adapter
         known = ", ".join(c.id for c in self.models())
-        raise ApiError(404, f"the model {model!r} does not exist; available: {known}", code="model_not_found",
+        raise ApiError(404, f"the model {shown(model)} does not exist; available: {known}", code="model_not_found",
                        param="model")
 
     def engine(self):  # noqa: ANN201 - the loaded LLM engine
@@ -310,12 +311,19 @@ class ApiService:
             log.exception("model loading for the API failed")
             self._load_error = f"{type(exc).__name__}: {exc}"
 
-    def check_size(self, texts: list[str], what: str = "message") -> None:
+    def check_texts(self, texts: list[str], what: str = "message", param: str = "messages") -> None:
+        """Every text within the size limit and valid Unicode: JSON can carry a lone surrogate ("\\ud800"), which
+        no tokenizer or database takes (the embedder answered 500, the chat a codec error)."""
         limit = self.settings.max_input_chars
         for text in texts:
             if len(text) > limit:
                 raise ApiError(413, f"a {what} has {len(text):,} characters; the limit is {limit:,} "
-                                    "(ASSISTANT_MAX_INPUT_CHARS)", code="input_too_large")
+                                    "(ASSISTANT_MAX_INPUT_CHARS)", code="input_too_large", param=param)
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ApiError(400, f"a {what} is not valid Unicode text: a lone surrogate "
+                                    f"{text[exc.start]!r} at character {exc.start}", param=param) from None
 
     def params(self, request: ChatCompletionRequest | CompletionRequest) -> GenerationParams:
         try:
@@ -331,7 +339,10 @@ class ApiService:
             texts = [m.text() for m in request.messages]
         except ValueError as exc:
             raise ApiError(400, str(exc), param="messages") from exc
-        self.check_size(texts)
+        self.check_texts(texts)
+        if len(texts) > MAX_MESSAGES:  # every one may be stored: a 2 MB body holds ~65,000 tiny messages
+            raise ApiError(400, f"{len(texts):,} messages; at most {MAX_MESSAGES} per request (the model reads "
+                                f"{self.settings.context_tokens:,} tokens)", param="messages")
         if not any(m.role == "user" for m in request.messages):
             raise ApiError(400, "messages: at least one message must have the role 'user'", param="messages")
         params = self.params(request)
@@ -370,9 +381,9 @@ class ApiService:
         turns = [{"role": m.role, "content": m.text()} for m in request.messages if m.role in ("user", "assistant")]
         return system, turns[:-1], turns[-1]["content"]
 
-    def _conversation(self, owner: str, history: list[dict], **options: object) -> str:
-        """The caller's conversation whose messages are exactly `history` (a client resending the chat so far
-        continues it), else a new one holding `history`."""
+    def _matching_conversation(self, owner: str, history: list[dict]) -> str | None:
+        """The caller's recent conversation whose messages are exactly `history`: a client resending the chat so far
+        continues it."""
         from assistant.conversations import clean_text
 
         store = self.services.conversations
@@ -383,6 +394,14 @@ class ApiService:
                 have = [(m["role"], m["content"].strip()) for m in view.messages if m["role"] in ("user", "assistant")]
                 if have == wanted:
                     return conv_id
+        return None
+
+    def _conversation(self, owner: str, history: list[dict], **options: object) -> str:
+        """The caller's conversation whose messages are exactly `history`, else a new one holding `history`."""
+        found = self._matching_conversation(owner, history)
+        if found is not None:
+            return found
+        store = self.services.conversations
         conv = store.create(owner, **options)
         for m in history:
             store.add_message(conv.id, m["role"], m["content"], meta={"source": "api history"})
@@ -400,9 +419,11 @@ class ApiService:
         services = self.services
 
         def produce(stop_event: threading.Event) -> Iterator:
-            conversation_id = self._conversation(caller.owner, history, tools_enabled=request.x_builtin_tools)
+            # a new conversation and the resent history are stored by the turn, once it has accepted the message
+            conversation_id = self._matching_conversation(caller.owner, history)
             turn = TurnRequest(
                 owner=caller.owner, message=message, conversation_id=conversation_id,
+                earlier=history if conversation_id is None else [],
                 adapter=adapter or "none", cot_mode=mode, knowledge_mode=request.x_knowledge or "off",
                 tools_enabled=request.x_builtin_tools, params=overrides, system_prompt=system,
                 commands=request.x_builtin_tools,  # "/train …" is the app's tool too: never without the opt-in
@@ -608,7 +629,7 @@ class ApiService:
     def plan_completion(self, request: CompletionRequest) -> Callable[[threading.Event], Iterator]:
         adapter = self.adapter_for(request.model)
         prompt = request.text()
-        self.check_size([prompt], "prompt")
+        self.check_texts([prompt], "prompt", "prompt")
         if not prompt:
             raise ApiError(400, "prompt is empty", param="prompt")
         params = self.params(request)
@@ -652,11 +673,14 @@ class ApiService:
         return produce
 
     # --- embeddings and images ----------------------------------------------------------------------------------
-    def embed(self, model: str, texts: list[str]) -> tuple[list[list[float]], int]:
+    def check_embedding(self, model: str, texts: list[str]) -> None:
         if model.lower() not in EMBEDDING_ALIASES:
-            raise ApiError(404, f"the embedding model {model!r} does not exist; available: {EMBEDDING_MODEL}",
+            raise ApiError(404, f"the embedding model {shown(model)} does not exist; available: {EMBEDDING_MODEL}",
                            code="model_not_found", param="model")
-        self.check_size(texts, "text")
+        self.check_texts(texts, "text", "input")
+
+    def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
+        """Vectors for texts `check_embedding` accepted, and their token count."""
         from assistant.knowledge.embeddings import MiniLMEmbeddings, get_model
 
         vectors = MiniLMEmbeddings().embed_array(texts)
@@ -664,21 +688,32 @@ class ApiService:
         tokens = sum(len(tokenizer(t, add_special_tokens=True)["input_ids"]) for t in texts)
         return vectors.tolist(), tokens
 
-    def draw(self, model: str, prompt: str, n: int, seed: int | None) -> tuple[str, list[bytes]]:
-        from assistant.imaging.engine import CheckpointError
-        from assistant.imaging.prompting import PromptError
-        from assistant.imaging.service import generate_images, list_image_models
+    def check_image_model(self, model: str, prompt: str) -> None:
+        from assistant.imaging.service import list_image_models
 
+        self.check_texts([prompt], "prompt", "prompt")
         names = {m["name"] for m in list_image_models(self.settings) if m.get("kind") in ("vae", "gan", "diffusion")}
         if model not in names | {"auto", "gan", "vae", "diffusion"}:
-            raise ApiError(404, f"the image model {model!r} does not exist; available: auto, gan, vae, diffusion, "
-                                f"{', '.join(sorted(names))}", code="model_not_found", param="model")
+            raise ApiError(404, f"the image model {shown(model)} does not exist; available: auto, gan, vae, "
+                                f"diffusion, {', '.join(sorted(names))}", code="model_not_found", param="model")
+
+    def draw(self, model: str, prompt: str, n: int, seed: int | None) -> tuple[str, list[bytes]]:
+        """Images for a request `check_image_model` accepted."""
+        from assistant.imaging.engine import CheckpointError
+        from assistant.imaging.prompting import PromptError
+        from assistant.imaging.service import generate_images
+
         try:
             out = generate_images(model, prompt, n=n, seed=seed, settings=self.settings)
         except (PromptError, CheckpointError, ValueError) as exc:
             raise ApiError(400, str(exc), param="prompt") from exc
         files = out["files"][:n]
         return out["model"], [Path(f).read_bytes() for f in files]
+
+
+def shown(name: str, limit: int = 80) -> str:
+    """A client's name as an error message repeats it: quoted, and cut (a 100 KB model id came back whole)."""
+    return repr(name if len(name) <= limit else name[:limit] + "…")
 
 
 def b64(data: bytes) -> str:

@@ -136,6 +136,8 @@ def test_bad_schemas_and_tool_choices_are_400s_that_name_the_parameter(api_app):
         ({"tools": tools({"type": "banana"})}, "tools"),
         ({"tools": tools({"type": "object", "properties": [1]})}, "tools"),
         ({"tools": tools({"$ref": "#/defs/missing"})}, "tools"),
+        # arguments are one JSON object: a string schema was accepted and a required call came back as text
+        ({"tools": tools({"type": "string", "maxLength": 5}), "tool_choice": "required"}, "tools"),
         ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "banana"}}}},
          "response_format"),
         ({"response_format": {"type": "json_schema", "json_schema": {

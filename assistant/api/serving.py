@@ -367,6 +367,9 @@ class ApiService:
             if name not in {t.function.name for t in request.tools or []}:
                 raise ApiError(400, f"tool_choice names {name!r}, which is not among the tools", param="tool_choice")
         for tool in request.tools or []:
+            if tool.function.parameters.get("type", "object") != "object":
+                raise ApiError(400, f"tool {tool.function.name!r}: parameters must be a JSON schema of type "
+                                    "'object' (a call's arguments are one JSON object)", param="tools")
             check_schema(client_decision_schema([{"name": tool.function.name, "parameters": tool.function.parameters}],
                                                 True), "tools", f"tool {tool.function.name!r}: ")
         del after_user

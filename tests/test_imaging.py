@@ -306,6 +306,36 @@ def test_train_job_runs_and_refuses_a_duplicate(settings: Settings) -> None:
     assert JobRunner(settings).metrics(out["job_id"])  # the live loss plot has points
 
 
+def test_a_users_own_image_model_is_theirs_alone(settings) -> None:
+    """A hostile probe: alice sampled and evaluated bob's `vae-digits-bob` and read its name in a 404's list; and
+    "Bob", "bob." and "bob" would all have trained into `vae-digits-bob`."""
+    from assistant.imaging.engine import CheckpointError
+    from assistant.imaging.service import (
+        evaluate_image_model,
+        generate_images,
+        list_image_models,
+        owner_suffix,
+        train_image_model,
+    )
+    from assistant.jobs import JobRunner
+
+    out = train_image_model("vae", "digits", 1, settings=settings, owner="user:hal", shared=False)
+    assert out["name"] == "vae-digits-hal"
+    info = JobRunner(settings).wait(out["job_id"], timeout=180)
+    assert info.status == "succeeded", JobRunner(settings).log_tail(out["job_id"])
+    assert "vae-digits-hal" in {m["name"] for m in list_image_models(settings, "user:hal")}
+    others = {m["name"] for m in list_image_models(settings, "user:jo")}
+    assert "vae-digits-hal" not in others and "vae-digits" in others
+    assert generate_images("vae-digits-hal", "digit 3", n=2, settings=settings, viewer="user:hal")["files"]
+    for use in (lambda: generate_images("vae-digits-hal", "digit 3", n=2, settings=settings, viewer="user:jo"),
+                lambda: evaluate_image_model("vae-digits-hal", settings=settings, viewer="user:jo")):
+        with pytest.raises(CheckpointError) as refused:
+            use()
+        assert "hal" not in str(refused.value).replace("'vae-digits-hal'", "")  # named once: what was asked
+    suffixes = {owner_suffix(f"user:{name}") for name in ("bob", "Bob", "bob.", "BOB")}
+    assert len(suffixes) == 4 and "bob" in suffixes
+
+
 def test_a_users_training_never_replaces_the_checkpoint_everyone_samples_from(services) -> None:
     """With accounts, a plain user's "train a vae on digits" writes `vae-digits-<name>`; an admin's replaces the
     shared `vae-digits`, and the chat tool asks the account's role for that."""

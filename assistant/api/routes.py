@@ -190,9 +190,10 @@ def create_api(services, status=None) -> FastAPI:  # noqa: ANN001, C901 - Servic
 
     @app.post("/images/generations", response_model=p.ImageResponse, responses=ERRORS)
     async def images(body: p.ImageRequest, who: Caller = Depends(caller)) -> p.ImageResponse:
-        api.check_image_model(body.model, body.prompt)
+        api.check_image_model(body.model, body.prompt, who.owner)
         limited(who)
-        model, pictures = await anyio.to_thread.run_sync(api.draw, body.model, body.prompt, body.n, body.seed)
+        model, pictures = await anyio.to_thread.run_sync(api.draw, body.model, body.prompt, body.n, body.seed,
+                                                         who.owner)
         if body.response_format == "url":
             data = [p.ImageData(url="data:image/png;base64," + b64(png)) for png in pictures]
         else:

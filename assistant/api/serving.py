@@ -691,23 +691,24 @@ class ApiService:
         tokens = sum(len(tokenizer(t, add_special_tokens=True)["input_ids"]) for t in texts)
         return vectors.tolist(), tokens
 
-    def check_image_model(self, model: str, prompt: str) -> None:
+    def check_image_model(self, model: str, prompt: str, viewer: str) -> None:
         from assistant.imaging.service import list_image_models
 
         self.check_texts([prompt], "prompt", "prompt")
-        names = {m["name"] for m in list_image_models(self.settings) if m.get("kind") in ("vae", "gan", "diffusion")}
+        names = {m["name"] for m in list_image_models(self.settings, viewer)
+                 if m.get("kind") in ("vae", "gan", "diffusion")}
         if model not in names | {"auto", "gan", "vae", "diffusion"}:
             raise ApiError(404, f"the image model {shown(model)} does not exist; available: auto, gan, vae, "
                                 f"diffusion, {', '.join(sorted(names))}", code="model_not_found", param="model")
 
-    def draw(self, model: str, prompt: str, n: int, seed: int | None) -> tuple[str, list[bytes]]:
+    def draw(self, model: str, prompt: str, n: int, seed: int | None, viewer: str) -> tuple[str, list[bytes]]:
         """Images for a request `check_image_model` accepted."""
         from assistant.imaging.engine import CheckpointError
         from assistant.imaging.prompting import PromptError
         from assistant.imaging.service import generate_images
 
         try:
-            out = generate_images(model, prompt, n=n, seed=seed, settings=self.settings)
+            out = generate_images(model, prompt, n=n, seed=seed, settings=self.settings, viewer=viewer)
         except (PromptError, CheckpointError, ValueError) as exc:
             raise ApiError(400, str(exc), param="prompt") from exc
         files = out["files"][:n]

@@ -74,6 +74,7 @@ class TrainConfig:
     resume: bool = True  # continue an interrupted run of the same name
     evaluate: bool = True  # put test-split metrics on the card
     hp: dict = field(default_factory=dict)  # model hyper-parameters (lr, latent, width, mask, mask_ratio…)
+    owner: str | None = None  # a user's own training, seen and sampled by that user alone; None: everyone's
 
     def checkpoint_name(self) -> str:
         if self.name:
@@ -143,20 +144,37 @@ def user_checkpoints_dir(settings) -> Path:  # noqa: ANN001 - Settings
     return settings.images_dir / "checkpoints"
 
 
-def find_checkpoint(name: str, settings=None) -> Path:  # noqa: ANN001
-    """A user-trained checkpoint of that name first, else the shipped one."""
+SHARED_ONLY = ""  # a viewer who sees only the checkpoints everyone shares (a page built before anyone logs in)
+
+
+def visible_to(owner: str | None, viewer: str | None) -> bool:
+    """A checkpoint a user trained is theirs alone (a probe sampled and evaluated another user's model and read
+    their name in an error's list); `viewer` None is a trusted caller (CLI, jobs, an admin's shared training)."""
+    return viewer is None or owner is None or owner == viewer
+
+
+def _owner(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / "card.json").read_text()).get("owner")
+    except (OSError, ValueError):
+        return None
+
+
+def find_checkpoint(name: str, settings=None, viewer: str | None = None) -> Path:  # noqa: ANN001
+    """A user-trained checkpoint of that name first, else the shipped one; only those `viewer` may see."""
     check_name(name, "model name")
     places = ([user_checkpoints_dir(settings)] if settings is not None else []) + [SHIPPED_DIR]
     for place in places:
-        if (place / name / "model.pt").exists():
+        if (place / name / "model.pt").exists() and visible_to(_owner(place / name), viewer):
             return place / name
     known = sorted({p.name for place in places if place.exists() for p in place.iterdir()
-                    if (p / "model.pt").exists() and not p.name.startswith(("classifier-", "."))})
+                    if (p / "model.pt").exists() and not p.name.startswith(("classifier-", "."))
+                    and visible_to(_owner(p), viewer)})
     raise CheckpointError(f"no image model named {name!r}; available: {', '.join(known) or 'none'}")
 
 
-def list_checkpoints(settings=None) -> list[dict]:  # noqa: ANN001
-    """Cards of every usable checkpoint (user ones shadow shipped ones of the same name)."""
+def list_checkpoints(settings=None, viewer: str | None = None) -> list[dict]:  # noqa: ANN001
+    """Cards of every usable checkpoint `viewer` may see (user ones shadow shipped ones of the same name)."""
     seen: dict[str, dict] = {}
     places = [SHIPPED_DIR] + ([user_checkpoints_dir(settings)] if settings is not None else [])
     for place in places:
@@ -169,6 +187,8 @@ def list_checkpoints(settings=None) -> list[dict]:  # noqa: ANN001
                 card = json.loads((folder / "card.json").read_text())
             except (OSError, ValueError):
                 card = {}
+            if not visible_to(card.get("owner"), viewer):
+                continue
             seen[folder.name] = {"name": folder.name, "path": str(folder),
                                  "shipped": place == SHIPPED_DIR, **card}
     return list(seen.values())
@@ -184,10 +204,12 @@ def save_checkpoint(folder: Path, kind: str, model: torch.nn.Module, spec: dict,
     return folder
 
 
-def load_checkpoint(name_or_path: str | Path, settings=None, device: str = "cpu") -> Checkpoint:  # noqa: ANN001
-    """Load a checkpoint by model name (user first, then shipped) or folder path; clear error if it is broken."""
+def load_checkpoint(name_or_path: str | Path, settings=None, device: str = "cpu",  # noqa: ANN001
+                    viewer: str | None = None) -> Checkpoint:
+    """Load a checkpoint by model name (user first, then shipped; one `viewer` may see) or folder path; clear error
+    if it is broken."""
     path = Path(name_or_path)
-    folder = path if path.is_dir() else find_checkpoint(str(name_or_path), settings)
+    folder = path if path.is_dir() else find_checkpoint(str(name_or_path), settings, viewer)
     try:
         blob = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
         kind, spec, hp = blob["kind"], blob["spec"], blob["hp"]
@@ -318,7 +340,7 @@ def train(cfg: TrainConfig, settings=None, data: ImageDataset | None = None,  # 
         "train_images": n, "precision": "bfloat16" if amp.enabled and amp.dtype == torch.bfloat16 else
         ("float16" if amp.enabled else "float32"), "loss_history": [round(v, 5) for v in history],
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "config": {k: v for k, v in asdict(cfg).items() if k != "hp"}, **finished,
+        "config": {k: v for k, v in asdict(cfg).items() if k != "hp"}, "owner": cfg.owner, **finished,
     }
     if cfg.evaluate:
         from assistant.imaging.metrics import evaluate_model

@@ -5,6 +5,7 @@ Every picture is written as PNG under `settings.images_dir` (the UI may serve fi
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 import uuid
@@ -62,16 +63,17 @@ def dataset_of(ckpt: Checkpoint) -> ImageDataset:
 def generate_images(model: str = "auto", prompt_or_class: str | int | None = None, n: int | None = None,
                     seed: int | None = None, settings: Settings | None = None, out_dir: str | Path | None = None,
                     temperature: float | None = None, guidance: float | None = None, steps: int | None = None,
-                    like: int | None = None, variation: float = 0.3) -> dict:
+                    like: int | None = None, variation: float = 0.3, viewer: str | None = None) -> dict:
     """Draw images for a prompt ("digit 7", "two small red triangles and a large blue circle", "画一个数字3").
 
     A compositional prompt sets the batch itself (n is then ignored); otherwise n, else the prompt's count, else
     4. Image i has seed `seed + i`; `like=<that seed>` draws variations of that image ("more like this").
-    temperature (all kinds), guidance and steps (diffusion) override the checkpoint's sampling defaults.
+    temperature (all kinds), guidance and steps (diffusion) override the checkpoint's sampling defaults. `viewer`:
+    the user asking (another user's own checkpoints are unknown to them); None for trusted callers.
     """
     settings = settings or get_settings()
     name = resolve_model_name(model, prompt_or_class, settings)
-    ckpt = load_checkpoint(name, settings)
+    ckpt = load_checkpoint(name, settings, viewer=viewer)
     if ckpt.kind not in GENERATIVE_KINDS:
         raise ValueError(f"{name} is a masked-SSL model: it fills in masked images (use inpaint), it does not draw "
                          "from a prompt; try diffusion-*, gan-* or vae-* (digits or shapes)")
@@ -150,15 +152,22 @@ def train_image_model(model: str, dataset: str = "digits", epochs: int = 20, fol
     if not 1 <= epochs <= MAX_EPOCHS:
         raise ValueError(f"epochs must be between 1 and {MAX_EPOCHS}")
     if not shared and not name:
-        suffix = TrainConfig(model=kind, dataset=dataset, folder=folder).checkpoint_name()
-        name = f"{suffix}-{re.sub(r'[^a-z0-9]+', '-', owner.split(':', 1)[-1].lower()).strip('-')[:24] or 'user'}"
+        name = f"{TrainConfig(model=kind, dataset=dataset, folder=folder).checkpoint_name()}-{owner_suffix(owner)}"
     cfg = TrainConfig(model=kind, dataset=dataset, folder=folder, name=name, epochs=epochs,
                       batch_size=max(1, int(batch_size)), seed=int(seed), device=device,
-                      hp={"lr": float(lr)} if lr else {})
+                      hp={"lr": float(lr)} if lr else {}, owner=None if shared else owner)
     checkpoint = cfg.checkpoint_name()
     job_id = JobRunner(settings).start("image_train", cfg.__dict__, lock_key=f"image:{checkpoint}", owner=owner)
     return {"job_id": job_id, "name": checkpoint, "model": kind, "dataset": dataset, "epochs": epochs,
             "checkpoint_dir": str(settings.images_dir / "checkpoints" / checkpoint)}
+
+
+def owner_suffix(owner: str) -> str:
+    """The account name where it is a plain lowercase name ("bob"), else its slug and a hash ("bob-1f3a9c" for
+    "Bob" or "bob."), so two accounts never share a checkpoint name and one's training never replaces another's."""
+    account = owner.split(":", 1)[-1]
+    slug = re.sub(r"[^a-z0-9]+", "-", account.lower()).strip("-")[:24] or "user"
+    return slug if slug == account else f"{slug}-{hashlib.sha256(owner.encode()).hexdigest()[:6]}"
 
 
 def _load_image(path: str | Path, channels: int, size: int) -> torch.Tensor:
@@ -174,14 +183,14 @@ def _load_image(path: str | Path, channels: int, size: int) -> torch.Tensor:
 
 
 def inpaint(image: str | Path | None = None, mask_ratio: float = 0.25, model: str = "ssl-digits", seed: int = 0,
-            mask: str = "patches", n: int = 8, settings: Settings | None = None) -> dict:
+            mask: str = "patches", n: int = 8, settings: Settings | None = None, viewer: str | None = None) -> dict:
     """Hide patches of an image (or of n test images) and fill them with a masked-SSL model.
 
     Writes a 3-row grid (original / masked / filled) and one PNG per filled image.
     """
     settings = settings or get_settings()
     name = resolve_model_name(model)
-    ckpt = load_checkpoint(name, settings)
+    ckpt = load_checkpoint(name, settings, viewer=viewer)
     if ckpt.kind != "ssl":
         raise ValueError(f"{name} is a {ckpt.kind} model; inpainting needs a masked-SSL model (ssl-digits, ssl-shapes)")
     if image is not None:
@@ -200,13 +209,14 @@ def inpaint(image: str | Path | None = None, mask_ratio: float = 0.25, model: st
                        f"filled (hidden-pixel MSE {mse:.4f})"}
 
 
-def evaluate_image_model(model: str, recompute: bool = False, settings: Settings | None = None) -> dict:
+def evaluate_image_model(model: str, recompute: bool = False, settings: Settings | None = None,
+                         viewer: str | None = None) -> dict:
     """The model's test-split metrics (from its card, or recomputed) plus freshly drawn evaluation grids."""
     from assistant.imaging.metrics import evaluate_model
 
     settings = settings or get_settings()
     name = resolve_model_name(model)
-    ckpt = load_checkpoint(name, settings)
+    ckpt = load_checkpoint(name, settings, viewer=viewer)
     metrics = ckpt.card.get("metrics")
     data = None
     if recompute or not metrics:
@@ -233,8 +243,8 @@ def evaluate_image_model(model: str, recompute: bool = False, settings: Settings
             "train_seconds": ckpt.card.get("train_seconds"), "device": ckpt.card.get("device"), "files": files}
 
 
-def list_image_models(settings: Settings | None = None) -> list[dict]:
-    """Every usable checkpoint: name, kind, dataset, shipped or user-trained, metrics."""
+def list_image_models(settings: Settings | None = None, viewer: str | None = None) -> list[dict]:
+    """Every usable checkpoint `viewer` may see: name, kind, dataset, shipped or user-trained, metrics."""
     settings = settings or get_settings()
     return [{k: card.get(k) for k in ("name", "kind", "dataset", "shipped", "metrics", "train_seconds", "path")}
-            for card in list_checkpoints(settings)]
+            for card in list_checkpoints(settings, viewer)]

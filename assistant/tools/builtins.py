@@ -95,9 +95,11 @@ def make_builtin_tools(services) -> list[BaseTool]:  # noqa: ANN001 - Services
     ) -> dict:
         from assistant.imaging import service as imaging
 
+        turn = CURRENT_TURN.get()
         out = _call_with_settings(
             imaging.generate_images,
             settings,
+            viewer=turn.owner if turn is not None else None,  # without a turn (CLI): a trusted caller
             model=model,
             prompt_or_class=prompt,
             n=None if n is None else min(n, settings.max_images),  # None: the prompt's count ("three …"), else 4

@@ -133,15 +133,15 @@ class ToolService:
         tool = self.registry.tools.get(name)
         return bool(tool is not None and (tool.metadata or {}).get("side_effect"))
 
-    def live_choices(self) -> dict[str, dict[str, list[str]]]:
-        """Arguments whose valid values are known now (installed adapters, image models): the grammar then
-        admits only those, so the model cannot name an adapter or image model that does not exist."""
+    def live_choices(self, owner: str | None = None) -> dict[str, dict[str, list[str]]]:
+        """Arguments whose valid values are known now (installed adapters, the image models `owner` may use): the
+        grammar then admits only those, so the model cannot name an adapter or image model that does not exist."""
         adapters = [*self.services.adapters.answer_names(), "base"]
         choices: dict[str, dict[str, list[str]]] = {"switch_adapter": {"name": adapters}}
         try:
             from assistant.imaging.engine import list_checkpoints
 
-            generative = [c["name"] for c in list_checkpoints(self.settings) if c.get("kind") != "ssl"]
+            generative = [c["name"] for c in list_checkpoints(self.settings, owner) if c.get("kind") != "ssl"]
         except Exception:  # noqa: BLE001 - images are optional; the tool validates its model anyway
             generative = []
         if generative:
@@ -169,14 +169,15 @@ class ToolService:
         return None
 
     def decide(
-        self, message: str, history: list[dict], engine, steps: list[tuple[dict, str]] | None = None  # noqa: ANN001
+        self, message: str, history: list[dict], engine, steps: list[tuple[dict, str]] | None = None,  # noqa: ANN001
+        owner: str | None = None,
     ) -> Decision:
         """Ask the model (greedy, grammar-constrained) whether and how to call a tool for this message."""
         tools = self.registry.describe()
         adapter = self.decision_adapter()
         messages = decision_messages(tools, history, message, steps, compact=adapter is not None)
         prompt, _ = engine.build_prompt(messages, DECISION_TOKENS)
-        schema = decision_schema(with_choices(tools, self.live_choices())) if self.settings.tool_grammar else None
+        schema = decision_schema(with_choices(tools, self.live_choices(owner))) if self.settings.tool_grammar else None
         params = GenerationParams(temperature=0.0, max_new_tokens=DECISION_TOKENS, repetition_penalty=1.0)
         text, _ = engine.generate(prompt, params, adapter, json_schema=schema,
                                   bias=none_prior(self.settings.tool_none_bias))
@@ -199,7 +200,7 @@ class ToolService:
         steps: list[tuple[dict, str]] = []
         for _ in range(self.settings.max_tool_calls):
             started = time.perf_counter()
-            decision = self.decide(message, history, engine, steps)
+            decision = self.decide(message, history, engine, steps, owner)
             seconds = round(time.perf_counter() - started, 3)
             if decision.error:
                 log.info("tool decision unusable (%s): %r", decision.error, decision.raw[:200])

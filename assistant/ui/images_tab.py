@@ -15,9 +15,11 @@ from assistant.ui.access import Access, check_admin, owner_of
 
 
 def _model_names(settings: Settings, kinds: tuple[str, ...]) -> list[str]:
+    """The shared checkpoints: the page is built once for everyone (a user types the name of their own)."""
+    from assistant.imaging.engine import SHARED_ONLY
     from assistant.imaging.service import list_image_models
 
-    return [m["name"] for m in list_image_models(settings) if m.get("kind") in kinds]
+    return [m["name"] for m in list_image_models(settings, SHARED_ONLY) if m.get("kind") in kinds]
 
 
 def _error(exc: Exception) -> str:
@@ -124,9 +126,10 @@ def build_images_tab(settings: Settings, access: Access | None = None) -> None:
         return f"job {job_id}: {JobRunner(settings).cancel(job_id).status}"
 
     def draw(model_v: str, prompt_v: str, n_v: float, seed_v: float, temp_v: float | None, guid_v: float | None,
-             like_v: float | None, var_v: float):
+             like_v: float | None, var_v: float, request: gr.Request):
         try:
             out = service.generate_images(model_v, prompt_v or None, int(n_v), int(seed_v), settings=settings,
+                                          viewer=owner_of(request),
                                           temperature=None if temp_v is None else float(temp_v),
                                           guidance=None if guid_v is None else float(guid_v),
                                           like=None if like_v is None else int(like_v), variation=float(var_v))
@@ -134,16 +137,17 @@ def build_images_tab(settings: Settings, access: Access | None = None) -> None:
             return _error(exc), []
         return out["summary"], files.images(out["files"], settings.images_dir)
 
-    def fill(model_v: str, ratio_v: float, mask_v: str, image_v: str | None):
+    def fill(model_v: str, ratio_v: float, mask_v: str, image_v: str | None, request: gr.Request):
         try:
-            out = service.inpaint(image_v, ratio_v, model_v, mask=mask_v, settings=settings)
+            out = service.inpaint(image_v, ratio_v, model_v, mask=mask_v, settings=settings,
+                                  viewer=owner_of(request))
         except Exception as exc:  # noqa: BLE001
             return _error(exc), None
         return out["summary"], files.image(out["grid"], settings.images_dir)
 
-    def evaluate(model_v: str):
+    def evaluate(model_v: str, request: gr.Request):
         try:
-            out = service.evaluate_image_model(model_v, settings=settings)
+            out = service.evaluate_image_model(model_v, settings=settings, viewer=owner_of(request))
         except Exception as exc:  # noqa: BLE001
             return {"error": str(exc)}, []
         return ({**out["metrics"], "train_seconds": out["train_seconds"], "device": out["device"]},

@@ -22,6 +22,20 @@ def _model_names(settings: Settings, kinds: tuple[str, ...]) -> list[str]:
     return [m["name"] for m in list_image_models(settings, SHARED_ONLY) if m.get("kind") in kinds]
 
 
+def optional_number(text: str | None, what: str, low: float, high: float, whole: bool = False) -> float | int | None:
+    """A number typed in an optional field: None when blank, else checked against [low, high]."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        value = int(text) if whole else float(text)
+    except ValueError:
+        raise ValueError(f"{what}: {text!r} is not {'a whole number' if whole else 'a number'}") from None
+    if not low <= value <= high:
+        raise ValueError(f"{what} must be between {low:g} and {high:g}, not {text}")
+    return value
+
+
 def _error(exc: Exception) -> str:
     return f"⚠️ {exc}"
 
@@ -61,12 +75,13 @@ def build_images_tab(settings: Settings, access: Access | None = None) -> None:
             n = gr.Slider(1, settings.max_images, value=8, step=1, label="how many")
             seed = gr.Number(value=0, precision=0, label="seed (image i: seed + i)")
         with gr.Row():
-            # blank = the checkpoint's own default (its card's "sampling"), so a tuned model is not overridden
-            temperature = gr.Number(value=None, minimum=0.0, maximum=3.0, step=0.05,
-                                    label="temperature (blank: model default; lower: more typical)")
-            guidance = gr.Number(value=None, minimum=0.0, maximum=20.0, step=0.5,
-                                 label="guidance, diffusion (blank: model default)")
-            like = gr.Number(value=None, precision=0, label="more like the image with seed (optional)")
+            # blank = the checkpoint's own default (its card's "sampling"), so a tuned model is not overridden.
+            # Text boxes: a gr.Number with value None shows and sends 0 (gradio-app/gradio#6728), so every draw
+            # was made at temperature 0, guidance 0 and as a variation of image 0 (seen in a browser try).
+            temperature = gr.Textbox(value="", placeholder="model default",
+                                     label="temperature (blank: model default; lower: more typical)")
+            guidance = gr.Textbox(value="", placeholder="model default", label="guidance, diffusion (blank: default)")
+            like = gr.Textbox(value="", placeholder="none", label="more like the image with seed (optional)")
             variation = gr.Slider(0.05, 1.0, value=0.3, step=0.05, label="variation (with 'more like')")
         sample_btn = gr.Button("Draw", variant="primary")
         sample_info = gr.Markdown()
@@ -125,14 +140,15 @@ def build_images_tab(settings: Settings, access: Access | None = None) -> None:
             return "no job running"
         return f"job {job_id}: {JobRunner(settings).cancel(job_id).status}"
 
-    def draw(model_v: str, prompt_v: str, n_v: float, seed_v: float, temp_v: float | None, guid_v: float | None,
-             like_v: float | None, var_v: float, request: gr.Request):
+    def draw(model_v: str, prompt_v: str, n_v: float, seed_v: float, temp_v: str, guid_v: str, like_v: str,
+             var_v: float, request: gr.Request):
         try:
             out = service.generate_images(model_v, prompt_v or None, int(n_v), int(seed_v), settings=settings,
                                           viewer=owner_of(request),
-                                          temperature=None if temp_v is None else float(temp_v),
-                                          guidance=None if guid_v is None else float(guid_v),
-                                          like=None if like_v is None else int(like_v), variation=float(var_v))
+                                          temperature=optional_number(temp_v, "temperature", 0.0, 3.0),
+                                          guidance=optional_number(guid_v, "guidance", 0.0, 20.0),
+                                          like=optional_number(like_v, "'more like' seed", 0, 2**31 - 1, whole=True),
+                                          variation=float(var_v))
         except Exception as exc:  # noqa: BLE001
             return _error(exc), []
         return out["summary"], files.images(out["files"], settings.images_dir)

@@ -91,6 +91,10 @@ def test_errors_are_openai_shaped_with_the_right_status(api_app):
         ({"model": base, "messages": [{"role": "wizard", "content": "hi"}]}, 400),
         ({"model": base, "messages": [{"role": "user", "content": "hi"}], "temperature": 9}, 400),
         ({"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}]}, 404),
+        # no coercion, as OpenAI: these were taken as n=2, a stream and max_tokens=1
+        ({"model": base, "messages": [{"role": "user", "content": "hi"}], "n": "2"}, 400),
+        ({"model": base, "messages": [{"role": "user", "content": "hi"}], "stream": "yes"}, 400),
+        ({"model": base, "messages": [{"role": "user", "content": "hi"}], "max_tokens": True}, 400),
     ]
     for body, status in cases:
         response = client.post("/chat/completions", json=body)

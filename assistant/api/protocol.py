@@ -14,7 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    """A request body: unknown fields ignored (clients send newer ones), but no type coercion, as OpenAI's API:
+    `"n": "2"`, `"stream": "yes"` and `"max_tokens": true` were taken as 2, a stream and 1 (a hostile probe)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
 
 
 def new_id(prefix: str) -> str:

@@ -8,6 +8,7 @@ own copy), or a download staged outside the data dir first (`publish_download`).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import time
@@ -26,6 +27,20 @@ def image(path: str | Path | None, images_root: Path):  # noqa: ANN201 - PIL ima
 
 def images(paths: list, images_root: Path) -> list:
     return [img for img in (image(p, images_root) for p in paths or []) if img is not None]
+
+
+def forget_upload(path: str | Path) -> None:
+    """Delete Gradio's cached copy of an uploaded file once it has been read: a private upload's copy stayed in the
+    shared cache, served to any logged-in user who had its path (a hostile probe). Only files in that cache."""
+    from gradio.utils import get_upload_folder
+
+    cache = Path(get_upload_folder()).resolve()
+    copy = Path(path).resolve()
+    if cache not in copy.parents:
+        return
+    copy.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # the content-hash folder, now empty (or still holding another file)
+        copy.parent.rmdir()
 
 
 def publish_download(path: str | Path) -> str:

@@ -17,6 +17,7 @@ from assistant.knowledge.service import (
     has_private_documents,
     search_collections,
 )
+from assistant.ui import files as files_ui
 from assistant.ui.access import Access, PermissionDenied, check_admin
 
 HEADERS = ["document", "collection", "size (KB)", "chunks", "indexed at (UTC)", "notes"]
@@ -104,6 +105,14 @@ def build_knowledge_tab(settings: Settings, access: Access | None = None) -> Non
 
     def on_upload(request: gr.Request, paths: list[str] | None, where: str | None,  # noqa: ANN202
                   progress=gr.Progress()):  # noqa: ANN001, B008
+        """Index the files, then drop Gradio's cached copies (the data dir keeps ours) and clear the picker."""
+        try:
+            return (*add_uploads(request, paths, where, progress), None)
+        finally:
+            for path in paths or []:
+                files_ui.forget_upload(path)
+
+    def add_uploads(request: gr.Request, paths: list[str] | None, where: str | None, progress) -> tuple:  # noqa: ANN001
         if not paths:
             return "Choose files first.", *listing(request)
         owner = private_owner(request)
@@ -157,7 +166,7 @@ def build_knowledge_tab(settings: Settings, access: Access | None = None) -> Non
         return hits_markdown(search_collections(settings, text, private_owner(request), k=int(k_v), mode=mode_v))
 
     outputs = [status, table, choice]
-    upload.click(on_upload, [files, target], outputs)
+    upload.click(on_upload, [files, target], [*outputs, files])
     reindex.click(on_reindex, None, outputs)
     delete.click(on_delete, [choice], outputs)
     refresh.click(listing, None, [table, choice])

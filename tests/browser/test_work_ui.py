@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
+from pathlib import Path
 
 import pytest
 
@@ -29,10 +31,16 @@ def test_upload_a_document_ask_about_it_and_open_the_cited_source(page: Page, ap
     open_app(page, app.url)
     wait_model(page)
     open_tab(page, "Knowledge")
+    started = time.time()
     page.locator("#knowledge-files input[type=file]").set_input_files(str(document))
     page.locator("#knowledge-add").click()
     expect(page.locator("#knowledge-status")).to_contain_text("1 indexed", timeout=180_000)
     expect(page.locator("#knowledge-documents")).to_contain_text("uploads/larkspur-relay.md", timeout=30_000)
+    # Gradio's cached copy is gone once indexed (a private upload's copy was served to anyone with its path)
+    from gradio.utils import get_upload_folder
+
+    assert not [copy for copy in Path(get_upload_folder()).rglob("larkspur-relay.md")
+                if copy.stat().st_mtime >= started - 1]  # earlier runs' copies may be there
 
     open_tab(page, "Chat")
     choose_radio(page, "knowledge", "always")

@@ -38,13 +38,24 @@ def build_adapters_tab(services, access: Access | None = None) -> None:  # noqa:
     gr.Markdown("LoRA adapters in `adapters/` (★ = default for new conversations). Switching one in the chat "
                 "never reloads the base model.")
     table = gr.Dataframe(_table(services), interactive=False, wrap=True)
+
+    def show(name: str | None):
+        if not name:
+            return ""
+        try:
+            return json.dumps(services.adapters.get(name).to_dict(), indent=2, ensure_ascii=False)
+        except ERRORS as exc:
+            return json.dumps({"error": str(exc)})
+
+    names = services.adapters.names()
     with gr.Row():
-        choice = gr.Dropdown(services.adapters.names(), label="Adapter", scale=3)
+        # the first adapter shows as chosen, so its card is shown too (it was empty until another was picked)
+        choice = gr.Dropdown(names, value=names[0] if names else None, label="Adapter", scale=3)
         refresh = gr.Button("Refresh", size="sm")
         promote = gr.Button("Promote to default", size="sm", variant="primary")
         rollback = gr.Button("Roll back", size="sm")
         delete = gr.Button("Delete", size="sm", variant="stop")
-    card = gr.Code(language="json", label="card.json")
+    card = gr.Code(show(names[0] if names else None), language="json", label="card.json")
     message = gr.Markdown()
     history = gr.Dataframe(pd.DataFrame(services.adapters.history() or [{"at": "", "action": "", "adapter": "",
                                                                           "previous": ""}]),
@@ -54,14 +65,6 @@ def build_adapters_tab(services, access: Access | None = None) -> None:  # noqa:
         hist = services.adapters.history() or [{"at": "", "action": "", "adapter": "", "previous": ""}]
         return (_table(services), gr.update(choices=services.adapters.names()), msg,
                 pd.DataFrame([{k: v for k, v in h.items() if k != "evaluation"} for h in hist]))
-
-    def show(name: str | None):
-        if not name:
-            return ""
-        try:
-            return json.dumps(services.adapters.get(name).to_dict(), indent=2, ensure_ascii=False)
-        except ERRORS as exc:
-            return json.dumps({"error": str(exc)})
 
     def act(action: str, name: str | None, request: gr.Request | None = None):
         try:

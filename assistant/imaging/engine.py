@@ -167,9 +167,7 @@ def find_checkpoint(name: str, settings=None, viewer: str | None = None) -> Path
     for place in places:
         if (place / name / "model.pt").exists() and visible_to(_owner(place / name), viewer):
             return place / name
-    known = sorted({p.name for place in places if place.exists() for p in place.iterdir()
-                    if (p / "model.pt").exists() and not p.name.startswith(("classifier-", "."))
-                    and visible_to(_owner(p), viewer)})
+    known = sorted(card["name"] for card in list_checkpoints(settings, viewer))
     raise CheckpointError(f"no image model named {name!r}; available: {', '.join(known) or 'none'}")
 
 

@@ -157,6 +157,33 @@ def test_bad_schemas_and_tool_choices_are_400s_that_name_the_parameter(api_app):
         assert "Traceback" not in error["message"] and "AssertionError" not in error["message"]
 
 
+def test_a_required_tool_call_the_model_cannot_finish_is_an_error_not_text(api_app, services, monkeypatch):
+    """tool_choice "required" promises a call: one cut off at the decision's token budget used to come back as a
+    text answer (finish_reason "stop"); now it is a 422 that says why, and nothing is stored."""
+    from assistant.api import serving
+
+    client = TestClient(api_app, client=LOOPBACK, base_url=LOCAL_URL)
+    base = _base(client)
+    _loaded(client, base)
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {
+        "type": "object", "properties": {"city": {"enum": ["Paris", "Rome"]}}, "required": ["city"]}}}]
+    body = {"model": base, "messages": [{"role": "user", "content": "weather in Paris?"}], "max_tokens": 4,
+            "tools": tools, "tool_choice": "required"}
+    before = len(services.conversations.list("local"))
+    monkeypatch.setattr(serving, "TOOL_DECISION_TOKENS", 3)  # '{"tool' at most: the call cannot be finished
+    for stream in (False, True):
+        response = client.post("/chat/completions", json={**body, "stream": stream})
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert error["code"] == "tool_call_unusable" and error["param"] == "tool_choice", error
+        assert "at most 3 tokens" in error["message"], error
+    assert len(services.conversations.list("local")) == before
+    monkeypatch.setattr(serving, "TOOL_DECISION_TOKENS", 384)  # with its budget the (random) model's call is whole
+    reply = client.post("/chat/completions", json=body)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["choices"][0]["finish_reason"] == "tool_calls"
+
+
 def test_slash_commands_are_builtin_tools_and_need_the_opt_in(api_app, services):
     """"/calc 6*7" is the calculator: an API client gets it only with x_builtin_tools (docs/api.md)."""
     client = TestClient(api_app, client=LOOPBACK, base_url=LOCAL_URL)

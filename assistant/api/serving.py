@@ -609,6 +609,13 @@ class ApiService:
                 log.info("tool grammar refused (%s); retrying with the reduced schema", exc)
         decision = read_decision(text, {t["name"] for t in allowed})
         if decision.tool == NO_TOOL:
+            if required:
+                # "auto" falls back to a text answer; "required" promised the client a call, so it gets an error
+                # it can act on, not text it did not ask for
+                raise ApiError(422, f"tool_choice asks for a tool call, but the model's call was not usable "
+                                    f"({decision.error or 'no call'}; at most {TOOL_DECISION_TOKENS} tokens): "
+                                    "shorten the tools' parameters or the conversation and try again",
+                               code="tool_call_unusable", param="tool_choice")
             return None
         return decision.tool, decision.arguments
 

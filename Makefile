@@ -7,6 +7,13 @@ export PYTHONPATH := $(CURDIR)
 PYTEST_ARGS ?= --timeout=900
 # Converted model weights are shared between checkouts (CI clones, worktrees) of this machine.
 export ASSISTANT_MODEL_CACHE_DIR ?= $(HOME)/.cache/assistant/models
+# llama.cpp is compiled for the CPU that builds it (GGML_NATIVE). pip caches a built wheel under the source's hash
+# alone, so a machine sharing that cache (a home on NFS, a copied ~/.cache) got a wheel made for another CPU and died
+# with an illegal instruction. So the wheel is built once per instruction set, into a folder named after it, and pip's
+# own cache is never asked for it.
+LLAMA_CPP := $(shell grep -m1 '^llama-cpp-python==' requirements.txt)
+CPU_KEY := $(shell { uname -m; grep -m1 '^flags' /proc/cpuinfo 2>/dev/null; } | sha256sum | cut -c1-12)
+WHEELS ?= $(HOME)/.cache/assistant/wheels/$(CPU_KEY)
 
 .PHONY: install run test test-fast lint bench adapters checkpoints model-1.5b clean
 
@@ -17,6 +24,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first and alone: it resolves to the local CPU wheel instead of a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
+	ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
+	  $(PY) -m pip wheel --quiet --no-cache-dir --no-deps --wheel-dir $(WHEELS) "$(LLAMA_CPP)"
+	$(PY) -m pip install --quiet --force-reinstall --no-deps --only-binary llama-cpp-python --find-links $(WHEELS) \
+	  "$(LLAMA_CPP)"
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 

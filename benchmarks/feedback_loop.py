@@ -177,9 +177,12 @@ def one_user(user: str, args: argparse.Namespace) -> dict:
         services.knowledge.sync_folder()  # the shipped knowledge/ folder, as the app indexes it at start
     all_prompts = load_prompts(simulated.prompts)
     heldout = all_prompts[-args.heldout:]
-    train = all_prompts[: args.prompts]
+    train = all_prompts[args.first_prompt : args.first_prompt + args.prompts]
 
     started = time.perf_counter()
+    if set(train) & set(heldout):
+        raise SystemExit(f"--first-prompt {args.first_prompt} --prompts {args.prompts} reaches the "
+                         f"{args.heldout} held-out prompts")
     if args.reuse_votes and services.feedback.stats()["total"]:
         train = []  # the votes are already in the store
         if args.revote:
@@ -234,6 +237,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", default="short,lists,cites", help="comma-separated: " + ", ".join(USERS))
     parser.add_argument("--prompts", type=int, default=100, help="voted prompts (--replies replies and votes each)")
+    parser.add_argument("--first-prompt", type=int, default=0,
+                        help="vote from this prompt on (add votes on new prompts to a data dir that has some)")
     parser.add_argument("--replies", type=int, default=2,
                         help="replies per voted prompt: the answer and replies-1 Regenerates, each voted on")
     parser.add_argument("--heldout", type=int, default=20)

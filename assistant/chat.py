@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from assistant.adapters import BASE
+from assistant.conversations import check_system_prompt
 from assistant.limits import check_chat_rate
 from assistant.llm.engine import GenerationParams, GenerationStats, InputError
 from assistant.prompts import assistant_prefix, check_mode, majority_vote, parse_reply, system_prompt
@@ -163,6 +164,18 @@ class ChatEngine:
         adapter = self.resolve_adapter(request.adapter, conversation_adapter)
         stored_params = conv.generation if conv else {}
         params = GenerationParams.from_settings(self.settings, **{**stored_params, **request.params})
+        check_system_prompt(request.system_prompt)
+        # remembered options replace the stored ones, system prompt included (an empty box means the default)
+        stored_prompt = None if request.remember_options else stored_params.get("system_prompt")
+        base_prompt = request.system_prompt or stored_prompt or self.settings.system_prompt
+        if request.regenerate:
+            message = next(m for m in reversed(conv.messages) if m["role"] == "user")["content"]
+        if not (request.commands and message.lstrip().startswith("/")):  # a direct command needs no model
+            # the system prompt and the message must fit the window, before the turn writes anything (history is
+            # dropped to fit, sources left out below): a refused prompt used to leave its conversation behind
+            self.services.llm.build_prompt([{"role": "system", "content": system_prompt(base_prompt, mode)},
+                                            {"role": "user", "content": message}],
+                                           params.max_new_tokens, prefix=assistant_prefix(mode))
         if request.remember_options:
             options = request.conversation_options()  # validated by the store before it writes
             if conv is None:
@@ -180,11 +193,9 @@ class ChatEngine:
         if request.regenerate:
             last_user = next(m for m in reversed(conv.messages) if m["role"] == "user")
             last_reply = next((m for m in reversed(conv.messages) if m["role"] == "assistant"), None)
-            message = last_user["content"]
             user_message_id = last_user["id"]
             if last_reply is not None and last_reply["id"] > last_user["id"]:
-                store.deactivate(request.owner, last_reply["id"])
-                replaced_id = last_reply["id"]
+                replaced_id = last_reply["id"]  # hidden by _finish, once its replacement is stored
                 history = history[:-1]
             history = history[:-1]
         # The answering model reads the exchanges a tool answered as notes in its system prompt, not as its own turns
@@ -260,14 +271,23 @@ class ChatEngine:
             extra += "\n\n" + EARLIER_TOOLS + "\n" + "\n".join(earlier_tools)
         if tool_notes:
             extra += "\n\n" + TOOL_RULES + "\n" + "\n".join(tool_notes)
-        base_prompt = request.system_prompt or conv.generation.get("system_prompt") or self.settings.system_prompt
         messages = [
             {"role": "system", "content": system_prompt(base_prompt, mode, extra)},
             *answer_history,
             {"role": "user", "content": message},
         ]
         prefix = assistant_prefix(mode)
-        prompt, notice = engine.build_prompt(messages, params.max_new_tokens, prefix=prefix)
+        try:
+            prompt, notice = engine.build_prompt(messages, params.max_new_tokens, prefix=prefix)
+        except InputError:
+            if not extra:
+                raise
+            # the message fit with the system prompt (checked above); the sources and tool notes beside it do not
+            messages[0] = {"role": "system", "content": system_prompt(base_prompt, mode)}
+            prompt, notice = engine.build_prompt(messages, params.max_new_tokens, prefix=prefix)
+            result.sources = []
+            result.notices.append("the sources and tool results did not fit beside this message and system prompt: "
+                                  "answered without them")
         # What the model was given, exactly: a vote on this reply trains on this, not on a re-built history.
         result.model_input = {
             "prompt": prompt,
@@ -337,6 +357,8 @@ class ChatEngine:
     ) -> Iterator[TurnUpdate]:
         result.seconds = round(time.perf_counter() - started, 3)
         if request.record and result.conversation_id:
+            if replaced_id is not None:  # a regenerated reply is hidden only now that its replacement is written
+                self.services.conversations.deactivate(request.owner, replaced_id)
             meta = {
                 "user_message_id": result.user_message_id,
                 "model": result.model,

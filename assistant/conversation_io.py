@@ -22,7 +22,14 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
-from assistant.conversations import KNOWLEDGE_MODES, MAX_STORED_CHARS, ROLES, ConversationStore, clean_text
+from assistant.conversations import (
+    KNOWLEDGE_MODES,
+    MAX_STORED_CHARS,
+    MAX_SYSTEM_PROMPT_CHARS,
+    ROLES,
+    ConversationStore,
+    clean_text,
+)
 from assistant.db import Conversation, Message, utcnow
 from assistant.prompts import COT_MODES
 
@@ -279,7 +286,7 @@ def _generation(value: Any, where: str) -> dict:
             continue
         item = value[key]
         if kind is str:
-            out[key] = _text(item, f"{where}.{key}", limit=20_000)
+            out[key] = _text(item, f"{where}.{key}", limit=MAX_SYSTEM_PROMPT_CHARS)  # what the store accepts
         elif isinstance(item, bool) or not isinstance(item, int | float) or (kind is int and item != int(item)):
             raise _fail(f"{where}.{key}", "must be a number")
         elif not low <= item <= high:

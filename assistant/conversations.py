@@ -15,6 +15,9 @@ ROLES = ("user", "assistant", "tool")
 # A backstop far above any real turn (the chat limits input to max_input_chars; replies to max_new_tokens):
 # a caller that skips those checks still cannot bloat the database with a 10 MB message.
 MAX_STORED_CHARS = 1_000_000
+# A conversation's own system prompt: stored with it, exported, imported back (conversation_io) and sent with every
+# turn, so one limit for all four; far more than a persona needs, and unchecked it was 5 MB a row (a hostile probe).
+MAX_SYSTEM_PROMPT_CHARS = 20_000
 # Stripped from everything stored as a title or message: C0 controls but tab/newline/carriage return (NUL, ESC…),
 # DEL and the C1 controls, and the bidi embeddings/overrides/isolates that make a title or bubble display reversed.
 _UNSAFE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -27,6 +30,17 @@ def clean_text(text: str) -> str:
 
 class NotFound(LookupError):
     """No such conversation or message for this owner."""
+
+
+def check_system_prompt(text: object) -> None:
+    """A ValueError unless `text` is None or a system prompt within MAX_SYSTEM_PROMPT_CHARS."""
+    if text is None:
+        return
+    if not isinstance(text, str):
+        raise ValueError("the system prompt must be text")
+    if len(text) > MAX_SYSTEM_PROMPT_CHARS:
+        raise ValueError(f"the system prompt is {len(text):,} characters; at most {MAX_SYSTEM_PROMPT_CHARS:,} are "
+                         "accepted")
 
 
 @dataclass
@@ -200,6 +214,8 @@ class ConversationStore:
             check_mode(str(options["cot_mode"]))
         if "knowledge_mode" in options and options["knowledge_mode"] not in KNOWLEDGE_MODES:
             raise ValueError(f"knowledge mode must be one of {', '.join(KNOWLEDGE_MODES)}")
+        if "generation" in options:
+            check_system_prompt((options["generation"] or {}).get("system_prompt"))
 
     @staticmethod
     def _view(conv: Conversation, messages: list[Message]) -> ConversationView:

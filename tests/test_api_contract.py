@@ -240,6 +240,15 @@ def test_a_refused_request_stores_nothing_and_costs_no_rate(api_app, services, m
     empty = client.post("/chat/completions", json={"model": base, "messages": [*history,
                                                                                {"role": "user", "content": "  "}]})
     assert empty.status_code == 400 and "empty" in empty.json()["error"]["message"] and stored() == before
+    # the second probe: a system prompt the window cannot hold was refused only after the turn had stored
+    crowded = client.post("/chat/completions", json={"model": base, "max_tokens": 4, "messages": [
+        {"role": "system", "content": "Speak like a pirate. " * 350}, *history, {"role": "user", "content": "ok"}]})
+    assert crowded.status_code == 400 and "system prompt" in crowded.json()["error"]["message"], crowded.text
+    assert stored() == before
+    blank = client.post("/embeddings", json={"model": "all-minilm-l6-v2", "input": ["a cat", ""]})
+    assert blank.status_code == 400 and blank.json()["error"]["param"] == "input"
+    huge = client.post("/chat/completions", json={"model": base, "messages": history[:1], "max_tokens": 10**8})
+    assert huge.status_code == 400 and huge.json()["error"]["param"] == "max_tokens", huge.text
     monkeypatch.setattr("assistant.api.serving.MAX_MESSAGES", 8)  # 512 messages would pass this test's body limit
     many = [{"role": "user", "content": f"m{i}"} for i in range(9)]
     too_many = client.post("/chat/completions", json={"model": base, "messages": many})

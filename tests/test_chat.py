@@ -70,6 +70,39 @@ def test_bad_input_is_refused_and_nothing_is_stored(services):
     assert services.conversations.list("alice") == []
 
 
+def test_a_system_prompt_the_window_cannot_hold_is_refused_before_anything_is_written(services):
+    """A second hostile probe: a turn refused because the system prompt filled the window still created its
+    conversation and stored the message (and a 10 MB system prompt); a Regenerate refused so hid the reply it was
+    to replace, leaving the conversation without an answer."""
+    first = ask(services, "Tell me something", tools_enabled=False)
+    too_long = "Always answer in the voice of a pirate. " * 300  # 12,000 characters: allowed, but not in 1,024 tokens
+    with pytest.raises(InputError, match="shorten the system prompt"):
+        ask(services, "hi", system_prompt=too_long, remember_options=True, tools_enabled=False)
+    assert [cid for cid, _ in services.conversations.list("alice")] == [first.conversation_id]
+    for remember in (False, True):
+        with pytest.raises(InputError, match="shorten the system prompt"):
+            services.chat.run(TurnRequest(owner="alice", message="", conversation_id=first.conversation_id,
+                                          regenerate=True, system_prompt=too_long, remember_options=remember,
+                                          knowledge_mode="off", tools_enabled=False))
+    view = services.conversations.get("alice", first.conversation_id)
+    assert [m["id"] for m in view.messages][-1] == first.message_id  # the reply is still there
+    assert view.generation.get("system_prompt") != too_long
+    # over the limit the store and the export's import share, refused wherever it comes from
+    over = "x" * 20_001
+    with pytest.raises(ValueError, match="at most 20,000"):
+        ask(services, "hi", system_prompt=over)
+    with pytest.raises(ValueError, match="at most 20,000"):
+        services.conversations.update("alice", first.conversation_id, generation={"system_prompt": over})
+    with pytest.raises(ValueError, match="at most 20,000"):
+        services.conversations.create("alice", generation={"system_prompt": over})
+    assert len(services.conversations.list("alice")) == 1
+    # a Regenerate that succeeds still replaces the reply
+    again = services.chat.run(TurnRequest(owner="alice", message="", conversation_id=first.conversation_id,
+                                          regenerate=True, knowledge_mode="off", tools_enabled=False))
+    assert [m["id"] for m in services.conversations.get("alice", first.conversation_id).messages][-1] == \
+        again.message_id
+
+
 def test_another_owner_cannot_continue_my_conversation(services):
     mine = ask(services, "secret", tools_enabled=False)
     with pytest.raises(NotFound):

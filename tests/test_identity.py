@@ -240,3 +240,25 @@ def test_the_cookie_is_the_identity_and_takes_over_an_earlier_local_storage_one(
         assert conversation_ids(server.call("load", [None], cookies=other)) == []
     finally:
         server.close()
+
+
+def test_new_conversation_through_the_api_is_size_checked_and_counted_against_the_rate(tmp_path):
+    """A second hostile probe: `new_conversation` stored a 5 MB system prompt per call, as fast as it was called
+    (50 MB in 2 s). The store now refuses a system prompt over 20,000 characters, and each call is a turn of the
+    per-user rate."""
+    from assistant import limits
+
+    limits.reset()
+    server = start(Services(make_settings(tmp_path, chat_rate_per_minute=2, chat_burst=2)))
+    try:
+        token = server.call("load", [None])[0]
+        huge = server.call("new_conversation", [token, *OPTIONS[:-1], "x" * 20_001], errors=True)
+        assert huge[0] == "error" and "at most 20,000" in huge[1], huge
+        assert server.call("new_conversation", [token, *OPTIONS])[1]["value"]  # the second of a burst of two
+        over = server.call("new_conversation", [token, *OPTIONS], errors=True)
+        assert over[0] == "error" and "too many" in over[1], over
+        outputs = server.call("load", [token])
+        assert len(conversation_ids(outputs)) == 1
+    finally:
+        server.close()
+        limits.reset()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -359,3 +360,37 @@ def test_a_users_training_never_replaces_the_checkpoint_everyone_samples_from(se
         services.jobs.cancel(started[-1]["job_id"])
         services.jobs.wait(started[-1]["job_id"], timeout=60)
     assert [s["name"] for s in started] == ["vae-digits-hal", "vae-digits"]
+
+
+def test_the_chat_inpaint_tool_uses_only_the_callers_own_or_shared_masked_models(services) -> None:
+    """A second hostile probe: bob's chat inpainted with alice's private `ssl-digits-alice`, and a wrong name listed
+    every user's private models; the Images tab refused both. The tool now passes the turn's owner, and its grammar
+    offers only the masked models that owner may use."""
+    from types import SimpleNamespace
+
+    from assistant.imaging.engine import SHIPPED_DIR, user_checkpoints_dir
+    from assistant.tools.builtins import CURRENT_TURN
+
+    # hal's own masked model, as his training writes it (the weights and a card naming him; training itself is
+    # tested above): here the shipped weights, so that the test needs no training run
+    own = user_checkpoints_dir(services.settings) / "ssl-digits-hal"
+    shutil.copytree(SHIPPED_DIR / "ssl-digits", own)
+    card = json.loads((own / "card.json").read_text())
+    (own / "card.json").write_text(json.dumps({**card, "name": "ssl-digits-hal", "owner": "user:hal"}))
+    assert "ssl-digits-hal" in services.tools.live_choices("user:hal")["inpaint_image"]["model"]
+    offered = services.tools.live_choices("user:jo")["inpaint_image"]["model"]
+    assert "ssl-digits-hal" not in offered and "ssl-digits" in offered
+    tool = services.tools.registry.tools["inpaint_image"]
+
+    def inpaint(owner: str, model: str) -> dict:
+        token = CURRENT_TURN.set(SimpleNamespace(owner=owner, conversation_id=None))
+        try:
+            return tool.func(model, 0.5)
+        finally:
+            CURRENT_TURN.reset(token)
+
+    assert inpaint("user:hal", "ssl-digits-hal")["images"]
+    for model in ("ssl-digits-hal", "ssl-zzz"):
+        with pytest.raises(CheckpointError) as refused:
+            inpaint("user:jo", model)
+        assert "ssl-digits-hal" not in str(refused.value).replace(f"'{model}'", ""), refused.value

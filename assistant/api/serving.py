@@ -328,8 +328,11 @@ class ApiService:
     def params(self, request: ChatCompletionRequest | CompletionRequest) -> GenerationParams:
         try:
             return GenerationParams.from_settings(self.settings, **request.generation())
-        except InputError as exc:
-            raise ApiError(400, str(exc)) from exc
+        except InputError as exc:  # "<our name>=<value> is out of range (…)": the client's field is the param
+            ours = str(exc).split("=", 1)[0]
+            param = "max_completion_tokens" if ours == "max_new_tokens" and request.max_completion_tokens else (
+                {"max_new_tokens": "max_tokens"}.get(ours, ours))
+            raise ApiError(400, str(exc), param=param if param in type(request).model_fields else None) from exc
 
     # --- chat ---------------------------------------------------------------------------------------------------
     def plan_chat(self, request: ChatCompletionRequest, caller: Caller) -> Callable[[threading.Event], Iterator]:
@@ -688,6 +691,8 @@ class ApiService:
             raise ApiError(404, f"the embedding model {shown(model)} does not exist; available: {EMBEDDING_MODEL}",
                            code="model_not_found", param="model")
         self.check_texts(texts, "text", "input")
+        if not texts or any(not text for text in texts):  # as OpenAI: an empty string has no meaning to embed
+            raise ApiError(400, "input must be a non-empty string or a list of non-empty strings", param="input")
 
     def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
         """Vectors for texts `check_embedding` accepted, and their token count."""

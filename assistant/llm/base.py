@@ -186,6 +186,13 @@ class PromptBuilder:
                 f"{self.settings.context_tokens:,}-token context window"
             )
             prompt = render(messages)
+            n_tokens = self.count_tokens(prompt)
+        if n_tokens > budget:  # the system prompt (with its sources) alone leaves no room: cutting cannot help
+            raise InputError(
+                f"the system prompt takes most of the {self.settings.context_tokens:,}-token context window "
+                f"({n_tokens:,} tokens with your message cut short, {max_new_tokens} kept for the reply): "
+                "shorten the system prompt"
+            )
         return prompt, "; ".join(notices)
 
     def generate(

@@ -136,7 +136,9 @@ def make_builtin_tools(services) -> list[BaseTool]:  # noqa: ANN001 - Services
     def inpaint_image(model: str = "ssl-digits", mask_ratio: float = 0.25) -> dict:
         from assistant.imaging import service as imaging
 
-        out = _call_with_settings(imaging.inpaint, settings, model=model, image=None, mask_ratio=mask_ratio)
+        turn = CURRENT_TURN.get()
+        out = _call_with_settings(imaging.inpaint, settings, model=model, image=None, mask_ratio=mask_ratio,
+                                  viewer=turn.owner if turn is not None else None)  # as generate_images: theirs
         files = out.get("files", [])
         return {
             "text": out.get("summary")

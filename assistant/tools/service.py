@@ -141,9 +141,13 @@ class ToolService:
         try:
             from assistant.imaging.engine import list_checkpoints
 
-            generative = [c["name"] for c in list_checkpoints(self.settings, owner) if c.get("kind") != "ssl"]
+            visible = list_checkpoints(self.settings, owner)
         except Exception:  # noqa: BLE001 - images are optional; the tool validates its model anyway
-            generative = []
+            visible = []
+        generative = [c["name"] for c in visible if c.get("kind") != "ssl"]
+        masked = [c["name"] for c in visible if c.get("kind") == "ssl"]
+        if masked:  # the inpainting tool's model: one the owner may use, as for drawing
+            choices["inpaint_image"] = {"model": masked}
         if generative:
             # a family ("vae") is what users say, what the training data writes and what the tool resolves
             # (`resolve_model_name`: vae-<the prompt's dataset>); without it a call naming one had to become a

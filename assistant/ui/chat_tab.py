@@ -13,13 +13,14 @@ import gradio as gr
 from assistant import conversation_io
 from assistant.adapters import BASE, AdapterError
 from assistant.chat import TurnRequest
-from assistant.conversations import NotFound
+from assistant.conversations import MAX_SYSTEM_PROMPT_CHARS, NotFound
+from assistant.limits import check_chat_rate
 from assistant.llm.engine import InputError
 from assistant.llm.packaged import ModelSourceError
 from assistant.prompts import COT_MODES
 from assistant.security import BROWSER_COOKIE, Identity
 from assistant.tools.service import describe_call
-from assistant.ui.files import publish_text
+from assistant.ui.files import forget_upload, publish_text
 from assistant.ui.render import render_conversation, render_partial
 
 log = logging.getLogger(__name__)
@@ -240,7 +241,8 @@ def build_chat_tab(  # noqa: C901
                 repetition = gr.Slider(
                     1.0, 2.0, value=settings.repetition_penalty, step=0.01, label="Repetition penalty"
                 )
-                system = gr.Textbox(value=settings.system_prompt, label="System prompt", lines=3)
+                system = gr.Textbox(value=settings.system_prompt, label="System prompt", lines=3,
+                                    max_length=MAX_SYSTEM_PROMPT_CHARS)
     options = [adapter, cot, knowledge, tools, temperature, top_p, top_k, max_new, repetition, system]
     pending_outputs = [pending_row, pending_text, pending_id]
 
@@ -373,9 +375,13 @@ def build_chat_tab(  # noqa: C901
         browser_value: str, adapter_v, cot_v, knowledge_v, tools_v, temp, tp, tk, mn, rp, sys_v, request: gr.Request
     ):  # noqa: ANN001
         owner = owner_of(request, browser_value)
-        view = services.conversations.create(
-            owner, **options_dict(adapter_v, cot_v, knowledge_v, tools_v, temp, tp, tk, mn, rp, sys_v)
-        )
+        try:
+            check_chat_rate(owner, settings)  # each call writes a row: counted as a turn is
+            view = services.conversations.create(
+                owner, **options_dict(adapter_v, cot_v, knowledge_v, tools_v, temp, tp, tk, mn, rp, sys_v)
+            )
+        except USER_ERRORS as exc:  # the rate's RateLimited is an InputError
+            raise gr.Error(user_text(exc)) from exc
         return (view.id, gr.update(choices=conversation_choices(owner), value=view.id), [], [], "New chat", "")
 
     def on_rename(cid: str | None, new_title: str, browser_value: str, request: gr.Request):
@@ -649,8 +655,11 @@ def build_chat_tab(  # noqa: C901
         if not path:
             return gr.update(), gr.update(), ""
         try:
-            with open(path, "rb") as f:
-                data = f.read(conversation_io.MAX_IMPORT_BYTES + 1)
+            try:
+                with open(path, "rb") as f:
+                    data = f.read(conversation_io.MAX_IMPORT_BYTES + 1)
+            finally:
+                forget_upload(path)  # the picker is cleared below: its copy in Gradio's shared cache is not needed
             new_ids = conversation_io.import_json(
                 services.conversations, owner, data, known_adapters=set(services.adapters.names())
             )

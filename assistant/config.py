@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     # --- limits ----------------------------------------------------------------------------
     max_input_chars: int = 20_000
     max_upload_mb: int = 20
+    max_document_chars: int = Field(2_000_000, ge=1_000, description="text indexed from one document at most (about "
+                                    "2,900 chunks, minutes of embedding on 2 cores); a longer one is refused: split it")
     max_form_file_mb: int = Field(100, ge=1, description="largest file any upload field of the page accepts "
                                   "(training data, imports, documents); larger ones are refused unstored")
     context_tokens: int = 4096

@@ -183,7 +183,15 @@ def test_bad_files_leave_the_index_untouched_and_a_crash_keeps_the_old_index(kb)
     assert report.errors and "empty" in report.errors[0].message
     assert not (kb.settings.uploads_dir / "empty.md").exists()
     assert kb.add_upload("../escape.md", b"# hi").errors
-    assert kb.index.version == version and len(kb.index) == chunks
+    # text over max_document_chars (20 MB of it was 23 minutes of embedding in a hostile probe) is refused unread
+    kb.settings.max_document_chars = 5_000
+    long = kb.add_upload("long.txt", ("All work and no play. " * 300).encode())
+    assert long.errors and "6,600 characters of text; at most 5,000" in long.errors[0].message
+    assert not (kb.settings.uploads_dir / "long.txt").exists()
+    assert not kb.add_upload("short.txt", ("All work and no play. " * 200).encode()).errors  # 4,400: indexed
+    kb.delete("uploads/short.txt")
+    assert kb.index.version > version and len(kb.index) == chunks
+    version = kb.index.version
 
     class Killed(Exception):
         pass

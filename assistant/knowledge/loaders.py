@@ -193,8 +193,11 @@ def _read_docx(path: Path) -> str:
     return "\n\n".join(lines)
 
 
-def load_file(path: Path, allowed_roots: list[Path], max_mb: float) -> LoadedFile:
-    """Check and read one file. Raises LoadError with a per-file message; never touches the index."""
+def load_file(path: Path, allowed_roots: list[Path], max_mb: float, max_chars: int | None = None) -> LoadedFile:
+    """Check and read one file. Raises LoadError with a per-file message; never touches the index.
+
+    `max_chars` bounds the text: 20 MB of plain text is ~30,000 chunks, 23 minutes of embedding that held the
+    upload queue for every user (a hostile probe)."""
     resolved, kind = check_path(path, allowed_roots, max_mb)
     data = resolved.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
@@ -211,4 +214,8 @@ def load_file(path: Path, allowed_roots: list[Path], max_mb: float) -> LoadedFil
         sections = [Section(text)]
     if not any(s.text.strip() for s in sections):
         raise LoadError(f"{resolved.name}: no text in the file")
+    chars = sum(len(s.text) for s in sections)
+    if max_chars is not None and chars > max_chars:
+        raise LoadError(f"{resolved.name}: {chars:,} characters of text; at most {max_chars:,} are indexed from one "
+                        "document: split it into parts")
     return LoadedFile(resolved, kind, sections, sha, len(data), notes)

@@ -276,7 +276,8 @@ class KnowledgeBase:
         staged = self.uploads_dir / f".incoming-{uuid.uuid4().hex[:8]}-{name}"
         atomic_write_bytes(staged, data)
         try:
-            load_file(staged, list(self.roots.values()), self.settings.max_upload_mb)
+            load_file(staged, list(self.roots.values()), self.settings.max_upload_mb,
+                      self.settings.max_document_chars)
         except LoadError as exc:
             staged.unlink(missing_ok=True)
             return IngestReport([FileResult(name, f"uploads/{name}", "error",
@@ -346,7 +347,8 @@ class KnowledgeBase:
             old = work.files.get(source)
             if old is not None and not force and old.sha256 == file_sha256(resolved):
                 return FileResult(str(path), source, "unchanged", old.chunks), None
-            loaded = load_file(resolved, list(self.roots.values()), self.settings.max_upload_mb)
+            loaded = load_file(resolved, list(self.roots.values()), self.settings.max_upload_mb,
+                               self.settings.max_document_chars)
             docs = split_file(loaded, source, self.settings.chunk_size, self.settings.chunk_overlap)
             if not docs:
                 raise LoadError(f"{path.name}: no text to index")

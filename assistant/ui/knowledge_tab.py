@@ -166,7 +166,8 @@ def build_knowledge_tab(settings: Settings, access: Access | None = None) -> Non
         return hits_markdown(search_collections(settings, text, private_owner(request), k=int(k_v), mode=mode_v))
 
     outputs = [status, table, choice]
-    upload.click(on_upload, [files, target], [*outputs, files])
+    # two at once: one long upload (up to max_document_chars of text, minutes) used to hold everyone else's
+    upload.click(on_upload, [files, target], [*outputs, files], concurrency_limit=2)
     reindex.click(on_reindex, None, outputs)
     delete.click(on_delete, [choice], outputs)
     refresh.click(listing, None, [table, choice])

@@ -103,6 +103,21 @@ def test_a_system_prompt_the_window_cannot_hold_is_refused_before_anything_is_wr
         again.message_id
 
 
+def test_sources_that_do_not_fit_beside_the_message_are_left_out_with_a_notice(services, monkeypatch):
+    """Four long sources (~1,400 tokens) do not fit the tests' 1,024-token window beside the message: the turn
+    answers without them and says so, instead of a prompt the engine refuses after the turn has written."""
+    from assistant.knowledge.search import Hit
+
+    hits = [Hit(f"doc{i}.md", f"p. {i}", 0.9, f"Part {i}: " + "the manual explains it at length " * 40)
+            for i in range(1, 5)]
+    monkeypatch.setattr(services, "knowledge_hits", lambda query, always=False, owner=None: hits)
+    result = ask(services, "What does part 2 say?", knowledge_mode="always", tools_enabled=False)
+    assert "did not fit" in " ".join(result.notices) and result.sources == []
+    assert "Part 2: the manual" not in result.model_input["messages"][0]["content"]
+    room = services.settings.context_tokens - result.model_input["params"]["max_new_tokens"]
+    assert services.llm.count_tokens(result.model_input["prompt"]) <= room
+
+
 def test_another_owner_cannot_continue_my_conversation(services):
     mine = ask(services, "secret", tools_enabled=False)
     with pytest.raises(NotFound):

@@ -54,6 +54,8 @@ def test_dpo_trains_on_grounded_votes_instead_of_dropping_them(services, setting
     hits = [Hit(f"doc{i}.md", f"p. {i}", 0.9, f"Part {i}: " + "the manual explains it at length " * 40)
             for i in range(1, 5)]
     monkeypatch.setattr(services, "knowledge_hits", lambda query, always=False, owner=None: hits)
+    # the app's window: in the tests' 1,024 tokens the chat leaves sources this long out (and says so)
+    monkeypatch.setattr(services.settings, "context_tokens", 4096)
     for i in range(4):
         options = dict(owner="u", knowledge_mode="always", tools_enabled=False)
         first = services.chat.run(TurnRequest(message=f"What does part {i} say?",

@@ -168,8 +168,9 @@ class ChatEngine:
         # remembered options replace the stored ones, system prompt included (an empty box means the default)
         stored_prompt = None if request.remember_options else stored_params.get("system_prompt")
         base_prompt = request.system_prompt or stored_prompt or self.settings.system_prompt
-        if request.regenerate:
-            message = next(m for m in reversed(conv.messages) if m["role"] == "user")["content"]
+        last_user = next(m for m in reversed(conv.messages) if m["role"] == "user") if request.regenerate else None
+        if last_user is not None:
+            message = last_user["content"]
         if not (request.commands and message.lstrip().startswith("/")):  # a direct command needs no model
             # the system prompt and the message must fit the window, before the turn writes anything (history is
             # dropped to fit, sources left out below): a refused prompt used to leave its conversation behind
@@ -190,8 +191,7 @@ class ChatEngine:
         answer_notes = {i: note for i, m in enumerate(m for m in conv.messages if m["role"] in ("user", "assistant"))
                         if (note := tool_reply_note(m))}
         user_message_id = replaced_id = None
-        if request.regenerate:
-            last_user = next(m for m in reversed(conv.messages) if m["role"] == "user")
+        if last_user is not None:
             last_reply = next((m for m in reversed(conv.messages) if m["role"] == "assistant"), None)
             user_message_id = last_user["id"]
             if last_reply is not None and last_reply["id"] > last_user["id"]:

@@ -64,6 +64,12 @@ class NoArgs(BaseModel):
     pass
 
 
+def turn_owner() -> str | None:
+    """The owner of the chat turn a tool runs in; None without a turn (the CLI: a trusted caller, shared data)."""
+    turn = CURRENT_TURN.get()
+    return turn.owner if turn is not None else None
+
+
 def _call_with_settings(function, settings, **kwargs):  # noqa: ANN001, ANN202
     """Call an imaging service function, passing settings if it takes them."""
     if "settings" in inspect.signature(function).parameters:
@@ -77,9 +83,8 @@ def make_builtin_tools(services) -> list[BaseTool]:  # noqa: ANN001 - Services
     def search_knowledge(query: str, k: int = 4) -> dict:
         from assistant.knowledge.service import search_collections
 
-        turn = CURRENT_TURN.get()
         # The shared documents and the caller's own uploads; without a turn (CLI), the shared ones only.
-        hits = search_collections(settings, query, turn.owner if turn is not None else None, k=k)
+        hits = search_collections(settings, query, turn_owner(), k=k)
         if not hits:
             return {"text": "No matching passages in the knowledge base.", "sources": []}
         lines = [f"[{i}] {h.source} ({h.location}): {h.text[:400]}" for i, h in enumerate(hits, 1)]
@@ -95,11 +100,10 @@ def make_builtin_tools(services) -> list[BaseTool]:  # noqa: ANN001 - Services
     ) -> dict:
         from assistant.imaging import service as imaging
 
-        turn = CURRENT_TURN.get()
         out = _call_with_settings(
             imaging.generate_images,
             settings,
-            viewer=turn.owner if turn is not None else None,  # without a turn (CLI): a trusted caller
+            viewer=turn_owner(),  # the caller's own models and the shared ones
             model=model,
             prompt_or_class=prompt,
             n=None if n is None else min(n, settings.max_images),  # None: the prompt's count ("three …"), else 4
@@ -116,8 +120,7 @@ def make_builtin_tools(services) -> list[BaseTool]:  # noqa: ANN001 - Services
     def train_image_model(model: str, dataset: str = "digits", epochs: int = 20) -> dict:
         from assistant.imaging import service as imaging
 
-        turn = CURRENT_TURN.get()
-        owner = turn.owner if turn is not None else "local"
+        owner = turn_owner() or "local"
         if dataset.strip().lower().startswith("folder"):  # a server folder: admins choose that in the Images tab
             raise ValueError("training on a folder of the server is started from the Images tab (admins only); "
                              "from the chat choose digits or shapes")
@@ -136,9 +139,8 @@ def make_builtin_tools(services) -> list[BaseTool]:  # noqa: ANN001 - Services
     def inpaint_image(model: str = "ssl-digits", mask_ratio: float = 0.25) -> dict:
         from assistant.imaging import service as imaging
 
-        turn = CURRENT_TURN.get()
         out = _call_with_settings(imaging.inpaint, settings, model=model, image=None, mask_ratio=mask_ratio,
-                                  viewer=turn.owner if turn is not None else None)  # as generate_images: theirs
+                                  viewer=turn_owner())  # as generate_images: the caller's own and the shared
         files = out.get("files", [])
         return {
             "text": out.get("summary")
